@@ -1,0 +1,696 @@
+//! Language operator: the source's language when it gives one, otherwise
+//! detected with [`whatlang`] (trigram models, no network, no model files).
+//!
+//! Rules, in order:
+//! 1. A language code given by the source (`lang` column) is trusted after
+//!    normalisation: lower case, primary subtag only (`en-GB` → `en`), legacy
+//!    codes mapped (`in` → `id`, `iw` → `he`, `ji` → `yi`), ISO 639-3 codes
+//!    that whatlang knows mapped to ISO 639-1 (`cym` → `cy`). Twitter's
+//!    non-language codes (`und`, `zxx`, `qme`, `qht`, `qam`, `qct`, `qst`,
+//!    `mul`) and empty strings count as "not given".
+//! 2. Otherwise, if `detect_when_missing`, the text is cleaned (handles,
+//!    hashtags, links and digits removed) and, when at least `min_letters`
+//!    letters are left, passed to whatlang restricted to `candidate_langs`.
+//!    A detection with confidence ≥ `min_confidence` gives the language
+//!    (ISO 639-1).
+//! 3. Everything else is `und` (undetermined): too short ("lol", "??",
+//!    emoji), unsure, or detection switched off.
+//!
+//! **Undetermined texts are scored as `default_lang`** (`is_english` is
+//! true for them when `default_lang` is `en`): for a UK care desk a short
+//! text such as "@EE ??" is far more likely English than not, and flagging
+//! it as foreign would only hide it from the English scorers. The
+//! `language` column still says `und`, so nothing is claimed that was not
+//! found. A text whose language is known and is not English gets
+//! `is_english = false`: downstream scorers score what they can (the
+//! category phrases, the account, the CRM context) and flag it.
+//!
+//! Batch API: [`LanguageDetector::detect_batch`] reads
+//! [`crate::schema::col::TEXT`] and (if present) [`crate::schema::col::LANG`],
+//! and appends [`col::LANGUAGE`], [`col::IS_ENGLISH`], [`col::LANGUAGE_SOURCE`].
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, BooleanBuilder, StringBuilder};
+use arrow::datatypes::{DataType, Field};
+use arrow::record_batch::RecordBatch;
+use serde::{Deserialize, Serialize};
+use whatlang::{Detector, Lang};
+
+use crate::classify::{append_columns, StrColumn};
+use crate::error::{OperatorError, Result};
+
+/// Names of the columns appended by [`LanguageDetector::detect_batch`].
+pub mod col {
+    /// ISO 639-1 code (`en`, `cy`, `pl`, …), or the normalised code the source
+    /// gave, or `und`. Utf8, never null.
+    pub const LANGUAGE: &str = "language";
+    /// True when the text is English or undetermined with `default_lang = "en"`.
+    /// Boolean, never null.
+    pub const IS_ENGLISH: &str = "is_english";
+    /// Where the language came from: `given`, `detected` or `undetermined`. Utf8, never null.
+    pub const LANGUAGE_SOURCE: &str = "language_source";
+}
+
+/// Language settings (the `[language]` config section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LanguageConfig {
+    /// Language assumed for scoring when the language is undetermined
+    /// (ISO 639-1); decides `is_english` for `und` texts.
+    pub default_lang: String,
+    /// Detections with a whatlang confidence below this (0.0–1.0) are undetermined.
+    pub min_confidence: f64,
+    /// Detect the language when the source does not give one.
+    pub detect_when_missing: bool,
+    /// Texts with fewer letters than this, after removing handles, hashtags,
+    /// links and digits, are undetermined without running detection.
+    pub min_letters: usize,
+    /// Languages detection may choose from (ISO 639-1 or 639-3 codes);
+    /// empty means every language whatlang knows (about 70).
+    pub candidate_langs: Vec<String>,
+    /// Take a Latin-script text as English when at least two of its words,
+    /// and at least a fifth of them, are common English function words
+    /// ("the", "my", "have", "since", …). Trigram models are unsure on
+    /// tweet-length text; this prior fixes most English misreads.
+    pub english_prior: bool,
+}
+
+impl Default for LanguageConfig {
+    fn default() -> Self {
+        Self {
+            default_lang: "en".into(),
+            min_confidence: 0.3,
+            detect_when_missing: true,
+            min_letters: 10,
+            candidate_langs: Vec::new(),
+            english_prior: true,
+        }
+    }
+}
+
+/// Where a verdict's language came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LangSource {
+    /// The source gave it.
+    Given,
+    /// Detected from the text.
+    Detected,
+    /// Not given and not detectable: `und`.
+    Undetermined,
+}
+
+impl LangSource {
+    /// Label used in the `language_source` column and in metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LangSource::Given => "given",
+            LangSource::Detected => "detected",
+            LangSource::Undetermined => "undetermined",
+        }
+    }
+}
+
+/// The language of one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LangVerdict {
+    /// ISO 639-1 code (or the source's normalised code), or `und`.
+    pub lang: String,
+    /// Where it came from.
+    pub source: LangSource,
+    /// English, or undetermined with an English `default_lang`.
+    pub is_english: bool,
+    /// Detection confidence (0.0–1.0); 1.0 when given, 0.0 when undetermined.
+    pub confidence: f64,
+}
+
+/// The configured detector. Cheap to clone and share.
+#[derive(Debug, Clone)]
+pub struct LanguageDetector {
+    detector: Arc<Detector>,
+    default_is_english: bool,
+    min_confidence: f64,
+    detect_when_missing: bool,
+    min_letters: usize,
+    english_prior: bool,
+}
+
+/// Language code used when the language is undetermined.
+pub const UNDETERMINED: &str = "und";
+
+/// ISO 639-1 code of a whatlang language.
+pub fn iso639_1(lang: Lang) -> &'static str {
+    use Lang::*;
+    match lang {
+        Epo => "eo",
+        Eng => "en",
+        Rus => "ru",
+        Cmn => "zh",
+        Spa => "es",
+        Por => "pt",
+        Ita => "it",
+        Ben => "bn",
+        Fra => "fr",
+        Deu => "de",
+        Ukr => "uk",
+        Kat => "ka",
+        Ara => "ar",
+        Hin => "hi",
+        Jpn => "ja",
+        Heb => "he",
+        Yid => "yi",
+        Pol => "pl",
+        Amh => "am",
+        Jav => "jv",
+        Kor => "ko",
+        Nob => "nb",
+        Dan => "da",
+        Swe => "sv",
+        Fin => "fi",
+        Tur => "tr",
+        Nld => "nl",
+        Hun => "hu",
+        Ces => "cs",
+        Ell => "el",
+        Bul => "bg",
+        Bel => "be",
+        Mar => "mr",
+        Kan => "kn",
+        Ron => "ro",
+        Slv => "sl",
+        Hrv => "hr",
+        Srp => "sr",
+        Mkd => "mk",
+        Lit => "lt",
+        Lav => "lv",
+        Est => "et",
+        Tam => "ta",
+        Vie => "vi",
+        Urd => "ur",
+        Tha => "th",
+        Guj => "gu",
+        Uzb => "uz",
+        Pan => "pa",
+        Aze => "az",
+        Ind => "id",
+        Tel => "te",
+        Pes => "fa",
+        Mal => "ml",
+        Ori => "or",
+        Mya => "my",
+        Nep => "ne",
+        Sin => "si",
+        Khm => "km",
+        Tuk => "tk",
+        Aka => "ak",
+        Zul => "zu",
+        Sna => "sn",
+        Afr => "af",
+        Lat => "la",
+        Slk => "sk",
+        Cat => "ca",
+        Tgl => "tl",
+        Hye => "hy",
+        Cym => "cy",
+    }
+}
+
+/// The whatlang language for an ISO 639-1 or 639-3 code.
+fn lang_from_code(code: &str) -> Option<Lang> {
+    let code = code.trim().to_ascii_lowercase();
+    Lang::from_code(code.as_str())
+        .or_else(|| Lang::all().iter().copied().find(|l| iso639_1(*l) == code))
+}
+
+/// Normalises a source-given code; `None` when it names no language.
+fn normalise_given(code: &str) -> Option<Cow<'_, str>> {
+    let primary = code.trim().split(['-', '_']).next().unwrap_or("");
+    if primary.is_empty() || primary.len() > 8 || !primary.bytes().all(|b| b.is_ascii_alphabetic())
+    {
+        return None;
+    }
+    let lower: Cow<'_, str> = if primary.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(primary.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(primary)
+    };
+    Some(match lower.as_ref() {
+        "und" | "zxx" | "mul" | "mis" | "qme" | "qht" | "qam" | "qct" | "qst" | "xx" => {
+            return None
+        }
+        "in" => Cow::Borrowed("id"),
+        "iw" => Cow::Borrowed("he"),
+        "ji" => Cow::Borrowed("yi"),
+        "jw" => Cow::Borrowed("jv"),
+        c if c.len() == 3 => match Lang::from_code(c) {
+            Some(l) => Cow::Borrowed(iso639_1(l)),
+            None => lower,
+        },
+        _ => lower,
+    })
+}
+
+impl LanguageDetector {
+    /// Builds the detector; errors name the offending key.
+    pub fn new(config: &LanguageConfig) -> Result<Self> {
+        let bad = |key: &str, reason: String| OperatorError::Config {
+            key: format!("language.{key}"),
+            reason,
+        };
+        if !(0.0..=1.0).contains(&config.min_confidence) {
+            return Err(bad("min_confidence", "must be between 0.0 and 1.0".into()));
+        }
+        let default = normalise_given(&config.default_lang).ok_or_else(|| {
+            bad(
+                "default_lang",
+                format!("`{}` is not a language code", config.default_lang),
+            )
+        })?;
+        let mut langs = Vec::new();
+        for (i, code) in config.candidate_langs.iter().enumerate() {
+            let l = lang_from_code(code).ok_or_else(|| {
+                bad(
+                    &format!("candidate_langs[{i}]"),
+                    format!("unknown or unsupported language `{code}`"),
+                )
+            })?;
+            langs.push(l);
+        }
+        let detector = if langs.is_empty() {
+            Detector::new()
+        } else {
+            Detector::with_allowlist(langs)
+        };
+        Ok(Self {
+            detector: Arc::new(detector),
+            default_is_english: default == "en",
+            min_confidence: config.min_confidence,
+            detect_when_missing: config.detect_when_missing,
+            min_letters: config.min_letters,
+            english_prior: config.english_prior,
+        })
+    }
+
+    /// The language of one text, given the source's code if any.
+    pub fn detect(&self, text: &str, source_lang: Option<&str>) -> LangVerdict {
+        let mut buf = String::new();
+        let (lang, source, confidence) = self.resolve(text, source_lang, &mut buf);
+        LangVerdict {
+            is_english: self.is_english(&lang),
+            lang: lang.into_owned(),
+            source,
+            confidence,
+        }
+    }
+
+    fn is_english(&self, lang: &str) -> bool {
+        lang == "en" || (lang == UNDETERMINED && self.default_is_english)
+    }
+
+    /// Core of [`detect`](Self::detect); `buf` is scratch space for the cleaned text.
+    fn resolve<'a>(
+        &self,
+        text: &str,
+        source_lang: Option<&'a str>,
+        buf: &mut String,
+    ) -> (Cow<'a, str>, LangSource, f64) {
+        if let Some(code) = source_lang.and_then(normalise_given) {
+            return (code, LangSource::Given, 1.0);
+        }
+        let undetermined = (Cow::Borrowed(UNDETERMINED), LangSource::Undetermined, 0.0);
+        if !self.detect_when_missing {
+            return undetermined;
+        }
+        let letters = clean_for_detection(text, buf);
+        if letters < self.min_letters.max(1) {
+            return undetermined;
+        }
+        // The English prior first: it decides most UK traffic without
+        // running the trigram models (same verdicts as checking it after a
+        // non-English or unsure detection, since a confident English
+        // detection also yields `en`).
+        if self.english_prior && whatlang::detect_script(buf) == Some(whatlang::Script::Latin) {
+            let (markers, words) = english_markers(buf);
+            if markers >= 2 && markers * 5 >= words {
+                return (
+                    Cow::Borrowed("en"),
+                    LangSource::Detected,
+                    (markers as f64 / words as f64).min(1.0),
+                );
+            }
+        }
+        let Some(info) = self.detector.detect(buf) else {
+            return undetermined;
+        };
+        if info.script() != whatlang::Script::Latin {
+            // The script alone says "not English"; the language within the
+            // script is whatlang's best guess even when it is unsure.
+            return (
+                Cow::Borrowed(iso639_1(info.lang())),
+                LangSource::Detected,
+                info.confidence(),
+            );
+        }
+        if info.confidence() >= self.min_confidence {
+            (
+                Cow::Borrowed(iso639_1(info.lang())),
+                LangSource::Detected,
+                info.confidence(),
+            )
+        } else {
+            undetermined
+        }
+    }
+
+    /// Appends [`col::LANGUAGE`], [`col::IS_ENGLISH`] and [`col::LANGUAGE_SOURCE`]
+    /// to a batch with a `text` column (and optionally `lang`). Existing columns
+    /// of the same names are replaced.
+    pub fn detect_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let text = StrColumn::get(batch, crate::schema::col::TEXT)?;
+        let given = StrColumn::opt(batch, crate::schema::col::LANG)?;
+        let n = batch.num_rows();
+        let mut lang_b = StringBuilder::with_capacity(n, n * 2);
+        let mut eng_b = BooleanBuilder::with_capacity(n);
+        let mut src_b = StringBuilder::with_capacity(n, n * 8);
+        let mut buf = String::with_capacity(320);
+        for i in 0..n {
+            let source_lang = given.as_ref().and_then(|g| g.value(i));
+            let (lang, source, _) =
+                self.resolve(text.value(i).unwrap_or(""), source_lang, &mut buf);
+            eng_b.append_value(self.is_english(&lang));
+            lang_b.append_value(lang);
+            src_b.append_value(source.as_str());
+        }
+        append_columns(
+            batch,
+            vec![
+                (
+                    Field::new(col::LANGUAGE, DataType::Utf8, false),
+                    Arc::new(lang_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::IS_ENGLISH, DataType::Boolean, false),
+                    Arc::new(eng_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::LANGUAGE_SOURCE, DataType::Utf8, false),
+                    Arc::new(src_b.finish()) as ArrayRef,
+                ),
+            ],
+        )
+    }
+}
+
+/// Frequent English words that are not also frequent words of the other
+/// Latin-script languages common in the UK (so no "a", "i", "in", "is",
+/// "me", "no", "on", "to", "was", "we", "will", "do", "so").
+const ENGLISH_MARKERS: &[&str] = &[
+    "the", "my", "and", "you", "your", "for", "since", "it", "of", "have", "has", "had", "been",
+    "this", "that", "why", "what", "when", "how", "can", "please", "not", "with", "at", "again",
+    "still", "just", "don't", "dont", "can't", "cant", "i'm", "im", "it's", "are", "any", "get",
+    "getting", "got", "our", "from", "all", "today", "now", "they", "them", "their", "be", "but",
+    "there", "if", "yet", "every", "week", "days", "who", "would", "could", "should", "need",
+    "because", "after", "about", "thanks", "thank", "i've", "i'll", "didn't", "doesn't", "isn't",
+    "won't", "hasn't", "haven't", "wasn't", "you're", "we're", "going", "out", "up", "off", "work",
+    "working", "than", "which", "where", "were", "some", "much", "very", "only", "like", "know",
+    "into", "does", "did", "back", "way", "being", "one", "more", "time", "day", "help", "anyone",
+    "someone", "nothing",
+];
+
+/// Counts (English marker words, all words) in a cleaned text.
+fn english_markers(clean: &str) -> (usize, usize) {
+    let (mut markers, mut words) = (0, 0);
+    for w in clean
+        .split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '\u{2019}'))
+        .filter(|w| !w.is_empty())
+    {
+        words += 1;
+        if w.len() <= 8
+            && ENGLISH_MARKERS.iter().any(|m| {
+                m.eq_ignore_ascii_case(w)
+                    || (w.contains('\u{2019}')
+                        && m.eq_ignore_ascii_case(&w.replace('\u{2019}', "'")))
+            })
+        {
+            markers += 1;
+        }
+    }
+    (markers, words)
+}
+
+/// Copies `text` into `buf` without @handles, #hashtags, links and digits;
+/// returns the number of letters kept.
+fn clean_for_detection(text: &str, buf: &mut String) -> usize {
+    buf.clear();
+    let mut letters = 0;
+    for word in text.split_whitespace() {
+        if word.starts_with(['@', '#']) || word.starts_with("http") || word.starts_with("www.") {
+            continue;
+        }
+        let mut any = false;
+        for c in word.chars() {
+            if c.is_alphabetic() {
+                letters += 1;
+                if !any && !buf.is_empty() {
+                    buf.push(' ');
+                }
+                any = true;
+                buf.push(c);
+            } else if any && !c.is_numeric() {
+                buf.push(c);
+            }
+        }
+    }
+    letters
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Array, AsArray, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn det() -> LanguageDetector {
+        LanguageDetector::new(&LanguageConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn given_language_is_trusted_and_normalised() {
+        let d = det();
+        let v = d.detect("bonjour tout le monde, rien ne marche", Some("en-GB"));
+        assert_eq!(
+            (v.lang.as_str(), v.source, v.is_english),
+            ("en", LangSource::Given, true)
+        );
+        let v = d.detect("hello", Some("ES"));
+        assert_eq!(
+            (v.lang.as_str(), v.source, v.is_english),
+            ("es", LangSource::Given, false)
+        );
+        assert_eq!(d.detect("x", Some("in")).lang, "id");
+        assert_eq!(d.detect("x", Some("cym")).lang, "cy");
+        assert_eq!(d.detect("x", Some("haw")).lang, "haw"); // unknown to whatlang, kept as given
+    }
+
+    #[test]
+    fn missing_or_non_language_codes_are_detected() {
+        let d = det();
+        for given in [
+            None,
+            Some("und"),
+            Some("qme"),
+            Some(""),
+            Some("zxx"),
+            Some("12"),
+        ] {
+            let v = d.detect(
+                "Od trzech dni nie mam internetu, kiedy to zostanie naprawione?",
+                given,
+            );
+            assert_eq!(
+                (v.lang.as_str(), v.source, v.is_english),
+                ("pl", LangSource::Detected, false),
+                "{given:?}"
+            );
+            assert!(v.confidence >= 0.3);
+        }
+        let v = d.detect(
+            "@EE my broadband has been down since yesterday, any update please?",
+            None,
+        );
+        assert_eq!(
+            (v.lang.as_str(), v.source, v.is_english),
+            ("en", LangSource::Detected, true)
+        );
+    }
+
+    #[test]
+    fn short_texts_are_undetermined_and_scored_as_default() {
+        let d = det();
+        for t in ["@EE ??", "lol", "👍👍", "", "@O2 #fail https://t.co/x 999"] {
+            let v = d.detect(t, None);
+            assert_eq!(
+                (v.lang.as_str(), v.source, v.is_english),
+                ("und", LangSource::Undetermined, true),
+                "{t}"
+            );
+        }
+        let cy = LanguageDetector::new(&LanguageConfig {
+            default_lang: "cy".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert!(!cy.detect("lol", None).is_english);
+        let off = LanguageDetector::new(&LanguageConfig {
+            detect_when_missing: false,
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(
+            off.detect("Od trzech dni nie mam internetu", None).source,
+            LangSource::Undetermined
+        );
+    }
+
+    #[test]
+    fn candidate_languages_restrict_detection() {
+        let cfg = LanguageConfig {
+            candidate_langs: vec!["en".into(), "cym".into()],
+            ..Default::default()
+        };
+        let d = LanguageDetector::new(&cfg).unwrap();
+        assert_eq!(
+            d.detect("Diolch yn fawr iawn am eich help heddiw", None)
+                .lang,
+            "cy"
+        );
+        assert_eq!(d.detect("my internet is down again today", None).lang, "en");
+        let bad = LanguageConfig {
+            candidate_langs: vec!["klingon".into()],
+            ..Default::default()
+        };
+        let err = LanguageDetector::new(&bad).unwrap_err().to_string();
+        assert!(err.contains("language.candidate_langs[0]"), "{err}");
+        let bad = LanguageConfig {
+            min_confidence: 2.0,
+            ..Default::default()
+        };
+        assert!(LanguageDetector::new(&bad)
+            .unwrap_err()
+            .to_string()
+            .contains("language.min_confidence"));
+    }
+
+    #[test]
+    fn config_round_trips() {
+        let cfg = LanguageConfig {
+            candidate_langs: vec!["en".into(), "pl".into()],
+            ..Default::default()
+        };
+        let back: LanguageConfig =
+            serde_json::from_str(&serde_json::to_string(&cfg).unwrap()).unwrap();
+        assert_eq!(cfg, back);
+        assert!(serde_json::from_str::<LanguageConfig>(r#"{"min_conf": 0.5}"#).is_err());
+        let partial: LanguageConfig = serde_json::from_str(r#"{"min_confidence": 0.5}"#).unwrap();
+        assert_eq!(partial.default_lang, "en");
+    }
+
+    #[test]
+    fn batch_appends_columns() {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new(crate::schema::col::TEXT, DataType::Utf8, true),
+            Field::new(crate::schema::col::LANG, DataType::Utf8, true),
+        ]));
+        let text = StringArray::from(vec![
+            Some("Llevo tres días sin internet y nadie me da una solución"),
+            Some("whatever"),
+            Some("lol"),
+            None,
+        ]);
+        let lang = StringArray::from(vec![None, Some("fr"), Some("und"), None]);
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(text), Arc::new(lang)]).unwrap();
+        let out = det().detect_batch(&batch).unwrap();
+        let l = out
+            .column_by_name(col::LANGUAGE)
+            .unwrap()
+            .as_string::<i32>();
+        let e = out.column_by_name(col::IS_ENGLISH).unwrap().as_boolean();
+        let s = out
+            .column_by_name(col::LANGUAGE_SOURCE)
+            .unwrap()
+            .as_string::<i32>();
+        assert_eq!(
+            (l.value(0), e.value(0), s.value(0)),
+            ("es", false, "detected")
+        );
+        assert_eq!((l.value(1), e.value(1), s.value(1)), ("fr", false, "given"));
+        assert_eq!(
+            (l.value(2), e.value(2), s.value(2)),
+            ("und", true, "undetermined")
+        );
+        assert_eq!(
+            (l.value(3), e.value(3), s.value(3)),
+            ("und", true, "undetermined")
+        );
+        assert_eq!(l.null_count() + e.null_count() + s.null_count(), 0);
+        // Without a lang column everything is detected.
+        let only_text = batch.project(&[0]).unwrap();
+        let out = det().detect_batch(&only_text).unwrap();
+        assert_eq!(
+            out.column_by_name(col::LANGUAGE)
+                .unwrap()
+                .as_string::<i32>()
+                .value(1),
+            "und"
+        );
+    }
+
+    /// Accuracy on the committed, labelled examples.
+    #[test]
+    fn fixture_accuracy() {
+        let data = include_str!("../tests/fixtures/language_examples.jsonl");
+        let d = det();
+        let (mut total, mut right) = (0, 0);
+        let mut misses = Vec::new();
+        for line in data.lines().filter(|l| !l.trim().is_empty()) {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let text = v["text"].as_str().unwrap();
+            let want = v["expected"].as_str().unwrap();
+            let got = d.detect(text, v["lang"].as_str());
+            total += 1;
+            if got.lang == want && got.is_english == (want == "en" || want == "und") {
+                right += 1;
+            } else {
+                misses.push(format!(
+                    "  want {want}, got {} ({:?}, {:.2}): {text}",
+                    got.lang, got.source, got.confidence
+                ));
+            }
+        }
+        let acc = right as f64 / total as f64;
+        println!(
+            "language fixture: {right}/{total} correct = {:.1}% accuracy",
+            acc * 100.0
+        );
+        for m in &misses {
+            println!("{m}");
+        }
+        assert!(total >= 40);
+        assert!(acc >= 0.90, "accuracy {acc:.3} below 0.90");
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_text_never_panics(text in "\\PC{0,300}", lang in proptest::option::of("\\PC{0,8}")) {
+            let v = det().detect(&text, lang.as_deref());
+            prop_assert!(!v.lang.is_empty());
+            prop_assert!((0.0..=1.0).contains(&v.confidence));
+        }
+    }
+}

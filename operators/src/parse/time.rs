@@ -1,0 +1,299 @@
+//! Hand-written timestamp parsers (fixed positions, no allocation).
+//!
+//! All functions return milliseconds since the Unix epoch, UTC, or `None`
+//! when the text is not a valid date in the expected shape.
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
+/// `days_from_civil`). `m` is 1..=12, `d` is 1..=31.
+#[inline]
+pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400; // [0, 399]
+    let mp = (i64::from(m) + 9) % 12; // March = 0
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+#[inline]
+fn is_leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+#[inline]
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        _ => {
+            if is_leap(y) {
+                29
+            } else {
+                28
+            }
+        }
+    }
+}
+
+#[inline]
+fn digit(b: u8) -> Option<u32> {
+    let d = b.wrapping_sub(b'0');
+    if d < 10 {
+        Some(u32::from(d))
+    } else {
+        None
+    }
+}
+
+#[inline]
+fn two(b: &[u8], i: usize) -> Option<u32> {
+    Some(digit(*b.get(i)?)? * 10 + digit(*b.get(i + 1)?)?)
+}
+
+#[inline]
+fn four(b: &[u8], i: usize) -> Option<u32> {
+    Some(two(b, i)? * 100 + two(b, i + 2)?)
+}
+
+/// Validates the calendar fields and combines them into epoch milliseconds.
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn combine(
+    y: u32,
+    mo: u32,
+    d: u32,
+    h: u32,
+    mi: u32,
+    s: u32,
+    ms: u32,
+    offset_secs: i64,
+) -> Option<i64> {
+    let y = i64::from(y);
+    // Second 60 is accepted (leap second) and rolls into the next minute.
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) || h > 23 || mi > 59 || s > 60
+    {
+        return None;
+    }
+    let days = days_from_civil(y, mo, d);
+    let secs =
+        days * 86_400 + i64::from(h) * 3_600 + i64::from(mi) * 60 + i64::from(s) - offset_secs;
+    Some(secs * 1_000 + i64::from(ms))
+}
+
+/// Parses a UTC offset `+HHMM`, `+HH:MM` starting at `b[i]` (the sign) that
+/// must run to the end of `b`. Returns the offset in seconds east of UTC.
+#[inline]
+fn offset(b: &[u8], i: usize) -> Option<i64> {
+    let sign = match *b.get(i)? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let hh = two(b, i + 1)?;
+    let (mm, end) = if b.get(i + 3) == Some(&b':') {
+        (two(b, i + 4)?, i + 6)
+    } else {
+        (two(b, i + 3)?, i + 5)
+    };
+    if end != b.len() || hh > 23 || mm > 59 {
+        return None;
+    }
+    Some(sign * (i64::from(hh) * 3_600 + i64::from(mm) * 60))
+}
+
+/// Parses the Twitter v1.1 `created_at` shape, `Sun Aug 31 00:29:15 +0000 2014`.
+/// The weekday is checked for shape only.
+pub fn parse_twitter_date(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() != 30
+        || b[3] != b' '
+        || b[7] != b' '
+        || b[10] != b' '
+        || b[13] != b':'
+        || b[16] != b':'
+        || b[19] != b' '
+        || b[25] != b' '
+    {
+        return None;
+    }
+    if !b[..3].iter().all(u8::is_ascii_alphabetic) {
+        return None;
+    }
+    let mo = match &b[4..7] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    let d = two(b, 8)?;
+    let h = two(b, 11)?;
+    let mi = two(b, 14)?;
+    let sec = two(b, 17)?;
+    let off = offset(&b[..25], 20)?;
+    let y = four(b, 26)?;
+    combine(y, mo, d, h, mi, sec, 0, off)
+}
+
+/// Parses an RFC 3339 timestamp: `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)`.
+/// Also accepts a space or lower-case `t` as separator, lower-case `z`, and
+/// an offset without colon (`+0000`, as Facebook writes it). Fractions
+/// beyond milliseconds are truncated.
+pub fn parse_rfc3339(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let y = four(b, 0)?;
+    let mo = two(b, 5)?;
+    let d = two(b, 8)?;
+    let h = two(b, 11)?;
+    let mi = two(b, 14)?;
+    let sec = two(b, 17)?;
+    let mut i = 19;
+    let mut ms = 0;
+    if b[i] == b'.' {
+        i += 1;
+        let start = i;
+        while i < b.len() && b[i].is_ascii_digit() {
+            if i - start < 3 {
+                ms = ms * 10 + u32::from(b[i] - b'0');
+            }
+            i += 1;
+        }
+        let n = i - start;
+        if n == 0 {
+            return None;
+        }
+        for _ in n..3 {
+            ms *= 10;
+        }
+    }
+    let off = match b.get(i)? {
+        b'Z' | b'z' if i + 1 == b.len() => 0,
+        b'+' | b'-' => offset(b, i)?,
+        _ => return None,
+    };
+    combine(y, mo, d, h, mi, sec, ms, off)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days() {
+        assert_eq!(days_from_civil(1970, 1, 1), 0);
+        assert_eq!(days_from_civil(2000, 3, 1), 11_017);
+        assert_eq!(days_from_civil(1969, 12, 31), -1);
+        assert_eq!(days_from_civil(2026, 11, 22), 20_779);
+    }
+
+    #[test]
+    fn twitter_dates() {
+        assert_eq!(
+            parse_twitter_date("Sun Aug 31 00:29:15 +0000 2014"),
+            Some(1_409_444_955_000)
+        );
+        // 02:29:15 at +0200 is 00:29:15 UTC.
+        assert_eq!(
+            parse_twitter_date("Sun Aug 31 02:29:15 +0200 2014"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_twitter_date("Sat Aug 30 19:29:15 -0500 2014"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_twitter_date("Thu Feb 29 12:00:00 +0000 2024"),
+            Some(1_709_208_000_000)
+        );
+        for bad in [
+            "",
+            "Sun Aug 31 00:29:15 +0000 201",
+            "Sun Aug 31 00:29:15 +0000 2014 ",
+            "Sun Foo 31 00:29:15 +0000 2014",
+            "Sun Aug 32 00:29:15 +0000 2014",
+            "Sun Aug 00 00:29:15 +0000 2014",
+            "Thu Feb 29 12:00:00 +0000 2023",
+            "Sun Aug 31 24:29:15 +0000 2014",
+            "Sun Aug 31 00:60:15 +0000 2014",
+            "Sun Aug 31 00:29:15 *0000 2014",
+            "Sun Aug 31 00:29:15 +00:0 2014",
+            "2014-08-31T00:29:15Z",
+            "Sun Aug 3a 00:29:15 +0000 2014",
+            "Sun Aug 31 00:29:15 +0000 20é",
+        ] {
+            assert_eq!(parse_twitter_date(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(
+            parse_rfc3339("2014-08-31T00:29:15Z"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-31T00:29:15.123Z"),
+            Some(1_409_444_955_123)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-31T00:29:15.1Z"),
+            Some(1_409_444_955_100)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-31T00:29:15.123456789Z"),
+            Some(1_409_444_955_123)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-31T02:29:15+02:00"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-30T19:29:15-05:00"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2014-08-31 00:29:15z"),
+            Some(1_409_444_955_000)
+        );
+        assert_eq!(
+            parse_rfc3339("2026-11-22T10:00:00+0000"),
+            Some(1_795_341_600_000)
+        );
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), Some(-1_000));
+        for bad in [
+            "",
+            "2014-08-31",
+            "2014-08-31T00:29:15",
+            "2014-08-31T00:29:15.Z",
+            "2014-08-31T00:29:15ZZ",
+            "2014-13-01T00:00:00Z",
+            "2014-02-29T00:00:00Z",
+            "2014-08-31T00:29:15+2:00",
+            "2014-08-31T00:29:15+02:00x",
+            "2014-08-31T00:29:15+24:00",
+            "2014/08/31T00:29:15Z",
+            "Sun Aug 31 00:29:15 +0000 2014",
+            "2014-08-31T00:29:1éZ",
+        ] {
+            assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+}

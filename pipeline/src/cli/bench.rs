@@ -1,0 +1,252 @@
+//! `switchboard bench`: one run, one embedded broker, one data set, three
+//! loops measured in turn (and repeated, medians reported):
+//!
+//! - `consume`: the source's batched poll only (touch each payload);
+//! - `limit`: the fastest bare consume-and-parse loop — the same batched
+//!   poll on the same worker threads, each payload copied into a reused
+//!   padded buffer and parsed to a simd-json tape with reused buffers, no
+//!   per-record allocation;
+//! - `pipeline`: the real topology (parse to Arrow, DLQ, downstream stage,
+//!   offset tracking and commits, metrics).
+//!
+//! The ratios pipeline/limit and limit/consume are what the targets are
+//! stated in; absolute rates depend on the machine and its neighbours.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use simd_json::{Buffers, Tape};
+
+use super::fmt_count;
+use crate::config::Config;
+use crate::embedded::EmbeddedKafka;
+use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
+use crate::metrics::Health;
+use crate::source::kafka::{KafkaSource, MessageBatch, WorkerHandler};
+use crate::state::offsets::OffsetTracker;
+use crate::topology::{wait_until, Pipeline};
+
+/// `bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Records produced once and read by every loop.
+    #[arg(long, default_value_t = 400_000)]
+    pub records: u64,
+    /// Partitions of the bench topic.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// Worker threads (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    pub workers: usize,
+    /// Repetitions of each loop; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+    /// Also print one JSON line with the figures.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Counts records seen by a bench handler; the clock starts at the first one.
+#[derive(Default)]
+struct Progress {
+    records: AtomicU64,
+    parsed: AtomicU64,
+    first: OnceLock<Instant>,
+}
+
+struct ConsumeOnly {
+    progress: Arc<Progress>,
+    sink: u64,
+}
+
+impl WorkerHandler for ConsumeOnly {
+    fn on_batch(&mut self, batch: &mut MessageBatch, _t: &Arc<OffsetTracker>) {
+        let _ = self.progress.first.set(Instant::now());
+        let mut n = 0;
+        batch.for_each(|m, _| {
+            if let Ok(m) = m {
+                // Touch the payload so the loop cannot skip reading it.
+                self.sink = self.sink.wrapping_add(m.payload.len() as u64 + m.payload.first().copied().unwrap_or(0) as u64);
+                n += 1;
+            }
+        });
+        self.progress.records.fetch_add(n, Ordering::Relaxed);
+    }
+    fn on_tick(&mut self, _: Instant, _: &Arc<OffsetTracker>) {}
+    fn on_stop(&mut self, _: &Arc<OffsetTracker>) {
+        std::hint::black_box(self.sink);
+    }
+}
+
+struct LimitLoop {
+    progress: Arc<Progress>,
+    scratch: Vec<u8>,
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+}
+
+impl LimitLoop {
+    fn new(progress: Arc<Progress>) -> Self {
+        Self { progress, scratch: Vec::with_capacity(64 * 1024), buffers: Buffers::new(4096), tape: Some(Tape::null()) }
+    }
+}
+
+impl WorkerHandler for LimitLoop {
+    fn on_batch(&mut self, batch: &mut MessageBatch, _t: &Arc<OffsetTracker>) {
+        let _ = self.progress.first.set(Instant::now());
+        let (mut n, mut ok) = (0u64, 0u64);
+        batch.for_each(|m, _| {
+            let Ok(m) = m else { return };
+            n += 1;
+            let len = m.payload.len();
+            self.scratch.clear();
+            self.scratch.extend_from_slice(m.payload);
+            self.scratch.resize(len + simd_json::INPUT_PADDING, 0);
+            let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
+            if simd_json::fill_tape_padded(&mut self.scratch, len, &mut self.buffers, &mut tape).is_ok() {
+                ok += 1;
+                std::hint::black_box(tape.0.len());
+            }
+            self.tape = Some(tape.reset());
+        });
+        self.progress.records.fetch_add(n, Ordering::Relaxed);
+        self.progress.parsed.fetch_add(ok, Ordering::Relaxed);
+    }
+    fn on_tick(&mut self, _: Instant, _: &Arc<OffsetTracker>) {}
+    fn on_stop(&mut self, _: &Arc<OffsetTracker>) {}
+}
+
+fn run_bare<H: WorkerHandler + 'static>(config: &Config, group: &str, total: u64, make: impl Fn(Arc<Progress>) -> H) -> crate::Result<f64> {
+    let progress = Arc::new(Progress::default());
+    let workers = config.source.worker_count();
+    let source = KafkaSource::subscribe(config, group, &config.topics.mentions, workers, Health::new())?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let done_at: Arc<OnceLock<Instant>> = Arc::default();
+    let watcher = {
+        let (progress, stop, done_at) = (progress.clone(), stop.clone(), done_at.clone());
+        std::thread::spawn(move || {
+            let ok = wait_until(Duration::from_secs(300), || progress.records.load(Ordering::Relaxed) >= total);
+            let _ = done_at.set(Instant::now());
+            stop.store(true, Ordering::Release);
+            ok
+        })
+    };
+    let p = progress.clone();
+    source.run(stop, config.source.max_poll_records, move |_| make(p.clone()), |_| {})?;
+    let ok = watcher.join().unwrap_or(false);
+    if !ok {
+        return Err(crate::PipelineError::Runtime(format!("{group}: read only {} of {total} records", progress.records.load(Ordering::Relaxed))));
+    }
+    let secs = done_at.get().zip(progress.first.get()).map(|(d, f)| d.duration_since(*f).as_secs_f64()).unwrap_or(f64::NAN);
+    Ok(total as f64 / secs)
+}
+
+fn run_pipeline(config: &Config, group: &str, total: u64) -> crate::Result<f64> {
+    let mut config = config.clone();
+    config.kafka.group_id = group.to_string();
+    let pipeline = Pipeline::build(&config, Health::new())?;
+    let stats = pipeline.stats();
+    let tracker = pipeline.in_flight();
+    let stop = Arc::new(AtomicBool::new(false));
+    let runner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || pipeline.run(stop, None))
+    };
+    let ok = wait_until(Duration::from_secs(300), || stats.records_in.load(Ordering::Relaxed) >= total && tracker.in_flight() == 0);
+    let done = Instant::now();
+    stop.store(true, Ordering::Release);
+    runner.join().map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
+    if !ok {
+        return Err(crate::PipelineError::Runtime(format!("pipeline read only {} of {total} records", stats.records_in.load(Ordering::Relaxed))));
+    }
+    let first = stats.first_record_at.get().copied().unwrap_or(done);
+    Ok(total as f64 / done.duration_since(first).as_secs_f64())
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut v = v.to_vec();
+    v.sort_by(|a, b| a.total_cmp(b));
+    if v.is_empty() {
+        f64::NAN
+    } else if v.len() % 2 == 1 {
+        v[v.len() / 2]
+    } else {
+        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
+    }
+}
+
+/// Runs the bench and prints the rates and ratios.
+pub fn run(args: BenchArgs) -> crate::Result<()> {
+    if args.records == 0 || args.runs == 0 {
+        return Err(crate::PipelineError::Usage("--records and --runs must be at least 1".into()));
+    }
+    let kafka = EmbeddedKafka::start(1)?;
+    let mut config = Config::default();
+    config.kafka.brokers = kafka.bootstrap_servers();
+    config.source.workers = args.workers;
+    config.metrics.addr = String::new();
+    config.topics.mentions = "bench-mentions".into();
+    config.topics.dlq = "bench-mentions-dlq".into();
+    kafka.create_topic(&config.topics.mentions, args.partitions)?;
+    kafka.create_topic(&config.topics.dlq, args.partitions)?;
+    let _ = crate::metrics::install();
+
+    let gen_cfg = MentionGenConfig { seed: args.seed, start_ms: chrono::Utc::now().timestamp_millis(), ..MentionGenConfig::default() };
+    let bytes = Arc::new(AtomicU64::new(0));
+    let b2 = bytes.clone();
+    let gen = MentionGenerator::new(gen_cfg).inspect(move |r| {
+        b2.fetch_add(r.payload.len() as u64, Ordering::Relaxed);
+    });
+    let t = Instant::now();
+    let sent = crate::generate::kafka::produce_to_topic(&config.kafka.brokers, &config.topics.mentions, gen, args.records, None)?;
+    let avg = bytes.load(Ordering::Relaxed) as f64 / sent.max(1) as f64;
+    eprintln!(
+        "bench: {} records ({avg:.0} bytes on average) in {} partitions, produced in {:.1}s; {} worker(s); {} run(s) each",
+        fmt_count(sent),
+        args.partitions,
+        t.elapsed().as_secs_f64(),
+        config.source.worker_count(),
+        args.runs
+    );
+
+    let (mut consume, mut limit, mut pipe) = (Vec::new(), Vec::new(), Vec::new());
+    for run in 0..args.runs {
+        let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| ConsumeOnly { progress: p, sink: 0 })?;
+        let l = run_bare(&config, &format!("bench-limit-{run}"), sent, LimitLoop::new)?;
+        let p = run_pipeline(&config, &format!("bench-pipeline-{run}"), sent)?;
+        eprintln!("  run {}: consume {:>10}/s  limit {:>10}/s  pipeline {:>10}/s", run + 1, fmt_count(c as u64), fmt_count(l as u64), fmt_count(p as u64));
+        consume.push(c);
+        limit.push(l);
+        pipe.push(p);
+    }
+    let (c, l, p) = (median(&consume), median(&limit), median(&pipe));
+    println!("records/s (median of {} runs, {} records of {avg:.0} B avg):", args.runs, fmt_count(sent));
+    println!("  consume-only   {:>12}", fmt_count(c as u64));
+    println!("  limit loop     {:>12}", fmt_count(l as u64));
+    println!("  pipeline       {:>12}", fmt_count(p as u64));
+    println!("  pipeline/limit {:>11.1} %", 100.0 * p / l);
+    println!("  limit/consume  {:>11.1} %", 100.0 * l / c);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l, "pipeline_per_s": p,
+                "pipeline_over_limit": p / l, "limit_over_consume": l / c, "consume_runs": consume, "limit_runs": limit, "pipeline_runs": pipe})
+        );
+    }
+    drop(kafka);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_odd_and_even() {
+        assert_eq!(super::median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(super::median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+    }
+}

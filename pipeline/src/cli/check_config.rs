@@ -1,0 +1,18 @@
+//! `switchboard check-config --config FILE`.
+
+use crate::config::Config;
+
+/// Loads and validates the config; prints a short summary when it is valid.
+pub fn run(args: super::ConfigArg) -> crate::Result<()> {
+    let c = Config::load(&args.config)?;
+    println!(
+        "config OK: brokers {} · group {} · mentions `{}` → DLQ `{}` · {} worker(s) · metrics {}",
+        c.kafka.brokers,
+        c.kafka.group_id,
+        c.topics.mentions,
+        c.topics.dlq,
+        c.source.worker_count(),
+        if c.metrics.addr.is_empty() { "off".to_string() } else { c.metrics.addr.clone() }
+    );
+    Ok(())
+}

@@ -1,0 +1,216 @@
+//! `switchboard demo`: an embedded broker, synthetic CRM and firehose, the
+//! whole pipeline as it exists today, live progress, `/metrics`, a summary.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::{Array, AsArray};
+use clap::Args;
+use switchboard_operators::parse::Format;
+use switchboard_operators::schema::col;
+
+use super::fmt_count;
+use crate::config::Config;
+use crate::embedded::EmbeddedKafka;
+use crate::generate::crm::{write_crm_snapshot, CrmGenConfig};
+use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
+use crate::metrics::{self, Health};
+use crate::source::parse_worker::dlq_reason_label;
+use crate::topology::{wait_until, Pipeline};
+
+/// `demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How long to produce the firehose (e.g. 30s, 2m).
+    #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
+    pub duration: Duration,
+    /// Mentions produced per second.
+    #[arg(long, default_value_t = 20_000)]
+    pub rate: u64,
+    /// Customers in the synthetic CRM.
+    #[arg(long, default_value_t = 10_000)]
+    pub customers: usize,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:9898")]
+    pub metrics_addr: String,
+    /// Seed of the synthetic data.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Partitions of the mentions topic.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: i32,
+    /// Where to write the CRM snapshot (default: a temporary directory).
+    #[arg(long)]
+    pub crm_dir: Option<PathBuf>,
+}
+
+/// Runs the demo.
+pub fn run(args: DemoArgs) -> crate::Result<()> {
+    if args.rate == 0 {
+        return Err(crate::PipelineError::Usage("--rate must be at least 1".into()));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("sb-io")
+        .build()
+        .map_err(|e| crate::PipelineError::Runtime(format!("tokio runtime: {e}")))?;
+    let handle = metrics::install();
+    let health = Health::new();
+    let (addr, _server) = rt.block_on(metrics::serve(&args.metrics_addr, handle, health.clone()))?;
+
+    let kafka = EmbeddedKafka::start(1)?;
+    let mut config = Config::default();
+    config.kafka.brokers = kafka.bootstrap_servers();
+    config.kafka.group_id = "switchboard-demo".into();
+    config.metrics.addr = addr.to_string();
+    config.source.stats_interval_ms = 1000;
+    kafka.create_topics(&config.topics, args.partitions)?;
+
+    let tmp;
+    let crm_dir = match &args.crm_dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = std::env::temp_dir().join(format!("switchboard-demo-crm-{}", std::process::id()));
+            tmp.clone()
+        }
+    };
+    let t = Instant::now();
+    let now = chrono::Utc::now();
+    let version = write_crm_snapshot(&crm_dir, &CrmGenConfig { customers: args.customers, seed: args.seed, valid_from: now - chrono::Duration::days(1) })?;
+    println!("Switchboard demo");
+    println!("  embedded broker   {}", config.kafka.brokers);
+    println!("  metrics           http://{addr}/metrics  (/healthz, /readyz)");
+    println!("  CRM snapshot      {} customers → {} ({:.1}s)", fmt_count(args.customers as u64), version.display(), t.elapsed().as_secs_f64());
+    println!("  firehose          {} mentions/s for {:?} into `{}` ({} partitions)", fmt_count(args.rate), args.duration, config.topics.mentions, args.partitions);
+    println!();
+
+    let total = args.rate.saturating_mul(args.duration.as_secs().max(1));
+    let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let producer = {
+        let brokers = config.kafka.brokers.clone();
+        let topic = config.topics.mentions.clone();
+        let gen_cfg = MentionGenConfig {
+            seed: args.seed,
+            customers: args.customers,
+            start_ms: now.timestamp_millis(),
+            events_per_sec: args.rate as f64,
+            ..MentionGenConfig::default()
+        };
+        let produced = produced.clone();
+        let rate = args.rate as f64;
+        std::thread::spawn(move || {
+            let gen = MentionGenerator::new(gen_cfg).inspect(|_| {
+                produced.fetch_add(1, Ordering::Relaxed);
+            });
+            crate::generate::kafka::produce_to_topic(&brokers, &topic, gen, total, Some(rate))
+        })
+    };
+
+    let pipeline = Pipeline::build(&config, health)?;
+    let stats = pipeline.stats();
+    let tracker = pipeline.in_flight();
+    let stop = Arc::new(AtomicBool::new(false));
+    let examples: Arc<Mutex<Vec<String>>> = Arc::default();
+    let observer = {
+        let examples = examples.clone();
+        Box::new(move |b: &arrow::record_batch::RecordBatch| {
+            let mut ex = examples.lock().expect("examples poisoned");
+            if ex.len() < 6 && b.num_rows() > 0 {
+                ex.push(describe_row(b, 0));
+            }
+        })
+    };
+    let runner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || pipeline.run(stop, Some(observer)))
+    };
+
+    let start = Instant::now();
+    let tty = std::io::stdout().is_terminal();
+    let mut last = (Instant::now(), 0u64);
+    let progress = |final_line: bool, last: &mut (Instant, u64)| {
+        let n = stats.records_in.load(Ordering::Relaxed);
+        let dt = last.0.elapsed().as_secs_f64().max(1e-3);
+        let rate = (n - last.1) as f64 / dt;
+        *last = (Instant::now(), n);
+        let line = format!(
+            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | DLQ {:>7} | in flight {:>3}",
+            start.elapsed().as_secs_f64(),
+            fmt_count(produced.load(Ordering::Relaxed)),
+            fmt_count(n),
+            fmt_count(rate as u64),
+            fmt_count(stats.mentions_out.load(Ordering::Relaxed)),
+            fmt_count(stats.dlq_total()),
+            tracker.in_flight()
+        );
+        if tty && !final_line {
+            print!("\r{line}");
+        } else {
+            println!("{line}");
+        }
+        let _ = std::io::stdout().flush();
+    };
+    while !producer.is_finished() {
+        std::thread::sleep(Duration::from_millis(250));
+        if last.0.elapsed() >= Duration::from_secs(1) {
+            progress(false, &mut last);
+        }
+    }
+    let sent = producer.join().map_err(|_| crate::PipelineError::Runtime("producer thread panicked".into()))??;
+    let caught_up = wait_until(Duration::from_secs(60), || {
+        if last.0.elapsed() >= Duration::from_secs(1) {
+            progress(false, &mut last);
+        }
+        stats.records_in.load(Ordering::Relaxed) >= sent && tracker.in_flight() == 0
+    });
+    let elapsed = start.elapsed();
+    progress(true, &mut last);
+    stop.store(true, Ordering::Release);
+    runner.join().map_err(|_| crate::PipelineError::Runtime("pipeline thread panicked".into()))??;
+
+    let consumed = stats.records_in.load(Ordering::Relaxed);
+    println!();
+    println!("Summary");
+    println!("  produced {} · consumed {} in {:.1}s · {} records/s on average{}", fmt_count(sent), fmt_count(consumed), elapsed.as_secs_f64(), fmt_count((consumed as f64 / elapsed.as_secs_f64()) as u64), if caught_up { "" } else { " (did not catch up within 60 s)" });
+    println!("  mentions out      {}", fmt_count(stats.mentions_out.load(Ordering::Relaxed)));
+    for f in Format::ALL {
+        println!("    {:<16}{:>10} records", f.as_str(), fmt_count(stats.parsed_by_format[f.index()].load(Ordering::Relaxed)));
+    }
+    println!("  counted drops     {} non-actionable entries (reactions, deletions)", fmt_count(stats.non_actionable.load(Ordering::Relaxed)));
+    println!("  dead-letter queue {}", fmt_count(stats.dlq_total()));
+    for (i, c) in stats.dlq_by_reason.iter().enumerate() {
+        let n = c.load(Ordering::Relaxed);
+        if n > 0 {
+            println!("    {:<16}{:>10}", dlq_reason_label(i), fmt_count(n));
+        }
+    }
+    let accounted = stats.parsed_total() + stats.dlq_total();
+    println!("  accounted         {} of {} records (parsed + DLQ)", fmt_count(accounted), fmt_count(consumed));
+    println!("  example mentions");
+    for e in examples.lock().expect("examples poisoned").iter() {
+        println!("    {e}");
+    }
+    if args.crm_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&crm_dir);
+    }
+    drop(kafka);
+    Ok(())
+}
+
+fn describe_row(b: &arrow::record_batch::RecordBatch, i: usize) -> String {
+    let s = |name: &str| -> String {
+        b.column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>().map(|a| if a.is_null(i) { "-".to_string() } else { a.value(i).to_string() }))
+            .unwrap_or_default()
+    };
+    let mut text = s(col::TEXT).replace('\n', " ");
+    if text.chars().count() > 90 {
+        text = text.chars().take(87).collect::<String>() + "…";
+    }
+    let author = { let h = s(col::AUTHOR_HANDLE); if h == "-" { s(col::AUTHOR_ID) } else { h } };
+    format!("[{}] {}: {}", s(col::CHANNEL), author, text)
+}

@@ -1,0 +1,101 @@
+//! The `switchboard` command line (SPEC "Commands").
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+pub mod bench;
+pub mod check_config;
+pub mod demo;
+pub mod generate;
+pub mod run;
+
+/// Switchboard: social customer-care stream processing for telcos.
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the whole pipeline on an embedded broker with synthetic data.
+    Demo(demo::DemoArgs),
+    /// Production mode against external brokers, until SIGTERM/SIGINT.
+    Run(RunArgs),
+    /// Generate synthetic CRM snapshots and mention firehoses.
+    #[command(subcommand)]
+    Generate(generate::GenerateCommand),
+    /// Validate a config file; errors name the offending key.
+    CheckConfig(ConfigArg),
+    /// Measure consume-only, the bare consume+parse limit loop and the pipeline on the embedded broker.
+    Bench(bench::BenchArgs),
+}
+
+/// `run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Config file (TOML); `SWITCHBOARD__SECTION__KEY` environment variables override it.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// A config file argument.
+#[derive(Debug, Args)]
+pub struct ConfigArg {
+    /// Config file (TOML).
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+/// Parses durations like `30s`, `2m`, `500ms`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 30s or 2m: {e}"))
+}
+
+/// Formats a count with thousands separators.
+pub fn fmt_count(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs a parsed command.
+pub fn dispatch(cli: Cli) -> crate::Result<()> {
+    match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Generate(g) => generate::run(g),
+        Command::CheckConfig(a) => check_config::run(a),
+        Command::Bench(a) => bench::run(a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_grouped() {
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(999), "999");
+        assert_eq!(fmt_count(1000), "1,000");
+        assert_eq!(fmt_count(1234567), "1,234,567");
+    }
+
+    #[test]
+    fn cli_parses() {
+        Cli::try_parse_from(["switchboard", "demo", "--duration", "5s", "--rate", "100"]).unwrap();
+        assert!(Cli::try_parse_from(["switchboard", "demo", "--duration", "soon"]).is_err());
+    }
+}

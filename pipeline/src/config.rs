@@ -1,0 +1,415 @@
+//! Configuration: serde structs with `deny_unknown_fields`, units in names,
+//! loaded from TOML with environment overrides (`SWITCHBOARD__KAFKA__BROKERS`
+//! overrides `kafka.brokers`), validated so that every error names its key.
+//! The runtime objects are built from these structs, never the reverse.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{PipelineError, Result};
+
+/// The whole Switchboard configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Kafka connection and client settings.
+    pub kafka: KafkaConfig,
+    /// Topic names.
+    pub topics: TopicsConfig,
+    /// The mention source (consumer threads, batching).
+    pub source: SourceConfig,
+    /// The parse operator.
+    pub parse: ParseSection,
+    /// Output producers.
+    pub sink: SinkConfig,
+    /// Wiring between stages.
+    pub pipeline: PipelineSection,
+    /// Metrics and health endpoints.
+    pub metrics: MetricsConfig,
+}
+
+/// Kafka connection settings shared by consumers and producers.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KafkaConfig {
+    /// Bootstrap servers, comma separated (`host:port,host:port`).
+    pub brokers: String,
+    /// `client.id` reported to the brokers.
+    pub client_id: String,
+    /// Consumer group of the mention source.
+    pub group_id: String,
+    /// Where a new group starts: `earliest` or `latest`.
+    pub auto_offset_reset: String,
+    /// Extra librdkafka properties passed through to every client, for
+    /// security and tuning (`security.protocol`, `sasl.mechanism`,
+    /// `sasl.username`, `ssl.ca.location`, …). Keys Switchboard manages
+    /// itself (offset storing and committing, idempotence) are refused.
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        Self {
+            brokers: "127.0.0.1:9092".into(),
+            client_id: "switchboard".into(),
+            group_id: "switchboard".into(),
+            auto_offset_reset: "earliest".into(),
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// Topic names (SPEC defaults).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TopicsConfig {
+    /// Input: one mention per record.
+    pub mentions: String,
+    /// Output: records that could not be processed, unchanged, with error headers.
+    pub dlq: String,
+    /// Input: CRM contact events keyed by customer id.
+    pub crm_contacts: String,
+    /// Input (compacted): identity changes between snapshots.
+    pub crm_identity_updates: String,
+    /// Output: work-item events.
+    pub work_items: String,
+    /// Output: detected outage incidents.
+    pub incidents: String,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        Self {
+            mentions: "mentions".into(),
+            dlq: "mentions-dlq".into(),
+            crm_contacts: "crm-contacts".into(),
+            crm_identity_updates: "crm-identity-updates".into(),
+            work_items: "work-items".into(),
+            incidents: "incidents".into(),
+        }
+    }
+}
+
+/// The Kafka mention source.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SourceConfig {
+    /// Worker threads that consume and parse; partitions are spread over them.
+    /// 0 means one per available core.
+    pub workers: usize,
+    /// Most records taken from librdkafka in one batched poll.
+    pub max_poll_records: usize,
+    /// A worker flushes its Arrow batch downstream at this many rows.
+    pub max_batch_rows: usize,
+    /// … or when its oldest buffered record is this old, in milliseconds.
+    pub batch_linger_ms: u64,
+    /// How often stored offsets are committed to the group, in milliseconds.
+    pub commit_interval_ms: u64,
+    /// How long to wait for in-flight batches when partitions are revoked or
+    /// on shutdown before committing what is done, in milliseconds.
+    pub drain_timeout_ms: u64,
+    /// librdkafka statistics interval (consumer lag metrics), in milliseconds.
+    pub stats_interval_ms: u64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        Self {
+            workers: 0,
+            max_poll_records: 2048,
+            max_batch_rows: 8192,
+            batch_linger_ms: 50,
+            commit_interval_ms: 1000,
+            drain_timeout_ms: 10_000,
+            stats_interval_ms: 5000,
+        }
+    }
+}
+
+impl SourceConfig {
+    /// Effective number of workers.
+    pub fn worker_count(&self) -> usize {
+        if self.workers == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        } else {
+            self.workers
+        }
+    }
+}
+
+/// The parse operator.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParseSection {
+    /// Records larger than this many bytes go to the DLQ as `too_large`.
+    pub max_record_bytes: usize,
+}
+
+impl Default for ParseSection {
+    fn default() -> Self {
+        Self { max_record_bytes: 64 * 1024 }
+    }
+}
+
+impl ParseSection {
+    /// Builds the operator's runtime settings.
+    pub fn build(&self) -> switchboard_operators::parse::ParseConfig {
+        switchboard_operators::parse::ParseConfig { max_record_bytes: self.max_record_bytes }
+    }
+}
+
+/// Output producers (DLQ today; work items and incidents later).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinkConfig {
+    /// Producer linger, in milliseconds.
+    pub linger_ms: u64,
+    /// How long librdkafka retries a record before reporting it failed, in
+    /// milliseconds (0 = forever). A failed output stalls the input offsets.
+    pub message_timeout_ms: u64,
+    /// Compression codec for outputs: none, gzip, snappy, lz4, zstd.
+    pub compression: String,
+}
+
+impl Default for SinkConfig {
+    fn default() -> Self {
+        Self { linger_ms: 5, message_timeout_ms: 300_000, compression: "lz4".into() }
+    }
+}
+
+/// Wiring between stages.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineSection {
+    /// Capacity of the channel between the parse workers and the downstream
+    /// stage, in rows: the bound that turns a slow output into paused input.
+    pub channel_capacity_rows: usize,
+}
+
+impl Default for PipelineSection {
+    fn default() -> Self {
+        Self { channel_capacity_rows: 65_536 }
+    }
+}
+
+/// Metrics and health endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Address serving `/metrics`, `/healthz` and `/readyz`; empty disables it.
+    pub addr: String,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { addr: "127.0.0.1:9898".into() }
+    }
+}
+
+/// librdkafka properties Switchboard sets itself and that config may not override.
+const MANAGED_PROPERTIES: &[&str] = &[
+    "enable.auto.offset.store",
+    "enable.auto.commit",
+    "enable.idempotence",
+    "group.id",
+    "bootstrap.servers",
+    "auto.offset.reset",
+];
+
+impl Config {
+    /// Loads a config file (TOML) with `SWITCHBOARD__…` environment overrides,
+    /// then validates it.
+    pub fn load(path: &Path) -> Result<Config> {
+        if !path.is_file() {
+            return Err(PipelineError::ConfigLoad(format!("config file {}: not found or not a file", path.display())));
+        }
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        Self::extract(figment)
+    }
+
+    /// Defaults with `SWITCHBOARD__…` environment overrides (no file).
+    pub fn from_env() -> Result<Config> {
+        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Env::prefixed("SWITCHBOARD__").split("__")))
+    }
+
+    /// Parses a TOML string (no environment), then validates it.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+    }
+
+    fn extract(figment: Figment) -> Result<Config> {
+        let config: Config = figment.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(describe_figment_error).collect();
+            PipelineError::ConfigLoad(msgs.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values serde cannot; the first problem is returned, naming its key.
+    pub fn validate(&self) -> Result<()> {
+        fn bad(key: &str, reason: impl Into<String>) -> Result<()> {
+            Err(PipelineError::Config { key: key.into(), reason: reason.into() })
+        }
+        if self.kafka.brokers.trim().is_empty() {
+            return bad("kafka.brokers", "must list at least one host:port");
+        }
+        for b in self.kafka.brokers.split(',') {
+            let b = b.trim();
+            let ok = b.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !ok {
+                return bad("kafka.brokers", format!("`{b}` is not host:port"));
+            }
+        }
+        if self.kafka.group_id.trim().is_empty() {
+            return bad("kafka.group_id", "must not be empty");
+        }
+        if !matches!(self.kafka.auto_offset_reset.as_str(), "earliest" | "latest") {
+            return bad("kafka.auto_offset_reset", format!("`{}` is not `earliest` or `latest`", self.kafka.auto_offset_reset));
+        }
+        for key in self.kafka.properties.keys() {
+            if MANAGED_PROPERTIES.contains(&key.as_str()) {
+                return bad(&format!("kafka.properties.\"{key}\""), "is managed by Switchboard and cannot be overridden");
+            }
+        }
+        let topics = [
+            ("topics.mentions", &self.topics.mentions),
+            ("topics.dlq", &self.topics.dlq),
+            ("topics.crm_contacts", &self.topics.crm_contacts),
+            ("topics.crm_identity_updates", &self.topics.crm_identity_updates),
+            ("topics.work_items", &self.topics.work_items),
+            ("topics.incidents", &self.topics.incidents),
+        ];
+        for (i, (key, name)) in topics.iter().enumerate() {
+            if name.is_empty() || name.len() > 249 || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+                return bad(key, format!("`{name}` is not a valid Kafka topic name"));
+            }
+            if let Some((other, _)) = topics[..i].iter().find(|(_, n)| n == name) {
+                return bad(key, format!("`{name}` is already used by {other}"));
+            }
+        }
+        if self.source.max_poll_records == 0 {
+            return bad("source.max_poll_records", "must be at least 1");
+        }
+        if self.source.max_batch_rows == 0 {
+            return bad("source.max_batch_rows", "must be at least 1");
+        }
+        if self.source.workers > 256 {
+            return bad("source.workers", "must be at most 256");
+        }
+        if self.parse.max_record_bytes < 64 {
+            return bad("parse.max_record_bytes", "must be at least 64");
+        }
+        if self.pipeline.channel_capacity_rows == 0 {
+            return bad("pipeline.channel_capacity_rows", "must be at least 1");
+        }
+        if !matches!(self.sink.compression.as_str(), "none" | "gzip" | "snappy" | "lz4" | "zstd") {
+            return bad("sink.compression", format!("`{}` is not one of none, gzip, snappy, lz4, zstd", self.sink.compression));
+        }
+        if !self.metrics.addr.is_empty() && self.metrics.addr.parse::<SocketAddr>().is_err() {
+            return bad("metrics.addr", format!("`{}` is not an ip:port address", self.metrics.addr));
+        }
+        Ok(())
+    }
+
+    /// The librdkafka properties common to every client.
+    pub fn client_properties(&self) -> rdkafka::ClientConfig {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", &self.kafka.brokers).set("client.id", &self.kafka.client_id);
+        for (k, v) in &self.kafka.properties {
+            c.set(k, v);
+        }
+        c
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    let key = e.path.join(".");
+    let kind = e.kind.to_string();
+    let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
+    let mut s = if key.is_empty() { kind } else { format!("config key `{key}`: {kind}") };
+    if !origin.is_empty() {
+        s.push_str(&format!(" (from {origin})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::from_toml_str(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml_str("[kafka]\nbrokerz = \"x:1\"\n").unwrap_err().to_string();
+        assert!(err.contains("brokerz"), "{err}");
+        assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::from_toml_str("[source]\nmax_batch_rows = \"lots\"\n").unwrap_err().to_string();
+        assert!(err.contains("source.max_batch_rows"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        for (toml, key) in [
+            ("[kafka]\nbrokers = \"nohost\"\n", "kafka.brokers"),
+            ("[kafka]\nauto_offset_reset = \"middle\"\n", "kafka.auto_offset_reset"),
+            ("[kafka.properties]\n\"enable.auto.commit\" = \"true\"\n", "kafka.properties.\"enable.auto.commit\""),
+            ("[topics]\ndlq = \"mentions\"\n", "topics.dlq"),
+            ("[topics]\nwork_items = \"bad topic\"\n", "topics.work_items"),
+            ("[source]\nmax_batch_rows = 0\n", "source.max_batch_rows"),
+            ("[metrics]\naddr = \"localhost\"\n", "metrics.addr"),
+            ("[sink]\ncompression = \"brotli\"\n", "sink.compression"),
+        ] {
+            let err = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[kafka]\nbrokers = \"a:1\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__KAFKA__BROKERS", "b:2");
+            let c = Config::load(&path).unwrap();
+            assert_eq!(c.kafka.brokers, "b:2");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(Path::new("/nonexistent/switchboard.toml")).unwrap_err().to_string();
+        assert!(err.contains("/nonexistent/switchboard.toml"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/switchboard.example.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let c = super::Config::from_toml_str(&text).unwrap();
+        assert_eq!(c.metrics.addr, "0.0.0.0:9898");
+    }
+}

@@ -1,0 +1,181 @@
+//! Synthetic data and load generator (`switchboard generate …`, `demo`).
+//!
+//! - [`crm`]: a CRM snapshot (`customers.parquet`, `identities.parquet`)
+//!   whose every value is a pure function of `(seed, customer index)`;
+//! - [`mentions`]: an infinite, seed-deterministic mention firehose in all
+//!   supported formats, with ground truth ([`Expect`]) per record;
+//! - [`contacts`]: CRM contact events with consistent case lifecycles for
+//!   the same customers;
+//! - [`kafka`]: produces any of the above to a Kafka topic, optionally
+//!   paced to a rate.
+//!
+//! Using the same `seed` and `customers` for the CRM snapshot, the mentions
+//! and the contacts makes ~80 % of mention authors and all contact events
+//! join real customers.
+
+pub mod contacts;
+pub mod crm;
+mod enc;
+pub mod kafka;
+pub mod mentions;
+mod text;
+
+pub use contacts::{write_contacts_jsonl, ContactEvent, ContactGenConfig, ContactGenerator};
+pub use crm::{write_crm_snapshot, CrmGenConfig, IdentityKind};
+pub use kafka::{produce_to_topic, KafkaRecord};
+pub use mentions::{
+    write_mentions_jsonl, Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
+};
+
+/// Skewed customer choice shared by the mention and contact generators, so
+/// that the customers who post most also call most: with `u` uniform in
+/// `[0, 1)`, rank `⌊n·u²⌋` is mapped through a fixed seed-dependent
+/// permutation of `0..n` (the top 1 % of customers get about a tenth of the
+/// picks, and the busiest ones are scattered over the customer range).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Skew {
+    n: u64,
+    mult: u64,
+    off: u64,
+}
+
+impl Skew {
+    /// A skewed picker over customers `0..customers` for `seed`.
+    pub(crate) fn new(seed: u64, customers: usize) -> Self {
+        let n = customers.max(1) as u64;
+        fn gcd(mut a: u64, mut b: u64) -> u64 {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        }
+        // A multiplier near n/φ and coprime with n permutes 0..n and spreads
+        // neighbouring ranks far apart.
+        let mut mult = ((n as f64 * 0.618_033_988_75) as u64).max(1);
+        while gcd(mult, n) != 1 {
+            mult += 1;
+        }
+        Self {
+            n,
+            mult,
+            off: enc::h3(seed, 0, 0x21FF) % n,
+        }
+    }
+
+    /// The customer index for a uniform `u` in `[0, 1)`.
+    pub(crate) fn pick(&self, u: f64) -> usize {
+        let rank = ((self.n as f64 * u * u) as u64).min(self.n - 1);
+        ((rank as u128 * self.mult as u128 + self.off as u128) % self.n as u128) as usize
+    }
+}
+
+#[cfg(test)]
+mod perf {
+    //! Throughput measurements; run with
+    //! `cargo test --release -p switchboard --lib generate::perf -- --ignored --nocapture`.
+    //! `SWITCHBOARD_GEN_SAMPLE=path` also writes 20 000 sample mentions there;
+    //! `SWITCHBOARD_GEN_CRM=N` sets the snapshot size (default 1 000 000).
+    use super::*;
+    use std::time::Instant;
+
+    /// CPU time of the current thread (Linux), to measure on a busy machine.
+    fn thread_cpu_secs() -> f64 {
+        std::fs::read_to_string("/proc/thread-self/schedstat")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(f64::NAN, |ns| ns / 1e9)
+    }
+
+    #[test]
+    #[ignore]
+    fn generation_speed() {
+        let cfg = MentionGenConfig {
+            customers: 1_000_000,
+            ..MentionGenConfig::default()
+        };
+        if let Ok(p) = std::env::var("SWITCHBOARD_GEN_SAMPLE") {
+            write_mentions_jsonl(std::path::Path::new(&p), 20_000, &cfg).unwrap();
+        }
+        let n = 1_000_000u64;
+        let t = Instant::now();
+        let cpu0 = thread_cpu_secs();
+        let mut bytes = 0usize;
+        for r in MentionGenerator::new(cfg.clone()).take(n as usize) {
+            bytes += r.payload.len();
+        }
+        let s = t.elapsed().as_secs_f64();
+        let cpu = thread_cpu_secs() - cpu0;
+        println!(
+            "mentions: {n} records, {:.0} records/s wall, {:.0} records per CPU-second, {:.0} MB/s, avg {} B",
+            n as f64 / s,
+            n as f64 / cpu,
+            bytes as f64 / s / 1e6,
+            bytes / n as usize
+        );
+
+        let dir = tempfile::tempdir().unwrap();
+        let t = Instant::now();
+        write_mentions_jsonl(&dir.path().join("m.jsonl"), n, &cfg).unwrap();
+        println!(
+            "mentions jsonl: {:.0} records/s",
+            n as f64 / t.elapsed().as_secs_f64()
+        );
+
+        let t = Instant::now();
+        let c = ContactGenerator::new(ContactGenConfig {
+            customers: 1_000_000,
+            ..Default::default()
+        })
+        .take(1_000_000)
+        .count();
+        println!(
+            "contacts: {:.0} events/s",
+            c as f64 / t.elapsed().as_secs_f64()
+        );
+
+        let t = Instant::now();
+        let customers = std::env::var("SWITCHBOARD_GEN_CRM")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1_000_000usize);
+        let ccfg = CrmGenConfig {
+            customers,
+            ..Default::default()
+        };
+        write_crm_snapshot(dir.path(), &ccfg).unwrap();
+        println!(
+            "crm: {customers} customers in {:.2} s",
+            t.elapsed().as_secs_f64()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Skew;
+
+    #[test]
+    fn skew_is_a_permutation_of_ranks_and_skewed() {
+        for n in [1usize, 2, 7, 1_000, 4_096] {
+            let s = Skew::new(9, n);
+            let mut seen = vec![false; n];
+            for r in 0..n {
+                let u = ((r as f64 + 0.5) / n as f64).sqrt();
+                let i = s.pick(u);
+                assert!(!seen[i], "n={n} r={r}");
+                seen[i] = true;
+            }
+        }
+        let s = Skew::new(9, 100_000);
+        let mut counts = std::collections::HashMap::new();
+        let mut rng = super::enc::Rng::new(1);
+        for _ in 0..100_000 {
+            *counts.entry(s.pick(rng.f64())).or_insert(0u32) += 1;
+        }
+        let mut c: Vec<u32> = counts.into_values().collect();
+        c.sort_unstable_by(|a, b| b.cmp(a));
+        let top1: u32 = c.iter().take(1_000).sum();
+        assert!((8_000..12_000).contains(&top1), "{top1}");
+        assert!(c[0] < 1_000, "{}", c[0]);
+    }
+}

@@ -1,0 +1,24 @@
+//! The `switchboard` binary: parse the command line, run, and turn any error
+//! into one line on stderr and a non-zero exit.
+
+use clap::Parser;
+use switchboard::cli::{dispatch, Cli};
+
+fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,switchboard=info")),
+        )
+        .with_writer(std::io::stderr)
+        .compact()
+        .init();
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("error: internal failure: {info}");
+    }));
+    if let Err(e) = dispatch(cli) {
+        let e = anyhow::Error::from(e);
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}

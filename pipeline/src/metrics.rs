@@ -1,0 +1,250 @@
+//! Every metric Switchboard exports is named here, and only here:
+//! `switchboard_<area>_<name>_<unit>[_total]`. Labels take small fixed value
+//! sets (stage, format, reason, topic, partition), never ids or handles.
+//!
+//! Also serves `/metrics`, `/healthz` and `/readyz`.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use metrics::{describe_counter, describe_gauge, describe_histogram, Counter, Histogram, Unit};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use switchboard_operators::parse::{DlqReason, Format, ParseStats};
+
+use crate::error::{PipelineError, Result};
+
+/// Records read from Kafka, by topic.
+pub const SOURCE_RECORDS: &str = "switchboard_source_records_total";
+/// Bytes read from Kafka (payloads), by topic.
+pub const SOURCE_BYTES: &str = "switchboard_source_bytes_total";
+/// Consumer errors reported by librdkafka, by kind.
+pub const SOURCE_ERRORS: &str = "switchboard_source_errors_total";
+/// Consumer lag per partition (high watermark − committed/consumed), from librdkafka statistics.
+pub const SOURCE_CONSUMER_LAG: &str = "switchboard_source_consumer_lag_records";
+/// Partitions currently assigned to this instance.
+pub const SOURCE_ASSIGNED_PARTITIONS: &str = "switchboard_source_assigned_partitions";
+/// Records in to a stage, by stage.
+pub const STAGE_RECORDS_IN: &str = "switchboard_stage_records_in_total";
+/// Records (rows) out of a stage, by stage.
+pub const STAGE_RECORDS_OUT: &str = "switchboard_stage_records_out_total";
+/// Rows per batch leaving a stage, by stage.
+pub const STAGE_BATCH_ROWS: &str = "switchboard_stage_batch_rows";
+/// Records parsed, by detected format.
+pub const PARSE_RECORDS: &str = "switchboard_parse_records_total";
+/// Entries inside valid records that carry no mention (counted drop), by reason.
+pub const PARSE_DROPPED: &str = "switchboard_parse_dropped_total";
+/// Records delivered to the dead-letter topic, by reason.
+pub const DLQ_RECORDS: &str = "switchboard_dlq_records_total";
+/// Dead-letter deliveries that failed for good (the partition stalls).
+pub const DLQ_FAILURES: &str = "switchboard_dlq_delivery_failures_total";
+/// Offsets committed to the consumer group (commit calls that succeeded).
+pub const OFFSET_COMMITS: &str = "switchboard_source_offset_commits_total";
+/// Offset commits that failed.
+pub const OFFSET_COMMIT_FAILURES: &str = "switchboard_source_offset_commit_failures_total";
+/// Source batches still in flight (not yet acknowledged).
+pub const IN_FLIGHT_BATCHES: &str = "switchboard_pipeline_in_flight_batches";
+/// Rows queued between the parse workers and the downstream stage.
+pub const CHANNEL_ROWS: &str = "switchboard_pipeline_channel_rows";
+/// End-to-end latency: Kafka record timestamp → output acknowledged.
+pub const E2E_LATENCY: &str = "switchboard_pipeline_end_to_end_latency_seconds";
+/// Processing latency: record consumed → output acknowledged.
+pub const PROCESSING_LATENCY: &str = "switchboard_pipeline_processing_latency_seconds";
+/// 1 while the pipeline is ready (consuming, nothing stalled).
+pub const READY: &str = "switchboard_pipeline_ready";
+/// Build information; value 1.
+pub const BUILD_INFO: &str = "switchboard_build_info";
+
+/// Stage label values.
+pub mod stage {
+    /// Kafka consume.
+    pub const SOURCE: &str = "source";
+    /// Parse operator.
+    pub const PARSE: &str = "parse";
+    /// Dead-letter sink.
+    pub const DLQ: &str = "dlq";
+    /// Terminal sink of the pipeline as built today.
+    pub const SINK: &str = "sink";
+}
+
+static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Installs the Prometheus recorder once per process and describes every
+/// metric. Later calls return the same handle.
+pub fn install() -> PrometheusHandle {
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+                .expect("static buckets are valid")
+                .install_recorder()
+                .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
+            describe();
+            metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_counter!(SOURCE_RECORDS, Unit::Count, "Records read from Kafka");
+    describe_counter!(SOURCE_BYTES, Unit::Bytes, "Payload bytes read from Kafka");
+    describe_counter!(SOURCE_ERRORS, Unit::Count, "Consumer errors reported by librdkafka");
+    describe_gauge!(SOURCE_CONSUMER_LAG, Unit::Count, "Consumer lag per partition in records");
+    describe_gauge!(SOURCE_ASSIGNED_PARTITIONS, Unit::Count, "Partitions assigned to this instance");
+    describe_counter!(STAGE_RECORDS_IN, Unit::Count, "Records into a stage");
+    describe_counter!(STAGE_RECORDS_OUT, Unit::Count, "Records out of a stage");
+    describe_histogram!(STAGE_BATCH_ROWS, Unit::Count, "Rows per batch leaving a stage");
+    describe_counter!(PARSE_RECORDS, Unit::Count, "Records parsed, by format");
+    describe_counter!(PARSE_DROPPED, Unit::Count, "Counted drops inside valid records, by reason");
+    describe_counter!(DLQ_RECORDS, Unit::Count, "Records delivered to the dead-letter topic, by reason");
+    describe_counter!(DLQ_FAILURES, Unit::Count, "Dead-letter deliveries that failed for good");
+    describe_counter!(OFFSET_COMMITS, Unit::Count, "Successful offset commits");
+    describe_counter!(OFFSET_COMMIT_FAILURES, Unit::Count, "Failed offset commits");
+    describe_gauge!(IN_FLIGHT_BATCHES, Unit::Count, "Source batches not yet acknowledged");
+    describe_gauge!(CHANNEL_ROWS, Unit::Count, "Rows queued between parse and the downstream stage");
+    describe_histogram!(E2E_LATENCY, Unit::Seconds, "Kafka record timestamp to output acknowledged");
+    describe_histogram!(PROCESSING_LATENCY, Unit::Seconds, "Record consumed to output acknowledged");
+    describe_gauge!(READY, Unit::Count, "1 while ready");
+    describe_gauge!(BUILD_INFO, Unit::Count, "Build information");
+}
+
+/// Pre-resolved handles for the hot path of one source worker: resolving a
+/// metric by name and labels costs a hash lookup, so do it once.
+#[derive(Clone)]
+pub struct SourceMetrics {
+    records: Counter,
+    bytes: Counter,
+    parse_in: Counter,
+    parse_out: Counter,
+    parse_by_format: [Counter; 4],
+    rejected_by_reason: [Counter; 5],
+    non_actionable: Counter,
+    batch_rows: Histogram,
+}
+
+impl SourceMetrics {
+    /// Resolves the handles for a topic.
+    pub fn new(topic: &str) -> Self {
+        let topic = topic.to_string();
+        Self {
+            records: metrics::counter!(SOURCE_RECORDS, "topic" => topic.clone()),
+            bytes: metrics::counter!(SOURCE_BYTES, "topic" => topic),
+            parse_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::PARSE),
+            parse_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::PARSE),
+            parse_by_format: Format::ALL.map(|f| metrics::counter!(PARSE_RECORDS, "format" => f.as_str())),
+            rejected_by_reason: DlqReason::ALL.map(|r| metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::DLQ, "reason" => r.as_str())),
+            non_actionable: metrics::counter!(PARSE_DROPPED, "reason" => "non_actionable"),
+            batch_rows: metrics::histogram!(STAGE_BATCH_ROWS, "stage" => stage::PARSE),
+        }
+    }
+
+    /// Records one flushed batch.
+    pub fn flush(&self, records: u64, bytes: u64, rows: usize, stats: &ParseStats) {
+        self.records.increment(records);
+        self.bytes.increment(bytes);
+        self.parse_in.increment(records);
+        self.parse_out.increment(stats.rows);
+        for (c, n) in self.parse_by_format.iter().zip(stats.records_by_format) {
+            if n > 0 {
+                c.increment(n);
+            }
+        }
+        for (c, n) in self.rejected_by_reason.iter().zip(stats.rejected_by_reason) {
+            if n > 0 {
+                c.increment(n);
+            }
+        }
+        if stats.non_actionable_entries > 0 {
+            self.non_actionable.increment(stats.non_actionable_entries);
+        }
+        if rows > 0 {
+            self.batch_rows.record(rows as f64);
+        }
+    }
+}
+
+/// Liveness and readiness, shared by the pipeline and the HTTP endpoints.
+#[derive(Debug, Default)]
+pub struct Health {
+    ready: AtomicBool,
+    reason: Mutex<String>,
+}
+
+impl Health {
+    /// A new, not yet ready, health state.
+    pub fn new() -> Arc<Self> {
+        let h = Arc::new(Self::default());
+        h.set_ready(false, "starting");
+        h
+    }
+
+    /// Sets readiness with a short reason shown by `/readyz`.
+    pub fn set_ready(&self, ready: bool, reason: &str) {
+        self.ready.store(ready, Ordering::Release);
+        *self.reason.lock().expect("health poisoned") = reason.to_string();
+        metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// Whether the pipeline is ready.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The reason last given.
+    pub fn reason(&self) -> String {
+        self.reason.lock().expect("health poisoned").clone()
+    }
+}
+
+/// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the task is
+/// aborted. Returns the bound address (useful with port 0).
+pub async fn serve(addr: &str, handle: PrometheusHandle, health: Arc<Health>) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| PipelineError::Config { key: "metrics.addr".into(), reason: format!("cannot bind {addr}: {e}") })?;
+    let local = listener.local_addr().map_err(|e| PipelineError::io(addr, e))?;
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let handle = handle.clone();
+            let health = health.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let resp = respond(req.uri().path(), &handle, &health);
+                    async move { Ok::<_, Infallible>(resp) }
+                });
+                let io = hyper_util::rt::TokioIo::new(stream);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+            });
+        }
+    });
+    Ok((local, task))
+}
+
+fn respond(path: &str, handle: &PrometheusHandle, health: &Health) -> Response<Full<Bytes>> {
+    let (status, ctype, body) = match path {
+        "/metrics" => {
+            handle.run_upkeep();
+            (StatusCode::OK, "text/plain; version=0.0.4", handle.render())
+        }
+        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+        "/readyz" => {
+            if health.is_ready() {
+                (StatusCode::OK, "text/plain", format!("ready: {}\n", health.reason()))
+            } else {
+                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {}\n", health.reason()))
+            }
+        }
+        _ => (StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics, /healthz or /readyz\n".to_string()),
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", ctype)
+        .body(Full::new(Bytes::from(body)))
+        .expect("static response parts are valid")
+}

@@ -1,0 +1,4 @@
+//! Sources. Today: the Kafka mention source.
+
+pub mod kafka;
+pub mod parse_worker;

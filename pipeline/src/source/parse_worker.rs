@@ -1,0 +1,217 @@
+//! The source worker of the pipeline: parses each polled record straight into
+//! the worker's Arrow builders (parse is stateless, so it runs on every worker
+//! thread in parallel), sends rejected records to the DLQ, and flushes a
+//! [`MentionEnvelope`] downstream when the batch is full or old enough.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::record_batch::RecordBatch;
+use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
+
+use super::kafka::{MessageBatch, WorkerHandler};
+use crate::channel::{RowSender, Rows};
+use crate::metrics::SourceMetrics;
+use crate::sink::dlq::{DlqRecord, DlqSink};
+use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
+
+/// A parsed batch on its way downstream, with the acknowledgement of the
+/// source records it came from.
+pub struct MentionEnvelope {
+    /// Normalized mentions (`mention_schema`).
+    pub batch: RecordBatch,
+    /// Drop (or fail) when everything derived from this batch is acknowledged.
+    pub ack: Ack,
+    /// Oldest Kafka record timestamp in the batch, ms since the epoch.
+    pub oldest_record_ms: Option<i64>,
+    /// When the first record of the batch was consumed.
+    pub consumed_at: Instant,
+}
+
+impl Rows for MentionEnvelope {
+    fn rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+}
+
+/// Totals shared by all workers and stages, for progress lines, summaries
+/// and tests (the Prometheus metrics carry the same facts).
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Records consumed from the mention topic.
+    pub records_in: AtomicU64,
+    /// Payload bytes consumed.
+    pub bytes_in: AtomicU64,
+    /// Records parsed, by format index.
+    pub parsed_by_format: [AtomicU64; 4],
+    /// Mention rows produced by parse.
+    pub mentions: AtomicU64,
+    /// Records sent to the DLQ, by reason index.
+    pub dlq_by_reason: [AtomicU64; 5],
+    /// Non-actionable entries dropped (counted).
+    pub non_actionable: AtomicU64,
+    /// Mention rows acknowledged by the terminal stage.
+    pub mentions_out: AtomicU64,
+    /// Consumer errors delivered in-band.
+    pub consumer_errors: AtomicU64,
+    /// Set when the first record arrives (for rate measurements).
+    pub first_record_at: std::sync::OnceLock<Instant>,
+}
+
+impl PipelineStats {
+    /// Records sent to the DLQ, all reasons.
+    pub fn dlq_total(&self) -> u64 {
+        self.dlq_by_reason.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    /// Records parsed, all formats.
+    pub fn parsed_total(&self) -> u64 {
+        self.parsed_by_format.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// Worker handler: consume → parse → (DLQ | Arrow batch downstream).
+pub struct ParseWorker {
+    parser: MentionParser,
+    parts: Vec<(TopicPartition, i64)>,
+    dlq_pending: Vec<DlqRecord>,
+    records: u64,
+    bytes: u64,
+    oldest_ms: Option<i64>,
+    started: Option<Instant>,
+    max_rows: usize,
+    linger: Duration,
+    tx: RowSender<MentionEnvelope>,
+    dlq: Arc<DlqSink>,
+    metrics: SourceMetrics,
+    stats: Arc<PipelineStats>,
+}
+
+impl ParseWorker {
+    /// Creates a worker handler.
+    pub fn new(
+        parse: ParseConfig,
+        max_rows: usize,
+        linger: Duration,
+        tx: RowSender<MentionEnvelope>,
+        dlq: Arc<DlqSink>,
+        metrics: SourceMetrics,
+        stats: Arc<PipelineStats>,
+    ) -> Self {
+        Self {
+            parser: MentionParser::new(parse),
+            parts: Vec::new(),
+            dlq_pending: Vec::new(),
+            records: 0,
+            bytes: 0,
+            oldest_ms: None,
+            started: None,
+            max_rows,
+            linger,
+            tx,
+            dlq,
+            metrics,
+            stats,
+        }
+    }
+
+    fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
+        // A worker owns few partitions: a linear scan beats hashing.
+        if let Some(e) = self.parts.iter_mut().find(|(tp, _)| tp.1 == partition && *tp.0 == **topic) {
+            e.1 = e.1.max(offset + 1);
+        } else {
+            self.parts.push(((topic.clone(), partition), offset + 1));
+        }
+    }
+
+    fn flush(&mut self, tracker: &Arc<OffsetTracker>) {
+        if self.records == 0 {
+            return;
+        }
+        let ack = tracker.begin(&self.parts);
+        self.parts.clear();
+        for rec in self.dlq_pending.drain(..) {
+            self.dlq.send(&rec, ack.clone());
+        }
+        let batch = self.parser.finish();
+        let stats = self.parser.take_stats();
+        let rows = batch.num_rows();
+        self.metrics.flush(self.records, self.bytes, rows, &stats);
+        let s = &self.stats;
+        s.records_in.fetch_add(self.records, Ordering::Relaxed);
+        s.bytes_in.fetch_add(self.bytes, Ordering::Relaxed);
+        s.mentions.fetch_add(stats.rows, Ordering::Relaxed);
+        s.non_actionable.fetch_add(stats.non_actionable_entries, Ordering::Relaxed);
+        for (c, n) in s.parsed_by_format.iter().zip(stats.records_by_format) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+        for (c, n) in s.dlq_by_reason.iter().zip(stats.rejected_by_reason) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
+        self.records = 0;
+        self.bytes = 0;
+        let consumed_at = self.started.take().unwrap_or_else(Instant::now);
+        let oldest_record_ms = self.oldest_ms.take();
+        if rows > 0 {
+            // Blocks while the downstream channel is full: this is the backpressure
+            // that pauses consumption (librdkafka's prefetch queue is bounded too).
+            let _ = self.tx.send(MentionEnvelope { batch, ack, oldest_record_ms, consumed_at });
+        }
+    }
+}
+
+impl WorkerHandler for ParseWorker {
+    fn on_batch(&mut self, batch: &mut MessageBatch, tracker: &Arc<OffsetTracker>) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        if self.started.is_none() {
+            self.started = Some(Instant::now());
+            let _ = self.stats.first_record_at.set(Instant::now());
+        }
+        batch.for_each(|msg, topic| match msg {
+            Ok(m) => {
+                self.records += 1;
+                self.bytes += m.payload.len() as u64;
+                if let Some(ts) = m.timestamp_ms {
+                    self.oldest_ms = Some(self.oldest_ms.map_or(ts, |o| o.min(ts)));
+                }
+                let meta = SourceMeta { topic: &m.topic, partition: m.partition, offset: m.offset };
+                if let Err(rej) = self.parser.push(m.payload, &meta, now_ms) {
+                    self.dlq_pending.push(DlqRecord {
+                        key: m.key.map(|k| k.to_vec()),
+                        payload: m.payload.to_vec(),
+                        reason: rej.reason,
+                        detail: rej.detail,
+                        source_topic: topic.clone(),
+                        source_partition: m.partition,
+                        source_offset: m.offset,
+                    });
+                }
+                self.note_offset(topic, m.partition, m.offset);
+            }
+            Err((code, text)) => {
+                self.stats.consumer_errors.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(crate::metrics::SOURCE_ERRORS, "kind" => "fetch").increment(1);
+                tracing::warn!(code, error = %text, "consumer error in fetch stream");
+            }
+        });
+        if self.parser.rows() >= self.max_rows {
+            self.flush(tracker);
+        }
+    }
+
+    fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
+        if self.started.is_some_and(|s| now.duration_since(s) >= self.linger) {
+            self.flush(tracker);
+        }
+    }
+
+    fn on_stop(&mut self, tracker: &Arc<OffsetTracker>) {
+        self.flush(tracker);
+    }
+}
+
+/// Label of a DLQ reason index, for summaries.
+pub fn dlq_reason_label(i: usize) -> &'static str {
+    DlqReason::ALL[i].as_str()
+}

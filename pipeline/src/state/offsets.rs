@@ -1,0 +1,216 @@
+//! Offset tracking: an input offset becomes committable only once everything
+//! produced from the records before it has been acknowledged.
+//!
+//! A source worker calls [`OffsetTracker::begin`] for each flushed batch with
+//! the next offset per partition that the batch covers, and gets an [`Ack`].
+//! Every output derived from the batch (the Arrow batch sent downstream, each
+//! DLQ record in flight) holds a clone of the `Ack`. When the last clone is
+//! dropped the batch is complete; if any holder called [`Ack::fail`] the
+//! partition stalls at that batch (nothing after it is committed) so that a
+//! restart reprocesses it: at-least-once is the floor.
+//!
+//! Completion is in any order; per partition the committable offset advances
+//! over the contiguous prefix of completed batches only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A (topic, partition) pair.
+pub type TopicPartition = (Arc<str>, i32);
+
+#[derive(Debug, Default)]
+struct PartitionTrack {
+    /// In-flight batches by sequence: (next offset after the batch, done).
+    pending: BTreeMap<u64, (i64, bool)>,
+    /// Highest next-offset that is safe to commit and has not been drained.
+    committable: Option<i64>,
+    /// A batch failed: never advance past it.
+    stalled: bool,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    next_seq: u64,
+    partitions: HashMap<TopicPartition, PartitionTrack>,
+}
+
+/// Tracks in-flight batches per partition; shared by the source workers, the
+/// sinks (through [`Ack`]) and the source's control thread, which drains
+/// committable offsets into the consumer's offset store.
+#[derive(Debug, Default)]
+pub struct OffsetTracker {
+    inner: Mutex<Inner>,
+}
+
+impl OffsetTracker {
+    /// Creates an empty tracker.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Starts tracking partitions (on assignment). Existing state is kept.
+    pub fn assign(&self, parts: impl IntoIterator<Item = TopicPartition>) {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        for tp in parts {
+            inner.partitions.entry(tp).or_default();
+        }
+    }
+
+    /// Stops tracking partitions (on revocation). Acks that arrive later for
+    /// them are ignored: the new owner reprocesses from the last commit.
+    pub fn revoke(&self, parts: impl IntoIterator<Item = TopicPartition>) {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        for tp in parts {
+            inner.partitions.remove(&tp);
+        }
+    }
+
+    /// Registers a batch covering, per partition, offsets up to (excluding)
+    /// the given next offset. Partitions that are not assigned are skipped.
+    pub fn begin(self: &Arc<Self>, parts: &[(TopicPartition, i64)]) -> Ack {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let mut tracked = Vec::with_capacity(parts.len());
+        for (tp, next) in parts {
+            if let Some(track) = inner.partitions.get_mut(tp) {
+                track.pending.insert(seq, (*next, false));
+                tracked.push(tp.clone());
+            }
+        }
+        Ack(Arc::new(AckInner {
+            seq,
+            parts: tracked,
+            failed: AtomicBool::new(false),
+            tracker: self.clone(),
+        }))
+    }
+
+    fn complete(&self, seq: u64, parts: &[TopicPartition], ok: bool) {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        for tp in parts {
+            let Some(track) = inner.partitions.get_mut(tp) else { continue };
+            if !ok {
+                track.stalled = true;
+            }
+            if let Some(entry) = track.pending.get_mut(&seq) {
+                entry.1 = ok;
+            }
+            if track.stalled {
+                continue;
+            }
+            while let Some(entry) = track.pending.first_entry() {
+                if !entry.get().1 {
+                    break;
+                }
+                let (next, _) = entry.remove();
+                track.committable = Some(track.committable.map_or(next, |c| c.max(next)));
+            }
+        }
+    }
+
+    /// Takes the offsets that became committable since the last call.
+    pub fn drain_committable(&self) -> Vec<(TopicPartition, i64)> {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        inner
+            .partitions
+            .iter_mut()
+            .filter_map(|(tp, track)| track.committable.take().map(|o| (tp.clone(), o)))
+            .collect()
+    }
+
+    /// Number of batches still in flight over all partitions.
+    pub fn in_flight(&self) -> usize {
+        let inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.partitions.values().map(|t| t.pending.len()).sum()
+    }
+
+    /// Partitions stalled by a failed batch.
+    pub fn stalled(&self) -> Vec<TopicPartition> {
+        let inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.partitions.iter().filter(|(_, t)| t.stalled).map(|(tp, _)| tp.clone()).collect()
+    }
+}
+
+#[derive(Debug)]
+struct AckInner {
+    seq: u64,
+    parts: Vec<TopicPartition>,
+    failed: AtomicBool,
+    tracker: Arc<OffsetTracker>,
+}
+
+impl Drop for AckInner {
+    fn drop(&mut self) {
+        let ok = !self.failed.load(Ordering::Acquire);
+        self.tracker.complete(self.seq, &self.parts, ok);
+    }
+}
+
+/// Acknowledgement handle of one source batch. Clone it into every output
+/// derived from the batch; the batch completes when the last clone drops.
+#[derive(Debug, Clone)]
+pub struct Ack(Arc<AckInner>);
+
+impl Ack {
+    /// Marks the batch failed: its partitions stop committing at this batch.
+    pub fn fail(&self) {
+        self.0.failed.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(p: i32) -> TopicPartition {
+        (Arc::from("mentions"), p)
+    }
+
+    #[test]
+    fn commits_only_contiguous_completed_prefix() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0)]);
+        let a = t.begin(&[(tp(0), 10)]);
+        let b = t.begin(&[(tp(0), 20)]);
+        let c = t.begin(&[(tp(0), 30)]);
+        drop(b);
+        assert!(t.drain_committable().is_empty(), "b done but a pending");
+        drop(a);
+        assert_eq!(t.drain_committable(), vec![(tp(0), 20)]);
+        let c2 = c.clone();
+        drop(c);
+        assert!(t.drain_committable().is_empty(), "a clone is still held");
+        drop(c2);
+        assert_eq!(t.drain_committable(), vec![(tp(0), 30)]);
+        assert_eq!(t.in_flight(), 0);
+    }
+
+    #[test]
+    fn failure_stalls_the_partition_only() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0), tp(1)]);
+        let a = t.begin(&[(tp(0), 5)]);
+        let b = t.begin(&[(tp(0), 9), (tp(1), 3)]);
+        a.fail();
+        drop(a);
+        drop(b);
+        let got = t.drain_committable();
+        assert_eq!(got, vec![(tp(1), 3)]);
+        assert_eq!(t.stalled(), vec![tp(0)]);
+    }
+
+    #[test]
+    fn revoked_partitions_ignore_late_acks() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0)]);
+        let a = t.begin(&[(tp(0), 5)]);
+        t.revoke([tp(0)]);
+        drop(a);
+        assert!(t.drain_committable().is_empty());
+        let b = t.begin(&[(tp(0), 7)]);
+        drop(b);
+        assert!(t.drain_committable().is_empty(), "unassigned partitions are not tracked");
+    }
+}
