@@ -11,6 +11,11 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use switchboard_operators::classify::ClassifyConfig;
+use switchboard_operators::language::LanguageConfig;
+use switchboard_operators::sentiment::{SentimentMode, TelcoRules};
+use switchboard_operators::spam::SpamConfig;
+
 use crate::error::{PipelineError, Result};
 
 /// The whole Switchboard configuration.
@@ -25,6 +30,14 @@ pub struct Config {
     pub source: SourceConfig,
     /// The parse operator.
     pub parse: ParseSection,
+    /// The sentiment operator (VADER, or VADER plus the telco layer).
+    pub sentiment: SentimentSection,
+    /// The category classifier (phrase rules).
+    pub classify: ClassifyConfig,
+    /// Spam and bot heuristics.
+    pub spam: SpamConfig,
+    /// Language detection.
+    pub language: LanguageConfig,
     /// Output producers.
     pub sink: SinkConfig,
     /// Wiring between stages.
@@ -161,6 +174,17 @@ impl ParseSection {
     pub fn build(&self) -> switchboard_operators::parse::ParseConfig {
         switchboard_operators::parse::ParseConfig { max_record_bytes: self.max_record_bytes }
     }
+}
+
+/// The sentiment operator.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentimentSection {
+    /// `telco` (VADER plus the domain layer; default) or `vader` (plain VADER 3.3.2).
+    pub mode: SentimentMode,
+    /// The telco domain layer (phrases, emoji, sarcasm); a list given here
+    /// replaces the built-in list of the same name.
+    pub telco: TelcoRules,
 }
 
 /// Output producers (DLQ today; work items and incidents later).
@@ -316,6 +340,9 @@ impl Config {
         if !self.metrics.addr.is_empty() && self.metrics.addr.parse::<SocketAddr>().is_err() {
             return bad("metrics.addr", format!("`{}` is not an ip:port address", self.metrics.addr));
         }
+        // Operators validate their own sections: build them once.
+        crate::topology::Enricher::build(self)?;
+        switchboard_operators::spam::SpamDetector::new(self.spam.clone()).map_err(|e| prefix_key("spam", e))?;
         Ok(())
     }
 
@@ -327,6 +354,18 @@ impl Config {
             c.set(k, v);
         }
         c
+    }
+}
+
+/// Prefixes an operator's config error key with its section name, unless the
+/// operator already did.
+pub fn prefix_key(section: &str, e: switchboard_operators::OperatorError) -> PipelineError {
+    match e {
+        switchboard_operators::OperatorError::Config { key, reason } => {
+            let key = if key.starts_with(section) { key } else { format!("{section}.{key}") };
+            PipelineError::Config { key, reason }
+        }
+        other => PipelineError::Operator(other),
     }
 }
 

@@ -1,6 +1,11 @@
 //! The embedded broker: librdkafka's in-process mock cluster. It speaks the
 //! real Kafka protocol on 127.0.0.1 ports, so any client (or another
 //! process) can connect. It has no CreateTopics: topics are created here.
+//!
+//! Its retention is fixed inside librdkafka: a partition keeps about 5 MB
+//! (older message sets are deleted as new ones arrive). Demo, bench and
+//! tests size partitions accordingly and [`EmbeddedKafka::check_retained`]
+//! refuses to measure a topic that lost records.
 
 use rdkafka::mocking::MockCluster;
 use rdkafka::producer::DefaultProducerContext;
@@ -26,6 +31,22 @@ impl EmbeddedKafka {
     /// Creates a topic with `partitions` partitions.
     pub fn create_topic(&self, name: &str, partitions: i32) -> Result<()> {
         self.cluster.create_topic(name, partitions, 1)?;
+        Ok(())
+    }
+
+    /// Fails if the broker's retention already deleted records of `topic`
+    /// (its log start offset moved past 0 on some partition).
+    pub fn check_retained(&self, topic: &str, partitions: i32) -> Result<()> {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", self.bootstrap_servers()).create()?;
+        for p in 0..partitions {
+            let (low, _) = probe.fetch_watermarks(topic, p, std::time::Duration::from_secs(10))?;
+            if low > 0 {
+                return Err(crate::PipelineError::Runtime(format!(
+                    "the embedded broker deleted {low} records of {topic}[{p}] (it keeps about 5 MB per partition): use more partitions or fewer records"
+                )));
+            }
+        }
         Ok(())
     }
 

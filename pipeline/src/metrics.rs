@@ -38,6 +38,10 @@ pub const STAGE_BATCH_ROWS: &str = "switchboard_stage_batch_rows";
 pub const PARSE_RECORDS: &str = "switchboard_parse_records_total";
 /// Entries inside valid records that carry no mention (counted drop), by reason.
 pub const PARSE_DROPPED: &str = "switchboard_parse_dropped_total";
+/// Mentions dropped as spam (counted drop), by reason; a mention counts once for every reason that fired.
+pub const SPAM_DROPPED: &str = "switchboard_spam_dropped_total";
+/// Distinct texts held by the spam detector's repetition window.
+pub const SPAM_TRACKED_TEXTS: &str = "switchboard_spam_tracked_texts";
 /// Records delivered to the dead-letter topic, by reason.
 pub const DLQ_RECORDS: &str = "switchboard_dlq_records_total";
 /// Dead-letter deliveries that failed for good (the partition stalls).
@@ -67,6 +71,10 @@ pub mod stage {
     pub const PARSE: &str = "parse";
     /// Dead-letter sink.
     pub const DLQ: &str = "dlq";
+    /// Stateless enrichment (language, sentiment, category).
+    pub const ENRICH: &str = "enrich";
+    /// Spam filter.
+    pub const SPAM: &str = "spam";
     /// Terminal sink of the pipeline as built today.
     pub const SINK: &str = "sink";
 }
@@ -101,6 +109,8 @@ fn describe() {
     describe_histogram!(STAGE_BATCH_ROWS, Unit::Count, "Rows per batch leaving a stage");
     describe_counter!(PARSE_RECORDS, Unit::Count, "Records parsed, by format");
     describe_counter!(PARSE_DROPPED, Unit::Count, "Counted drops inside valid records, by reason");
+    describe_counter!(SPAM_DROPPED, Unit::Count, "Mentions dropped as spam, by reason");
+    describe_gauge!(SPAM_TRACKED_TEXTS, Unit::Count, "Texts tracked by the spam repetition window");
     describe_counter!(DLQ_RECORDS, Unit::Count, "Records delivered to the dead-letter topic, by reason");
     describe_counter!(DLQ_FAILURES, Unit::Count, "Dead-letter deliveries that failed for good");
     describe_counter!(OFFSET_COMMITS, Unit::Count, "Successful offset commits");

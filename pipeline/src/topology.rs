@@ -22,8 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
-use tracing::info;
+use switchboard_operators::classify::Classifier;
+use switchboard_operators::language::LanguageDetector;
+use switchboard_operators::sentiment::SentimentAnalyzer;
+use switchboard_operators::spam::{self, SpamDetector};
+use tracing::{error, info};
 
 use crate::channel::{row_channel, Recv, RowReceiver};
 use crate::config::Config;
@@ -33,12 +38,55 @@ use crate::sink::dlq::DlqSink;
 use crate::source::kafka::KafkaSource;
 use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
 
+/// The stateless enrichment operators, applied in every source worker right
+/// after parse (so they run on all cores): language → sentiment → category.
+/// Built once from config and shared.
+pub struct Enricher {
+    language: LanguageDetector,
+    sentiment: SentimentAnalyzer,
+    classify: Classifier,
+}
+
+impl Enricher {
+    /// Builds (and so validates) the operators of a config.
+    pub fn build(config: &Config) -> Result<Arc<Self>> {
+        use crate::config::prefix_key;
+        let language = LanguageDetector::new(&config.language).map_err(|e| prefix_key("language", e))?;
+        let sentiment = SentimentAnalyzer::new(config.sentiment.mode, config.sentiment.telco.clone()).map_err(|e| prefix_key("sentiment", e))?;
+        let classify = Classifier::new(&config.classify).map_err(|e| prefix_key("classify", e))?;
+        Ok(Arc::new(Self { language, sentiment, classify }))
+    }
+
+    /// Appends the language, sentiment and category columns.
+    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let b = self.language.detect_batch(batch)?;
+        let b = self.sentiment.score_batch(&b)?;
+        Ok(self.classify.classify_batch(&b)?)
+    }
+
+    /// The sentiment analyzer (for `score`).
+    pub fn sentiment(&self) -> &SentimentAnalyzer {
+        &self.sentiment
+    }
+
+    /// The classifier (for `score`).
+    pub fn classifier(&self) -> &Classifier {
+        &self.classify
+    }
+
+    /// The language detector (for `score`).
+    pub fn language(&self) -> &LanguageDetector {
+        &self.language
+    }
+}
+
 /// Something that looks at each acknowledged batch (demo examples, tests).
 pub type BatchObserver = Box<dyn FnMut(&RecordBatch) + Send>;
 
 /// A built pipeline, ready to run.
 pub struct Pipeline {
     config: Config,
+    enricher: Arc<Enricher>,
     source: KafkaSource,
     dlq: Arc<DlqSink>,
     stats: Arc<PipelineStats>,
@@ -50,9 +98,11 @@ impl Pipeline {
     /// Builds the runtime parts from a validated config.
     pub fn build(config: &Config, health: Arc<Health>) -> Result<Self> {
         let workers = config.source.worker_count();
+        let enricher = Enricher::build(config)?;
+        SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
         let dlq = Arc::new(DlqSink::new(config)?);
         let source = KafkaSource::subscribe(config, &config.kafka.group_id, &config.topics.mentions, workers, health.clone())?;
-        Ok(Self { config: config.clone(), source, dlq, stats: Arc::new(PipelineStats::default()), health, workers })
+        Ok(Self { config: config.clone(), enricher, source, dlq, stats: Arc::new(PipelineStats::default()), health, workers })
     }
 
     /// Shared totals (live while running).
@@ -67,13 +117,14 @@ impl Pipeline {
 
     /// Runs until `stop` is set, then drains in-flight work and commits.
     pub fn run(self, stop: Arc<AtomicBool>, observer: Option<BatchObserver>) -> Result<()> {
-        let Pipeline { config, source, dlq, stats, health, workers } = self;
+        let Pipeline { config, enricher, source, dlq, stats, health, workers } = self;
+        let spam = SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
         let downstream = {
             let stats = stats.clone();
             std::thread::Builder::new()
                 .name("sb-downstream".into())
-                .spawn(move || terminal_stage(rx, stats, observer))
+                .spawn(move || terminal_stage(rx, spam, stats, observer))
                 .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?
         };
         let topic = config.topics.mentions.clone();
@@ -89,6 +140,7 @@ impl Pipeline {
             move |_i| {
                 ParseWorker::new(
                     parse.clone(),
+                    enricher.clone(),
                     max_rows,
                     linger,
                     tx.clone(),
@@ -107,8 +159,12 @@ impl Pipeline {
     }
 }
 
-/// The last stage as built today: acknowledges batches and records latency.
-fn terminal_stage(rx: RowReceiver<MentionEnvelope>, stats: Arc<PipelineStats>, mut observer: Option<BatchObserver>) {
+/// The last stage as built today: drops spam (counted), acknowledges batches
+/// and records latency.
+fn terminal_stage(rx: RowReceiver<MentionEnvelope>, mut spam: SpamDetector, stats: Arc<PipelineStats>, mut observer: Option<BatchObserver>) {
+    let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
+    let spam_by_reason = spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
+    let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
     let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
     let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
     let e2e = metrics::histogram!(m::E2E_LATENCY);
@@ -117,10 +173,28 @@ fn terminal_stage(rx: RowReceiver<MentionEnvelope>, stats: Arc<PipelineStats>, m
     loop {
         match rx.recv_timeout(Duration::from_millis(200)) {
             Recv::Item(env) => {
-                let rows = env.batch.num_rows() as u64;
+                spam_in.increment(env.batch.num_rows() as u64);
+                let batch = match drop_spam(&mut spam, &env.batch) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        // A programming fault, not data: keep the input uncommitted.
+                        error!(error = %e, "spam stage failed; batch not acknowledged");
+                        env.ack.fail();
+                        continue;
+                    }
+                };
+                let st = spam.take_stats();
+                stats.spam_dropped.fetch_add(st.spam, Ordering::Relaxed);
+                for (c, n) in spam_by_reason.iter().zip(st.spam_by_reason) {
+                    if n > 0 {
+                        c.increment(n);
+                    }
+                }
+                spam_tracked.set(spam.tracked_texts() as f64);
+                let rows = batch.num_rows() as u64;
                 inn.increment(rows);
                 if let Some(obs) = observer.as_mut() {
-                    obs(&env.batch);
+                    obs(&batch);
                 }
                 out.increment(rows);
                 stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
@@ -136,6 +210,20 @@ fn terminal_stage(rx: RowReceiver<MentionEnvelope>, stats: Arc<PipelineStats>, m
         }
         channel_rows.set(rx.queued_rows() as f64);
     }
+}
+
+/// Runs the spam detector and removes the spam rows.
+fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {
+    let marked = spam.detect_batch(batch)?;
+    let is_spam = marked
+        .column_by_name(spam::col::IS_SPAM)
+        .and_then(|c| c.as_boolean_opt().cloned())
+        .ok_or_else(|| crate::PipelineError::Runtime("spam stage produced no is_spam column".into()))?;
+    if is_spam.true_count() == 0 {
+        return Ok(marked);
+    }
+    let keep = arrow::compute::not(&is_spam)?;
+    Ok(arrow::compute::filter_record_batch(&marked, &keep)?)
 }
 
 /// Waits until `cond` holds or `timeout` passes; returns whether it held.

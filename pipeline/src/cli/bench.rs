@@ -32,10 +32,11 @@ use crate::topology::{wait_until, Pipeline};
 #[derive(Debug, Args)]
 pub struct BenchArgs {
     /// Records produced once and read by every loop.
-    #[arg(long, default_value_t = 400_000)]
+    #[arg(long, default_value_t = 300_000)]
     pub records: u64,
-    /// Partitions of the bench topic.
-    #[arg(long, default_value_t = 4)]
+    /// Partitions of the bench topic. The embedded broker keeps about 5 MB per
+    /// partition, so records × ~1 KB must fit in partitions × 5 MB.
+    #[arg(long, default_value_t = 96)]
     pub partitions: i32,
     /// Worker threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
@@ -199,12 +200,17 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     let gen_cfg = MentionGenConfig { seed: args.seed, start_ms: chrono::Utc::now().timestamp_millis(), ..MentionGenConfig::default() };
     let bytes = Arc::new(AtomicU64::new(0));
     let b2 = bytes.clone();
-    let gen = MentionGenerator::new(gen_cfg).inspect(move |r| {
+    // Unkeyed, so the records spread evenly over the partitions (authors are
+    // skewed; keyed records would overfill some partitions of the embedded broker).
+    let gen = MentionGenerator::new(gen_cfg).map(move |mut r| {
         b2.fetch_add(r.payload.len() as u64, Ordering::Relaxed);
+        r.key = None;
+        r
     });
     let t = Instant::now();
     let sent = crate::generate::kafka::produce_to_topic(&config.kafka.brokers, &config.topics.mentions, gen, args.records, None)?;
     let avg = bytes.load(Ordering::Relaxed) as f64 / sent.max(1) as f64;
+    kafka.check_retained(&config.topics.mentions, args.partitions)?;
     eprintln!(
         "bench: {} records ({avg:.0} bytes on average) in {} partitions, produced in {:.1}s; {} worker(s); {} run(s) each",
         fmt_count(sent),

@@ -39,8 +39,9 @@ pub struct DemoArgs {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Partitions of the mentions topic.
-    #[arg(long, default_value_t = 4)]
+    /// Partitions of the mentions topic (the embedded broker keeps about 5 MB
+    /// per partition, so more partitions tolerate more lag).
+    #[arg(long, default_value_t = 8)]
     pub partitions: i32,
     /// Where to write the CRM snapshot (default: a temporary directory).
     #[arg(long)]
@@ -88,6 +89,32 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     println!("  firehose          {} mentions/s for {:?} into `{}` ({} partitions)", fmt_count(args.rate), args.duration, config.topics.mentions, args.partitions);
     println!();
 
+    let pipeline = Pipeline::build(&config, health.clone())?;
+    let stats = pipeline.stats();
+    let tracker = pipeline.in_flight();
+    let stop = Arc::new(AtomicBool::new(false));
+    let examples: Arc<Mutex<Vec<String>>> = Arc::default();
+    let tallies: Arc<Mutex<Tallies>> = Arc::default();
+    let observer = {
+        let (examples, tallies) = (examples.clone(), tallies.clone());
+        Box::new(move |b: &arrow::record_batch::RecordBatch| {
+            tallies.lock().expect("tallies poisoned").add(b);
+            let mut ex = examples.lock().expect("examples poisoned");
+            if ex.len() < 6 && b.num_rows() > 0 {
+                ex.push(describe_row(b, 0));
+            }
+        })
+    };
+    let runner = {
+        let stop = stop.clone();
+        std::thread::spawn(move || pipeline.run(stop, Some(observer)))
+    };
+
+    // Produce only once the pipeline holds its partitions: the embedded
+    // broker's retention is small, records must not age out before the join.
+    if !wait_until(Duration::from_secs(60), || health.is_ready()) {
+        return Err(crate::PipelineError::Runtime("the pipeline did not join its consumer group within 60 s".into()));
+    }
     let total = args.rate.saturating_mul(args.duration.as_secs().max(1));
     let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let producer = {
@@ -108,25 +135,6 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             });
             crate::generate::kafka::produce_to_topic(&brokers, &topic, gen, total, Some(rate))
         })
-    };
-
-    let pipeline = Pipeline::build(&config, health)?;
-    let stats = pipeline.stats();
-    let tracker = pipeline.in_flight();
-    let stop = Arc::new(AtomicBool::new(false));
-    let examples: Arc<Mutex<Vec<String>>> = Arc::default();
-    let observer = {
-        let examples = examples.clone();
-        Box::new(move |b: &arrow::record_batch::RecordBatch| {
-            let mut ex = examples.lock().expect("examples poisoned");
-            if ex.len() < 6 && b.num_rows() > 0 {
-                ex.push(describe_row(b, 0));
-            }
-        })
-    };
-    let runner = {
-        let stop = stop.clone();
-        std::thread::spawn(move || pipeline.run(stop, Some(observer)))
     };
 
     let start = Instant::now();
@@ -180,7 +188,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     for f in Format::ALL {
         println!("    {:<16}{:>10} records", f.as_str(), fmt_count(stats.parsed_by_format[f.index()].load(Ordering::Relaxed)));
     }
-    println!("  counted drops     {} non-actionable entries (reactions, deletions)", fmt_count(stats.non_actionable.load(Ordering::Relaxed)));
+    println!("  counted drops     {} non-actionable entries (reactions, deletions), {} spam/bot mentions", fmt_count(stats.non_actionable.load(Ordering::Relaxed)), fmt_count(stats.spam_dropped.load(Ordering::Relaxed)));
     println!("  dead-letter queue {}", fmt_count(stats.dlq_total()));
     for (i, c) in stats.dlq_by_reason.iter().enumerate() {
         let n = c.load(Ordering::Relaxed);
@@ -190,6 +198,22 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     }
     let accounted = stats.parsed_total() + stats.dlq_total();
     println!("  accounted         {} of {} records (parsed + DLQ)", fmt_count(accounted), fmt_count(consumed));
+    let t = tallies.lock().expect("tallies poisoned");
+    let total = t.rows.max(1) as f64;
+    println!(
+        "  sentiment         {:.1} % negative · {:.1} % neutral · {:.1} % positive · {:.1} % not English",
+        100.0 * t.negative as f64 / total,
+        100.0 * (t.rows - t.negative - t.positive) as f64 / total,
+        100.0 * t.positive as f64 / total,
+        100.0 * t.non_english as f64 / total
+    );
+    println!("  categories");
+    let mut cats: Vec<_> = t.categories.iter().collect();
+    cats.sort_by(|a, b| b.1.cmp(a.1));
+    for (c, n) in cats {
+        println!("    {:<24}{:>10}", c, fmt_count(*n));
+    }
+    drop(t);
     println!("  example mentions");
     for e in examples.lock().expect("examples poisoned").iter() {
         println!("    {e}");
@@ -199,6 +223,36 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     }
     drop(kafka);
     Ok(())
+}
+
+/// Running totals over the mentions that left the pipeline.
+#[derive(Default)]
+struct Tallies {
+    rows: u64,
+    negative: u64,
+    positive: u64,
+    non_english: u64,
+    categories: std::collections::HashMap<String, u64>,
+}
+
+impl Tallies {
+    fn add(&mut self, b: &arrow::record_batch::RecordBatch) {
+        use arrow::datatypes::Float32Type;
+        use switchboard_operators::{classify, language, sentiment};
+        self.rows += b.num_rows() as u64;
+        if let Some(c) = b.column_by_name(sentiment::SENTIMENT_COMPOUND).and_then(|c| c.as_primitive_opt::<Float32Type>()) {
+            self.negative += c.iter().flatten().filter(|v| *v <= -0.05).count() as u64;
+            self.positive += c.iter().flatten().filter(|v| *v >= 0.05).count() as u64;
+        }
+        if let Some(e) = b.column_by_name(language::col::IS_ENGLISH).and_then(|c| c.as_boolean_opt()) {
+            self.non_english += (e.len() - e.true_count()) as u64;
+        }
+        if let Some(c) = b.column_by_name(classify::col::CATEGORY).and_then(|c| c.as_string_opt::<i32>()) {
+            for v in c.iter().flatten() {
+                *self.categories.entry(v.to_string()).or_default() += 1;
+            }
+        }
+    }
 }
 
 fn describe_row(b: &arrow::record_batch::RecordBatch, i: usize) -> String {

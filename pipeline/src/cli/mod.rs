@@ -10,6 +10,7 @@ pub mod check_config;
 pub mod demo;
 pub mod generate;
 pub mod run;
+pub mod score;
 
 /// Switchboard: social customer-care stream processing for telcos.
 #[derive(Debug, Parser)]
@@ -32,6 +33,8 @@ pub enum Command {
     Generate(generate::GenerateCommand),
     /// Validate a config file; errors name the offending key.
     CheckConfig(ConfigArg),
+    /// Score texts (or mentions as JSON lines) from stdin: sentiment, category, spam, language.
+    Score(score::ScoreArgs),
     /// Measure consume-only, the bare consume+parse limit loop and the pipeline on the embedded broker.
     Bench(bench::BenchArgs),
 }
@@ -78,6 +81,7 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
         Command::Generate(g) => generate::run(g),
         Command::CheckConfig(a) => check_config::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Score(a) => score::run(a),
     }
 }
 

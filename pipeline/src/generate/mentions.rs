@@ -1162,6 +1162,10 @@ impl Gen {
                 if self.rng.chance(0.08) {
                     body.push_str("!!");
                 }
+                if self.rng.chance(0.2) {
+                    body.push(' ');
+                    body.push_str(self.rng.pick(&text::ADDENDA));
+                }
                 if self.rng.chance(0.15) {
                     body.push(' ');
                     text::push_emoji(&mut body, &mut self.rng, true);
@@ -1885,6 +1889,23 @@ mod tests {
             .filter(|r| r.payload.windows(5).any(|w| w == b"&amp;"))
             .count();
         assert!(amp > 10, "{amp}");
+        let has = |pat: &[u8]| {
+            recs.iter()
+                .filter(|r| r.payload.windows(pat.len()).any(|w| w == pat))
+                .count()
+        };
+        for pat in [
+            &b"\"extended_tweet\":{\"full_text\""[..],
+            b"\"full_text\":",
+            b"\"retweeted_status\":{",
+            b"\\ud83d",
+            b"\"place\":{",
+            b"\"in_reply_to_status_id_str\":\"",
+            b"\"item\":\"post\"",
+            b"\"lang\":\"cy\"",
+        ] {
+            assert!(has(pat) > 5, "{}", String::from_utf8_lossy(pat));
+        }
         let first = recs[0].event_time_ms;
         let last = recs.last().unwrap().event_time_ms;
         let span = (last - first) as f64;

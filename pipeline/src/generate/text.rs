@@ -392,6 +392,19 @@ pub(crate) fn push_emoji(out: &mut String, rng: &mut Rng, negative: bool) {
     });
 }
 
+/// Second sentences appended to some complaints (they push tweets past
+/// 140 characters, so the v1.1 `extended_tweet` path gets exercised).
+pub(crate) static ADDENDA: [&str; 8] = [
+    "I've called four times and been promised a callback every single time, nobody ever rings back.",
+    "This is the third week in a row and I'm paying full price for it.",
+    "Sent you a DM with my account details, please get back to me today.",
+    "I work from home and this is costing me money every day it goes on.",
+    "Your chatbot just keeps sending me links to the same help page.",
+    "My elderly mum lives with us and relies on the landline for her alarm.",
+    "Every time I call I'm told it'll be fixed in 24 hours. It never is.",
+    "Absolutely fed up of being passed from one department to another.",
+];
+
 /// Complaint hashtags.
 pub(crate) static HASHTAGS: [&str; 5] = [
     "#AlbionFail",

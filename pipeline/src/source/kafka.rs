@@ -480,27 +480,13 @@ impl KafkaSource {
         self.consumer.context().commit_done(&self.consumer, CommitMode::Sync);
         // Leave the group explicitly: unsubscribe and serve the final revoke
         // (drain + commit), so the group rebalances at once instead of after
-        // the session timeout; then close.
+        // the session timeout. Dropping the consumer then closes it.
         self.consumer.unsubscribe();
         let deadline = Instant::now() + self.drain_timeout;
         while self.consumer.assignment().map(|a| a.count()).unwrap_or(0) > 0 && Instant::now() < deadline {
             let _ = self.consumer.poll(Duration::from_millis(20));
         }
-        match self.consumer.close_queue() {
-            Ok(()) => {
-                let deadline = Instant::now() + self.drain_timeout;
-                while !self.consumer.closed() && Instant::now() < deadline {
-                    if let Some(Err(e)) = self.consumer.poll(Duration::from_millis(50)) {
-                        debug!(error = %e, "error while closing consumer");
-                    }
-                }
-                if !self.consumer.closed() {
-                    warn!("consumer did not close within the drain timeout");
-                }
-            }
-            Err(e) => warn!(error = %e, "closing the consumer failed; the group rebalances after the session timeout"),
-        }
-        // Release the worker queue handles, then destroy the consumer.
+        // Release the worker queue handles, then close and destroy the consumer.
         self.consumer.context().queues.lock().expect("queues poisoned").clear();
         let KafkaSource { consumer, queues, .. } = self;
         drop(queues);

@@ -15,6 +15,7 @@ use crate::channel::{RowSender, Rows};
 use crate::metrics::SourceMetrics;
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
+use crate::topology::Enricher;
 
 /// A parsed batch on its way downstream, with the acknowledgement of the
 /// source records it came from.
@@ -51,6 +52,10 @@ pub struct PipelineStats {
     pub dlq_by_reason: [AtomicU64; 5],
     /// Non-actionable entries dropped (counted).
     pub non_actionable: AtomicU64,
+    /// Mentions dropped as spam (counted).
+    pub spam_dropped: AtomicU64,
+    /// Enrichment failures (batch left unacknowledged).
+    pub enrich_errors: AtomicU64,
     /// Mention rows acknowledged by the terminal stage.
     pub mentions_out: AtomicU64,
     /// Consumer errors delivered in-band.
@@ -74,6 +79,7 @@ impl PipelineStats {
 /// Worker handler: consume → parse → (DLQ | Arrow batch downstream).
 pub struct ParseWorker {
     parser: MentionParser,
+    enricher: Arc<Enricher>,
     parts: Vec<(TopicPartition, i64)>,
     dlq_pending: Vec<DlqRecord>,
     records: u64,
@@ -85,13 +91,16 @@ pub struct ParseWorker {
     tx: RowSender<MentionEnvelope>,
     dlq: Arc<DlqSink>,
     metrics: SourceMetrics,
+    enrich_out: metrics::Counter,
     stats: Arc<PipelineStats>,
 }
 
 impl ParseWorker {
     /// Creates a worker handler.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         parse: ParseConfig,
+        enricher: Arc<Enricher>,
         max_rows: usize,
         linger: Duration,
         tx: RowSender<MentionEnvelope>,
@@ -101,6 +110,7 @@ impl ParseWorker {
     ) -> Self {
         Self {
             parser: MentionParser::new(parse),
+            enricher,
             parts: Vec::new(),
             dlq_pending: Vec::new(),
             records: 0,
@@ -112,6 +122,7 @@ impl ParseWorker {
             tx,
             dlq,
             metrics,
+            enrich_out: metrics::counter!(crate::metrics::STAGE_RECORDS_OUT, "stage" => crate::metrics::stage::ENRICH),
             stats,
         }
     }
@@ -154,6 +165,17 @@ impl ParseWorker {
         let consumed_at = self.started.take().unwrap_or_else(Instant::now);
         let oldest_record_ms = self.oldest_ms.take();
         if rows > 0 {
+            let batch = match self.enricher.apply(&batch) {
+                Ok(b) => b,
+                Err(e) => {
+                    // Not data but a fault: never commit past it.
+                    tracing::error!(error = %e, "enrichment failed; batch not acknowledged");
+                    self.stats.enrich_errors.fetch_add(1, Ordering::Relaxed);
+                    ack.fail();
+                    return;
+                }
+            };
+            self.enrich_out.increment(rows as u64);
             // Blocks while the downstream channel is full: this is the backpressure
             // that pauses consumption (librdkafka's prefetch queue is bounded too).
             let _ = self.tx.send(MentionEnvelope { batch, ack, oldest_record_ms, consumed_at });
