@@ -11,7 +11,9 @@ use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use switchboard::config::Config;
 use switchboard::embedded::EmbeddedKafka;
-use switchboard::generate::mentions::{Expect, GeneratedRecord, MentionGenConfig, MentionGenerator};
+use switchboard::generate::mentions::{
+    Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
+};
 use switchboard::metrics::Health;
 use switchboard::source::parse_worker::{dlq_reason_label, PipelineStats};
 use switchboard::topology::{wait_until, Pipeline};
@@ -20,7 +22,10 @@ const PARTITIONS: i32 = 4;
 
 fn config_for(kafka: &EmbeddedKafka, group: &str) -> Config {
     if let Ok(filter) = std::env::var("RUST_LOG") {
-        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
     }
     let mut c = Config::default();
     c.kafka.brokers = kafka.bootstrap_servers();
@@ -35,7 +40,14 @@ fn config_for(kafka: &EmbeddedKafka, group: &str) -> Config {
 }
 
 fn produce(brokers: &str, topic: &str, records: &[GeneratedRecord]) {
-    let n = switchboard::generate::kafka::produce_to_topic(brokers, topic, records.iter().cloned(), records.len() as u64, None).expect("produce");
+    let n = switchboard::generate::kafka::produce_to_topic(
+        brokers,
+        topic,
+        records.iter().cloned(),
+        records.len() as u64,
+        None,
+    )
+    .expect("produce");
     assert_eq!(n, records.len() as u64);
 }
 
@@ -55,13 +67,22 @@ fn start(config: &Config) -> Running {
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let handle = std::thread::spawn(move || pipeline.run(s, None));
-    Running { health, stop, stats, tracker, handle }
+    Running {
+        health,
+        stop,
+        stats,
+        tracker,
+        handle,
+    }
 }
 
 impl Running {
     fn stop(self) -> Arc<PipelineStats> {
         self.stop.store(true, Ordering::Release);
-        self.handle.join().expect("pipeline thread").expect("pipeline result");
+        self.handle
+            .join()
+            .expect("pipeline thread")
+            .expect("pipeline result");
         self.stats
     }
 }
@@ -75,7 +96,8 @@ fn assign_consumer(brokers: &str, topic: &str, group: &str) -> BaseConsumer {
         .expect("consumer");
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     c.assign(&tpl).unwrap();
     c
@@ -88,7 +110,12 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
     kafka.create_topics(&config.topics, PARTITIONS).unwrap();
 
     let n = 6000;
-    let gen = MentionGenerator::new(MentionGenConfig { seed: 11, customers: 500, malformed_ratio: 0.05, ..MentionGenConfig::default() });
+    let gen = MentionGenerator::new(MentionGenConfig {
+        seed: 11,
+        customers: 500,
+        malformed_ratio: 0.05,
+        ..MentionGenConfig::default()
+    });
     let records: Vec<GeneratedRecord> = gen.take(n).collect();
     let mut want_rows = 0u64;
     let mut want_dlq: HashMap<&str, u64> = HashMap::new();
@@ -103,14 +130,22 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
             }
         }
     }
-    assert_eq!(want_dlq.len(), 5, "the generator must produce every DLQ reason: {want_dlq:?}");
+    assert_eq!(
+        want_dlq.len(),
+        5,
+        "the generator must produce every DLQ reason: {want_dlq:?}"
+    );
     produce(&config.kafka.brokers, &config.topics.mentions, &records);
 
     let run = start(&config);
     let caught_up = wait_until(Duration::from_secs(60), || {
         run.stats.records_in.load(Ordering::Relaxed) >= n as u64 && run.tracker.in_flight() == 0
     });
-    assert!(caught_up, "consumed {} of {n}", run.stats.records_in.load(Ordering::Relaxed));
+    assert!(
+        caught_up,
+        "consumed {} of {n}",
+        run.stats.records_in.load(Ordering::Relaxed)
+    );
     let stats = run.stop();
 
     // Every record accounted for: parsed or DLQ, nothing else.
@@ -118,11 +153,21 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
     assert_eq!(stats.parsed_total() + stats.dlq_total(), n as u64);
     assert_eq!(stats.mentions.load(Ordering::Relaxed), want_rows);
     // Every mention row either leaves the pipeline or is a counted spam drop.
-    assert_eq!(stats.mentions_out.load(Ordering::Relaxed) + stats.spam_dropped.load(Ordering::Relaxed), want_rows);
-    assert!(stats.spam_dropped.load(Ordering::Relaxed) > 0, "the generated firehose contains spam");
+    assert_eq!(
+        stats.mentions_out.load(Ordering::Relaxed) + stats.spam_dropped.load(Ordering::Relaxed),
+        want_rows
+    );
+    assert!(
+        stats.spam_dropped.load(Ordering::Relaxed) > 0,
+        "the generated firehose contains spam"
+    );
     for (i, c) in stats.dlq_by_reason.iter().enumerate() {
         let label = dlq_reason_label(i);
-        assert_eq!(c.load(Ordering::Relaxed), want_dlq.get(label).copied().unwrap_or(0), "DLQ count for {label}");
+        assert_eq!(
+            c.load(Ordering::Relaxed),
+            want_dlq.get(label).copied().unwrap_or(0),
+            "DLQ count for {label}"
+        );
     }
 
     // The DLQ holds exactly the malformed records, bytes unchanged, with headers.
@@ -134,10 +179,17 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
         while let Some(Ok(m)) = dlq.poll(Duration::from_millis(100)) {
             seen += 1;
             let payload = m.payload().unwrap_or_default().to_vec();
-            assert!(malformed_payloads.contains(&payload), "DLQ payload was altered or is not a malformed input");
+            assert!(
+                malformed_payloads.contains(&payload),
+                "DLQ payload was altered or is not a malformed input"
+            );
             let h = m.headers().expect("DLQ headers");
             let get = |k: &str| {
-                h.iter().find(|x| x.key == k).and_then(|x| x.value).map(|v| String::from_utf8_lossy(v).into_owned()).unwrap_or_else(|| panic!("missing header {k}"))
+                h.iter()
+                    .find(|x| x.key == k)
+                    .and_then(|x| x.value)
+                    .map(|v| String::from_utf8_lossy(v).into_owned())
+                    .unwrap_or_else(|| panic!("missing header {k}"))
             };
             *by_reason.entry(get("error.reason")).or_default() += 1;
             assert!(!get("error.detail").is_empty());
@@ -147,9 +199,16 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
         }
         seen >= total_dlq
     });
-    assert_eq!(seen, total_dlq, "DLQ topic holds every rejected record once");
+    assert_eq!(
+        seen, total_dlq,
+        "DLQ topic holds every rejected record once"
+    );
     for (reason, count) in &want_dlq {
-        assert_eq!(by_reason.get(*reason).copied().unwrap_or(0), *count, "DLQ header count for {reason}");
+        assert_eq!(
+            by_reason.get(*reason).copied().unwrap_or(0),
+            *count,
+            "DLQ header count for {reason}"
+        );
     }
 
     // Offsets: the group committed the end of every partition.
@@ -163,24 +222,51 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
     for p in 0..PARTITIONS {
         want.add_partition(&config.topics.mentions, p);
     }
-    let committed = probe.committed_offsets(want, Duration::from_secs(10)).expect("committed offsets");
+    let committed = probe
+        .committed_offsets(want, Duration::from_secs(10))
+        .expect("committed offsets");
     for p in 0..PARTITIONS {
-        let (_, high) = probe.fetch_watermarks(&config.topics.mentions, p, Duration::from_secs(5)).unwrap();
-        let got = committed.find_partition(&config.topics.mentions, p).map(|e| e.offset());
-        assert_eq!(got, Some(Offset::Offset(high)), "partition {p} committed offset");
+        let (_, high) = probe
+            .fetch_watermarks(&config.topics.mentions, p, Duration::from_secs(5))
+            .unwrap();
+        let got = committed
+            .find_partition(&config.topics.mentions, p)
+            .map(|e| e.offset());
+        assert_eq!(
+            got,
+            Some(Offset::Offset(high)),
+            "partition {p} committed offset"
+        );
     }
     drop(probe);
 
     // A restarted group does not reprocess committed records, but does read new ones.
     let run = start(&config);
     let t = std::time::Instant::now();
-    assert!(wait_until(Duration::from_secs(90), || run.health.is_ready()), "restarted consumer never got partitions");
+    assert!(
+        wait_until(Duration::from_secs(90), || run.health.is_ready()),
+        "restarted consumer never got partitions"
+    );
     eprintln!("restarted group member assigned after {:?}", t.elapsed());
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(run.stats.records_in.load(Ordering::Relaxed), 0, "committed records were reprocessed");
-    let more: Vec<GeneratedRecord> = MentionGenerator::new(MentionGenConfig { seed: 12, malformed_ratio: 0.0, ..MentionGenConfig::default() }).take(25).collect();
+    assert_eq!(
+        run.stats.records_in.load(Ordering::Relaxed),
+        0,
+        "committed records were reprocessed"
+    );
+    let more: Vec<GeneratedRecord> = MentionGenerator::new(MentionGenConfig {
+        seed: 12,
+        malformed_ratio: 0.0,
+        ..MentionGenConfig::default()
+    })
+    .take(25)
+    .collect();
     produce(&config.kafka.brokers, &config.topics.mentions, &more);
-    assert!(wait_until(Duration::from_secs(30), || run.stats.records_in.load(Ordering::Relaxed) >= 25));
+    assert!(wait_until(Duration::from_secs(30), || run
+        .stats
+        .records_in
+        .load(Ordering::Relaxed)
+        >= 25));
     let stats = run.stop();
     assert_eq!(stats.records_in.load(Ordering::Relaxed), 25);
 }

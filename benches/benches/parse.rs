@@ -17,7 +17,11 @@ fn bench_parse(c: &mut Criterion) {
     let corpus = mention_corpus();
     let n = corpus.len() as u64;
     let bytes: usize = corpus.iter().map(Vec::len).sum();
-    let meta = SourceMeta { topic: "mentions", partition: 0, offset: 0 };
+    let meta = SourceMeta {
+        topic: "mentions",
+        partition: 0,
+        offset: 0,
+    };
 
     // Sanity: every record of the corpus is one mention.
     let mut parser = MentionParser::new(ParseConfig::default());
@@ -25,7 +29,10 @@ fn bench_parse(c: &mut Criterion) {
         assert_eq!(parser.push(rec, &meta, 0), Ok(1), "corpus record {i}");
     }
     assert_eq!(parser.finish().num_rows(), corpus.len());
-    eprintln!("parse corpus: {n} records, {bytes} bytes, {} bytes/record on average", bytes / corpus.len());
+    eprintln!(
+        "parse corpus: {n} records, {bytes} bytes, {} bytes/record on average",
+        bytes / corpus.len()
+    );
 
     let mut group = c.benchmark_group("parse");
     group.throughput(Throughput::Elements(n));
@@ -43,7 +50,8 @@ fn bench_parse(c: &mut Criterion) {
                     scratch.resize(need, 0);
                 }
                 scratch[..len].copy_from_slice(rec);
-                let mut tape: Tape<'_> = std::mem::replace(&mut tape_slot, Tape(Vec::new())).reset();
+                let mut tape: Tape<'_> =
+                    std::mem::replace(&mut tape_slot, Tape(Vec::new())).reset();
                 simd_json::fill_tape_padded(&mut scratch, len, &mut buffers, &mut tape).unwrap();
                 nodes += tape.0.len();
                 tape_slot = tape.reset();

@@ -3,13 +3,19 @@
 use simd_json::prelude::*;
 
 /// The real Twitter v1.1 search sample shipped beside the repository.
-pub const TWITTER_SAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/twitter-v1.1-search-sample.json");
+pub const TWITTER_SAMPLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../shared/data/twitter-v1.1-search-sample.json"
+);
 
 /// The 100 statuses of the real Twitter v1.1 sample, one JSON record each.
 pub fn twitter_sample_statuses() -> Vec<Vec<u8>> {
-    let mut raw = std::fs::read(TWITTER_SAMPLE).unwrap_or_else(|e| panic!("reading {TWITTER_SAMPLE}: {e}"));
+    let mut raw =
+        std::fs::read(TWITTER_SAMPLE).unwrap_or_else(|e| panic!("reading {TWITTER_SAMPLE}: {e}"));
     let doc = simd_json::to_owned_value(&mut raw).expect("the Twitter sample is valid JSON");
-    let statuses = doc.get_array("statuses").expect("the Twitter sample has `statuses`");
+    let statuses = doc
+        .get_array("statuses")
+        .expect("the Twitter sample has `statuses`");
     statuses.iter().map(|s| s.encode().into_bytes()).collect()
 }
 
@@ -45,9 +51,32 @@ const COMPLAINTS: &[&str] = &[
     "speeds dropped to 2Mbps every evening for a fortnight now, paying for 500. What's going on?",
 ];
 
-const NAMES: &[&str] = &["Jane Doe", "Sam Patel", "Chris O'Neill", "Aisha Khan", "Tom Brown", "Zoë Müller", "Li Wei", "Maria Garcia"];
-const HANDLES: &[&str] = &["janedoe", "sampatel88", "chris_oneill", "aisha_k", "tombrown", "zoe_m", "liwei", "mgarcia"];
-const PLACES: &[&str] = &["Leeds, England", "Manchester, England", "Cardiff, Wales", "Glasgow, Scotland"];
+const NAMES: &[&str] = &[
+    "Jane Doe",
+    "Sam Patel",
+    "Chris O'Neill",
+    "Aisha Khan",
+    "Tom Brown",
+    "Zoë Müller",
+    "Li Wei",
+    "Maria Garcia",
+];
+const HANDLES: &[&str] = &[
+    "janedoe",
+    "sampatel88",
+    "chris_oneill",
+    "aisha_k",
+    "tombrown",
+    "zoe_m",
+    "liwei",
+    "mgarcia",
+];
+const PLACES: &[&str] = &[
+    "Leeds, England",
+    "Manchester, England",
+    "Cardiff, Wales",
+    "Glasgow, Scotland",
+];
 const CHANNELS: &[&str] = &["web_form", "app_chat", "email", "sms", "instagram"];
 
 /// `Sun Aug 31 00:29:15 +0000 2014`-style date for day `d`, second `s` of Nov 2026.
@@ -66,14 +95,32 @@ fn twitter_date(rng: &mut Rng) -> String {
 }
 
 fn rfc3339(rng: &mut Rng) -> String {
-    format!("2026-11-{:02}T{:02}:{:02}:{:02}.{:03}Z", 1 + rng.below(28), rng.below(24), rng.below(60), rng.below(60), rng.below(1000))
+    format!(
+        "2026-11-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+        1 + rng.below(28),
+        rng.below(24),
+        rng.below(60),
+        rng.below(60),
+        rng.below(1000)
+    )
 }
 
 fn twitter_v1(rng: &mut Rng, i: u64) -> String {
     let id = 1_460_000_000_000_000_000u64 + i * 7919;
     let who = rng.below(HANDLES.len() as u64) as usize;
-    let place = if rng.below(4) == 0 { format!(r#"{{"full_name":"{}","country_code":"GB"}}"#, rng.pick(PLACES)) } else { "null".into() };
-    let reply = if rng.below(3) == 0 { format!(r#""{}""#, id - 1000) } else { "null".into() };
+    let place = if rng.below(4) == 0 {
+        format!(
+            r#"{{"full_name":"{}","country_code":"GB"}}"#,
+            rng.pick(PLACES)
+        )
+    } else {
+        "null".into()
+    };
+    let reply = if rng.below(3) == 0 {
+        format!(r#""{}""#, id - 1000)
+    } else {
+        "null".into()
+    };
     format!(
         r#"{{"created_at":"{date}","id":{id},"id_str":"{id}","text":"@TelcoCare {text}","truncated":false,"in_reply_to_status_id_str":{reply},"user":{{"id":{uid},"id_str":"{uid}","name":"{name}","screen_name":"{handle}","location":"UK","followers_count":{followers},"verified":false,"statuses_count":{statuses},"created_at":"{ucreated}"}},"place":{place},"retweet_count":{rts},"favorite_count":0,"lang":"en"}}"#,
         date = twitter_date(rng),

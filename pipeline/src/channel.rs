@@ -40,12 +40,22 @@ pub struct RowReceiver<T> {
 /// Creates a channel holding at most `capacity_rows` rows.
 pub fn row_channel<T: Rows>(capacity_rows: usize) -> (RowSender<T>, RowReceiver<T>) {
     let shared = Arc::new(Shared {
-        state: Mutex::new(State { queue: VecDeque::new(), queued_rows: 0, senders: 1, receiver_alive: true }),
+        state: Mutex::new(State {
+            queue: VecDeque::new(),
+            queued_rows: 0,
+            senders: 1,
+            receiver_alive: true,
+        }),
         not_full: Condvar::new(),
         not_empty: Condvar::new(),
         capacity_rows: capacity_rows.max(1),
     });
-    (RowSender { shared: shared.clone() }, RowReceiver { shared })
+    (
+        RowSender {
+            shared: shared.clone(),
+        },
+        RowReceiver { shared },
+    )
 }
 
 impl<T: Rows> RowSender<T> {
@@ -72,14 +82,20 @@ impl<T: Rows> RowSender<T> {
 
     /// Rows currently queued.
     pub fn queued_rows(&self) -> usize {
-        self.shared.state.lock().expect("channel poisoned").queued_rows
+        self.shared
+            .state
+            .lock()
+            .expect("channel poisoned")
+            .queued_rows
     }
 }
 
 impl<T> Clone for RowSender<T> {
     fn clone(&self) -> Self {
         self.shared.state.lock().expect("channel poisoned").senders += 1;
-        Self { shared: self.shared.clone() }
+        Self {
+            shared: self.shared.clone(),
+        }
     }
 }
 
@@ -107,7 +123,11 @@ pub enum Recv<T> {
 impl<T: Rows> RowReceiver<T> {
     /// Rows currently queued.
     pub fn queued_rows(&self) -> usize {
-        self.shared.state.lock().expect("channel poisoned").queued_rows
+        self.shared
+            .state
+            .lock()
+            .expect("channel poisoned")
+            .queued_rows
     }
 
     /// Receives the next item, waiting up to `timeout`.
@@ -128,7 +148,12 @@ impl<T: Rows> RowReceiver<T> {
             if now >= deadline {
                 return Recv::Timeout;
             }
-            st = self.shared.not_empty.wait_timeout(st, deadline - now).expect("channel poisoned").0;
+            st = self
+                .shared
+                .not_empty
+                .wait_timeout(st, deadline - now)
+                .expect("channel poisoned")
+                .0;
         }
     }
 }
@@ -163,19 +188,37 @@ mod tests {
         let tx2 = tx.clone();
         let h = std::thread::spawn(move || tx2.send(Item(1)).is_ok());
         std::thread::sleep(Duration::from_millis(50));
-        assert!(!h.is_finished(), "sender must wait while the channel is full");
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(1)), Recv::Item(Item(6))));
+        assert!(
+            !h.is_finished(),
+            "sender must wait while the channel is full"
+        );
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Recv::Item(Item(6))
+        ));
         assert!(h.join().unwrap());
         drop(tx);
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(1)), Recv::Item(Item(4))));
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(1)), Recv::Item(Item(1))));
-        assert!(matches!(rx.recv_timeout(Duration::from_millis(10)), Recv::Closed));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Recv::Item(Item(4))
+        ));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Recv::Item(Item(1))
+        ));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_millis(10)),
+            Recv::Closed
+        ));
     }
 
     #[test]
     fn oversize_item_passes_when_empty() {
         let (tx, rx) = row_channel::<Item>(2);
         tx.send(Item(50)).ok().unwrap();
-        assert!(matches!(rx.recv_timeout(Duration::from_secs(1)), Recv::Item(Item(50))));
+        assert!(matches!(
+            rx.recv_timeout(Duration::from_secs(1)),
+            Recv::Item(Item(50))
+        ));
     }
 }

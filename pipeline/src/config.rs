@@ -148,7 +148,9 @@ impl SourceConfig {
     /// Effective number of workers.
     pub fn worker_count(&self) -> usize {
         if self.workers == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
         } else {
             self.workers
         }
@@ -165,14 +167,18 @@ pub struct ParseSection {
 
 impl Default for ParseSection {
     fn default() -> Self {
-        Self { max_record_bytes: 64 * 1024 }
+        Self {
+            max_record_bytes: 64 * 1024,
+        }
     }
 }
 
 impl ParseSection {
     /// Builds the operator's runtime settings.
     pub fn build(&self) -> switchboard_operators::parse::ParseConfig {
-        switchboard_operators::parse::ParseConfig { max_record_bytes: self.max_record_bytes }
+        switchboard_operators::parse::ParseConfig {
+            max_record_bytes: self.max_record_bytes,
+        }
     }
 }
 
@@ -202,7 +208,11 @@ pub struct SinkConfig {
 
 impl Default for SinkConfig {
     fn default() -> Self {
-        Self { linger_ms: 5, message_timeout_ms: 300_000, compression: "lz4".into() }
+        Self {
+            linger_ms: 5,
+            message_timeout_ms: 300_000,
+            compression: "lz4".into(),
+        }
     }
 }
 
@@ -213,11 +223,18 @@ pub struct PipelineSection {
     /// Capacity of the channel between the parse workers and the downstream
     /// stage, in rows: the bound that turns a slow output into paused input.
     pub channel_capacity_rows: usize,
+    /// Run the enrichment operators (language, sentiment, category, spam).
+    /// Turning this off leaves the ingest path alone (parse, DLQ, commits);
+    /// `switchboard bench` uses it to measure each stage's cost.
+    pub enrich: bool,
 }
 
 impl Default for PipelineSection {
     fn default() -> Self {
-        Self { channel_capacity_rows: 65_536 }
+        Self {
+            channel_capacity_rows: 65_536,
+            enrich: true,
+        }
     }
 }
 
@@ -231,7 +248,9 @@ pub struct MetricsConfig {
 
 impl Default for MetricsConfig {
     fn default() -> Self {
-        Self { addr: "127.0.0.1:9898".into() }
+        Self {
+            addr: "127.0.0.1:9898".into(),
+        }
     }
 }
 
@@ -250,7 +269,10 @@ impl Config {
     /// then validates it.
     pub fn load(path: &Path) -> Result<Config> {
         if !path.is_file() {
-            return Err(PipelineError::ConfigLoad(format!("config file {}: not found or not a file", path.display())));
+            return Err(PipelineError::ConfigLoad(format!(
+                "config file {}: not found or not a file",
+                path.display()
+            )));
         }
         let figment = Figment::from(Serialized::defaults(Config::default()))
             .merge(Toml::file(path))
@@ -260,12 +282,17 @@ impl Config {
 
     /// Defaults with `SWITCHBOARD__…` environment overrides (no file).
     pub fn from_env() -> Result<Config> {
-        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Env::prefixed("SWITCHBOARD__").split("__")))
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Env::prefixed("SWITCHBOARD__").split("__")),
+        )
     }
 
     /// Parses a TOML string (no environment), then validates it.
     pub fn from_toml_str(text: &str) -> Result<Config> {
-        Self::extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)))
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
     }
 
     fn extract(figment: Figment) -> Result<Config> {
@@ -280,14 +307,19 @@ impl Config {
     /// Checks values serde cannot; the first problem is returned, naming its key.
     pub fn validate(&self) -> Result<()> {
         fn bad(key: &str, reason: impl Into<String>) -> Result<()> {
-            Err(PipelineError::Config { key: key.into(), reason: reason.into() })
+            Err(PipelineError::Config {
+                key: key.into(),
+                reason: reason.into(),
+            })
         }
         if self.kafka.brokers.trim().is_empty() {
             return bad("kafka.brokers", "must list at least one host:port");
         }
         for b in self.kafka.brokers.split(',') {
             let b = b.trim();
-            let ok = b.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            let ok = b
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
             if !ok {
                 return bad("kafka.brokers", format!("`{b}` is not host:port"));
             }
@@ -296,23 +328,40 @@ impl Config {
             return bad("kafka.group_id", "must not be empty");
         }
         if !matches!(self.kafka.auto_offset_reset.as_str(), "earliest" | "latest") {
-            return bad("kafka.auto_offset_reset", format!("`{}` is not `earliest` or `latest`", self.kafka.auto_offset_reset));
+            return bad(
+                "kafka.auto_offset_reset",
+                format!(
+                    "`{}` is not `earliest` or `latest`",
+                    self.kafka.auto_offset_reset
+                ),
+            );
         }
         for key in self.kafka.properties.keys() {
             if MANAGED_PROPERTIES.contains(&key.as_str()) {
-                return bad(&format!("kafka.properties.\"{key}\""), "is managed by Switchboard and cannot be overridden");
+                return bad(
+                    &format!("kafka.properties.\"{key}\""),
+                    "is managed by Switchboard and cannot be overridden",
+                );
             }
         }
         let topics = [
             ("topics.mentions", &self.topics.mentions),
             ("topics.dlq", &self.topics.dlq),
             ("topics.crm_contacts", &self.topics.crm_contacts),
-            ("topics.crm_identity_updates", &self.topics.crm_identity_updates),
+            (
+                "topics.crm_identity_updates",
+                &self.topics.crm_identity_updates,
+            ),
             ("topics.work_items", &self.topics.work_items),
             ("topics.incidents", &self.topics.incidents),
         ];
         for (i, (key, name)) in topics.iter().enumerate() {
-            if name.is_empty() || name.len() > 249 || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
+            if name.is_empty()
+                || name.len() > 249
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+            {
                 return bad(key, format!("`{name}` is not a valid Kafka topic name"));
             }
             if let Some((other, _)) = topics[..i].iter().find(|(_, n)| n == name) {
@@ -334,22 +383,36 @@ impl Config {
         if self.pipeline.channel_capacity_rows == 0 {
             return bad("pipeline.channel_capacity_rows", "must be at least 1");
         }
-        if !matches!(self.sink.compression.as_str(), "none" | "gzip" | "snappy" | "lz4" | "zstd") {
-            return bad("sink.compression", format!("`{}` is not one of none, gzip, snappy, lz4, zstd", self.sink.compression));
+        if !matches!(
+            self.sink.compression.as_str(),
+            "none" | "gzip" | "snappy" | "lz4" | "zstd"
+        ) {
+            return bad(
+                "sink.compression",
+                format!(
+                    "`{}` is not one of none, gzip, snappy, lz4, zstd",
+                    self.sink.compression
+                ),
+            );
         }
         if !self.metrics.addr.is_empty() && self.metrics.addr.parse::<SocketAddr>().is_err() {
-            return bad("metrics.addr", format!("`{}` is not an ip:port address", self.metrics.addr));
+            return bad(
+                "metrics.addr",
+                format!("`{}` is not an ip:port address", self.metrics.addr),
+            );
         }
         // Operators validate their own sections: build them once.
         crate::topology::Enricher::build(self)?;
-        switchboard_operators::spam::SpamDetector::new(self.spam.clone()).map_err(|e| prefix_key("spam", e))?;
+        switchboard_operators::spam::SpamDetector::new(self.spam.clone())
+            .map_err(|e| prefix_key("spam", e))?;
         Ok(())
     }
 
     /// The librdkafka properties common to every client.
     pub fn client_properties(&self) -> rdkafka::ClientConfig {
         let mut c = rdkafka::ClientConfig::new();
-        c.set("bootstrap.servers", &self.kafka.brokers).set("client.id", &self.kafka.client_id);
+        c.set("bootstrap.servers", &self.kafka.brokers)
+            .set("client.id", &self.kafka.client_id);
         for (k, v) in &self.kafka.properties {
             c.set(k, v);
         }
@@ -362,7 +425,11 @@ impl Config {
 pub fn prefix_key(section: &str, e: switchboard_operators::OperatorError) -> PipelineError {
     match e {
         switchboard_operators::OperatorError::Config { key, reason } => {
-            let key = if key.starts_with(section) { key } else { format!("{section}.{key}") };
+            let key = if key.starts_with(section) {
+                key
+            } else {
+                format!("{section}.{key}")
+            };
             PipelineError::Config { key, reason }
         }
         other => PipelineError::Operator(other),
@@ -372,8 +439,16 @@ pub fn prefix_key(section: &str, e: switchboard_operators::OperatorError) -> Pip
 fn describe_figment_error(e: figment::Error) -> String {
     let key = e.path.join(".");
     let kind = e.kind.to_string();
-    let origin = e.metadata.as_ref().map(|m| m.name.to_string()).unwrap_or_default();
-    let mut s = if key.is_empty() { kind } else { format!("config key `{key}`: {kind}") };
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_default();
+    let mut s = if key.is_empty() {
+        kind
+    } else {
+        format!("config key `{key}`: {kind}")
+    };
     if !origin.is_empty() {
         s.push_str(&format!(" (from {origin})"));
     }
@@ -394,14 +469,18 @@ mod tests {
 
     #[test]
     fn unknown_key_is_named() {
-        let err = Config::from_toml_str("[kafka]\nbrokerz = \"x:1\"\n").unwrap_err().to_string();
+        let err = Config::from_toml_str("[kafka]\nbrokerz = \"x:1\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("brokerz"), "{err}");
         assert!(err.contains("kafka"), "{err}");
     }
 
     #[test]
     fn wrong_type_is_named() {
-        let err = Config::from_toml_str("[source]\nmax_batch_rows = \"lots\"\n").unwrap_err().to_string();
+        let err = Config::from_toml_str("[source]\nmax_batch_rows = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("source.max_batch_rows"), "{err}");
     }
 
@@ -409,10 +488,19 @@ mod tests {
     fn semantic_errors_name_the_key() {
         for (toml, key) in [
             ("[kafka]\nbrokers = \"nohost\"\n", "kafka.brokers"),
-            ("[kafka]\nauto_offset_reset = \"middle\"\n", "kafka.auto_offset_reset"),
-            ("[kafka.properties]\n\"enable.auto.commit\" = \"true\"\n", "kafka.properties.\"enable.auto.commit\""),
+            (
+                "[kafka]\nauto_offset_reset = \"middle\"\n",
+                "kafka.auto_offset_reset",
+            ),
+            (
+                "[kafka.properties]\n\"enable.auto.commit\" = \"true\"\n",
+                "kafka.properties.\"enable.auto.commit\"",
+            ),
             ("[topics]\ndlq = \"mentions\"\n", "topics.dlq"),
-            ("[topics]\nwork_items = \"bad topic\"\n", "topics.work_items"),
+            (
+                "[topics]\nwork_items = \"bad topic\"\n",
+                "topics.work_items",
+            ),
             ("[source]\nmax_batch_rows = 0\n", "source.max_batch_rows"),
             ("[metrics]\naddr = \"localhost\"\n", "metrics.addr"),
             ("[sink]\ncompression = \"brotli\"\n", "sink.compression"),
@@ -423,6 +511,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
     fn env_overrides_file() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
@@ -437,7 +526,9 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = Config::load(Path::new("/nonexistent/switchboard.toml")).unwrap_err().to_string();
+        let err = Config::load(Path::new("/nonexistent/switchboard.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/switchboard.toml"), "{err}");
     }
 }
@@ -446,7 +537,10 @@ mod tests {
 mod example_tests {
     #[test]
     fn shipped_example_config_is_valid() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/switchboard.example.toml");
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/switchboard.example.toml"
+        );
         let text = std::fs::read_to_string(path).unwrap();
         let c = super::Config::from_toml_str(&text).unwrap();
         assert_eq!(c.metrics.addr, "0.0.0.0:9898");

@@ -20,7 +20,9 @@ pub struct EmbeddedKafka {
 impl EmbeddedKafka {
     /// Starts a cluster of `brokers` brokers.
     pub fn start(brokers: i32) -> Result<Self> {
-        Ok(Self { cluster: MockCluster::new(brokers)? })
+        Ok(Self {
+            cluster: MockCluster::new(brokers)?,
+        })
     }
 
     /// `bootstrap.servers` for clients.
@@ -38,7 +40,9 @@ impl EmbeddedKafka {
     /// (its log start offset moved past 0 on some partition).
     pub fn check_retained(&self, topic: &str, partitions: i32) -> Result<()> {
         use rdkafka::consumer::{BaseConsumer, Consumer};
-        let probe: BaseConsumer = rdkafka::ClientConfig::new().set("bootstrap.servers", self.bootstrap_servers()).create()?;
+        let probe: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", self.bootstrap_servers())
+            .create()?;
         for p in 0..partitions {
             let (low, _) = probe.fetch_watermarks(topic, p, std::time::Duration::from_secs(10))?;
             if low > 0 {
@@ -51,7 +55,11 @@ impl EmbeddedKafka {
     }
 
     /// Creates every topic of a config (mentions with `partitions`, the rest with 1… or `partitions`).
-    pub fn create_topics(&self, topics: &crate::config::TopicsConfig, partitions: i32) -> Result<()> {
+    pub fn create_topics(
+        &self,
+        topics: &crate::config::TopicsConfig,
+        partitions: i32,
+    ) -> Result<()> {
         self.create_topic(&topics.mentions, partitions)?;
         self.create_topic(&topics.dlq, partitions)?;
         self.create_topic(&topics.crm_contacts, partitions)?;

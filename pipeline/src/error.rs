@@ -49,7 +49,10 @@ pub enum PipelineError {
 impl PipelineError {
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        PipelineError::Io { path: path.into(), source }
+        PipelineError::Io {
+            path: path.into(),
+            source,
+        }
     }
 }
 

@@ -87,7 +87,10 @@ pub fn install() -> PrometheusHandle {
     HANDLE
         .get_or_init(|| {
             let handle = PrometheusBuilder::new()
-                .set_buckets(&[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+                .set_buckets(&[
+                    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    30.0,
+                ])
                 .expect("static buckets are valid")
                 .install_recorder()
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
@@ -101,24 +104,76 @@ pub fn install() -> PrometheusHandle {
 fn describe() {
     describe_counter!(SOURCE_RECORDS, Unit::Count, "Records read from Kafka");
     describe_counter!(SOURCE_BYTES, Unit::Bytes, "Payload bytes read from Kafka");
-    describe_counter!(SOURCE_ERRORS, Unit::Count, "Consumer errors reported by librdkafka");
-    describe_gauge!(SOURCE_CONSUMER_LAG, Unit::Count, "Consumer lag per partition in records");
-    describe_gauge!(SOURCE_ASSIGNED_PARTITIONS, Unit::Count, "Partitions assigned to this instance");
+    describe_counter!(
+        SOURCE_ERRORS,
+        Unit::Count,
+        "Consumer errors reported by librdkafka"
+    );
+    describe_gauge!(
+        SOURCE_CONSUMER_LAG,
+        Unit::Count,
+        "Consumer lag per partition in records"
+    );
+    describe_gauge!(
+        SOURCE_ASSIGNED_PARTITIONS,
+        Unit::Count,
+        "Partitions assigned to this instance"
+    );
     describe_counter!(STAGE_RECORDS_IN, Unit::Count, "Records into a stage");
     describe_counter!(STAGE_RECORDS_OUT, Unit::Count, "Records out of a stage");
-    describe_histogram!(STAGE_BATCH_ROWS, Unit::Count, "Rows per batch leaving a stage");
+    describe_histogram!(
+        STAGE_BATCH_ROWS,
+        Unit::Count,
+        "Rows per batch leaving a stage"
+    );
     describe_counter!(PARSE_RECORDS, Unit::Count, "Records parsed, by format");
-    describe_counter!(PARSE_DROPPED, Unit::Count, "Counted drops inside valid records, by reason");
-    describe_counter!(SPAM_DROPPED, Unit::Count, "Mentions dropped as spam, by reason");
-    describe_gauge!(SPAM_TRACKED_TEXTS, Unit::Count, "Texts tracked by the spam repetition window");
-    describe_counter!(DLQ_RECORDS, Unit::Count, "Records delivered to the dead-letter topic, by reason");
-    describe_counter!(DLQ_FAILURES, Unit::Count, "Dead-letter deliveries that failed for good");
+    describe_counter!(
+        PARSE_DROPPED,
+        Unit::Count,
+        "Counted drops inside valid records, by reason"
+    );
+    describe_counter!(
+        SPAM_DROPPED,
+        Unit::Count,
+        "Mentions dropped as spam, by reason"
+    );
+    describe_gauge!(
+        SPAM_TRACKED_TEXTS,
+        Unit::Count,
+        "Texts tracked by the spam repetition window"
+    );
+    describe_counter!(
+        DLQ_RECORDS,
+        Unit::Count,
+        "Records delivered to the dead-letter topic, by reason"
+    );
+    describe_counter!(
+        DLQ_FAILURES,
+        Unit::Count,
+        "Dead-letter deliveries that failed for good"
+    );
     describe_counter!(OFFSET_COMMITS, Unit::Count, "Successful offset commits");
     describe_counter!(OFFSET_COMMIT_FAILURES, Unit::Count, "Failed offset commits");
-    describe_gauge!(IN_FLIGHT_BATCHES, Unit::Count, "Source batches not yet acknowledged");
-    describe_gauge!(CHANNEL_ROWS, Unit::Count, "Rows queued between parse and the downstream stage");
-    describe_histogram!(E2E_LATENCY, Unit::Seconds, "Kafka record timestamp to output acknowledged");
-    describe_histogram!(PROCESSING_LATENCY, Unit::Seconds, "Record consumed to output acknowledged");
+    describe_gauge!(
+        IN_FLIGHT_BATCHES,
+        Unit::Count,
+        "Source batches not yet acknowledged"
+    );
+    describe_gauge!(
+        CHANNEL_ROWS,
+        Unit::Count,
+        "Rows queued between parse and the downstream stage"
+    );
+    describe_histogram!(
+        E2E_LATENCY,
+        Unit::Seconds,
+        "Kafka record timestamp to output acknowledged"
+    );
+    describe_histogram!(
+        PROCESSING_LATENCY,
+        Unit::Seconds,
+        "Record consumed to output acknowledged"
+    );
     describe_gauge!(READY, Unit::Count, "1 while ready");
     describe_gauge!(BUILD_INFO, Unit::Count, "Build information");
 }
@@ -213,14 +268,26 @@ impl Health {
 
 /// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the task is
 /// aborted. Returns the bound address (useful with port 0).
-pub async fn serve(addr: &str, handle: PrometheusHandle, health: Arc<Health>) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| PipelineError::Config { key: "metrics.addr".into(), reason: format!("cannot bind {addr}: {e}") })?;
-    let local = listener.local_addr().map_err(|e| PipelineError::io(addr, e))?;
+pub async fn serve(
+    addr: &str,
+    handle: PrometheusHandle,
+    health: Arc<Health>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener =
+        tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|e| PipelineError::Config {
+                key: "metrics.addr".into(),
+                reason: format!("cannot bind {addr}: {e}"),
+            })?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| PipelineError::io(addr, e))?;
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { continue };
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
             let handle = handle.clone();
             let health = health.clone();
             tokio::spawn(async move {
@@ -229,7 +296,9 @@ pub async fn serve(addr: &str, handle: PrometheusHandle, health: Arc<Health>) ->
                     async move { Ok::<_, Infallible>(resp) }
                 });
                 let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, svc).await;
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(io, svc)
+                    .await;
             });
         }
     });
@@ -245,12 +314,24 @@ fn respond(path: &str, handle: &PrometheusHandle, health: &Health) -> Response<F
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
         "/readyz" => {
             if health.is_ready() {
-                (StatusCode::OK, "text/plain", format!("ready: {}\n", health.reason()))
+                (
+                    StatusCode::OK,
+                    "text/plain",
+                    format!("ready: {}\n", health.reason()),
+                )
             } else {
-                (StatusCode::SERVICE_UNAVAILABLE, "text/plain", format!("not ready: {}\n", health.reason()))
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("not ready: {}\n", health.reason()),
+                )
             }
         }
-        _ => (StatusCode::NOT_FOUND, "text/plain", "not found: try /metrics, /healthz or /readyz\n".to_string()),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "not found: try /metrics, /healthz or /readyz\n".to_string(),
+        ),
     };
     Response::builder()
         .status(status)

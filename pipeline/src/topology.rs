@@ -42,6 +42,7 @@ use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
 /// after parse (so they run on all cores): language → sentiment → category.
 /// Built once from config and shared.
 pub struct Enricher {
+    enabled: bool,
     language: LanguageDetector,
     sentiment: SentimentAnalyzer,
     classify: Classifier,
@@ -51,14 +52,25 @@ impl Enricher {
     /// Builds (and so validates) the operators of a config.
     pub fn build(config: &Config) -> Result<Arc<Self>> {
         use crate::config::prefix_key;
-        let language = LanguageDetector::new(&config.language).map_err(|e| prefix_key("language", e))?;
-        let sentiment = SentimentAnalyzer::new(config.sentiment.mode, config.sentiment.telco.clone()).map_err(|e| prefix_key("sentiment", e))?;
+        let language =
+            LanguageDetector::new(&config.language).map_err(|e| prefix_key("language", e))?;
+        let sentiment =
+            SentimentAnalyzer::new(config.sentiment.mode, config.sentiment.telco.clone())
+                .map_err(|e| prefix_key("sentiment", e))?;
         let classify = Classifier::new(&config.classify).map_err(|e| prefix_key("classify", e))?;
-        Ok(Arc::new(Self { language, sentiment, classify }))
+        Ok(Arc::new(Self {
+            enabled: config.pipeline.enrich,
+            language,
+            sentiment,
+            classify,
+        }))
     }
 
     /// Appends the language, sentiment and category columns.
     pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        if !self.enabled {
+            return Ok(batch.clone());
+        }
         let b = self.language.detect_batch(batch)?;
         let b = self.sentiment.score_batch(&b)?;
         Ok(self.classify.classify_batch(&b)?)
@@ -101,8 +113,22 @@ impl Pipeline {
         let enricher = Enricher::build(config)?;
         SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
         let dlq = Arc::new(DlqSink::new(config)?);
-        let source = KafkaSource::subscribe(config, &config.kafka.group_id, &config.topics.mentions, workers, health.clone())?;
-        Ok(Self { config: config.clone(), enricher, source, dlq, stats: Arc::new(PipelineStats::default()), health, workers })
+        let source = KafkaSource::subscribe(
+            config,
+            &config.kafka.group_id,
+            &config.topics.mentions,
+            workers,
+            health.clone(),
+        )?;
+        Ok(Self {
+            config: config.clone(),
+            enricher,
+            source,
+            dlq,
+            stats: Arc::new(PipelineStats::default()),
+            health,
+            workers,
+        })
     }
 
     /// Shared totals (live while running).
@@ -117,15 +143,27 @@ impl Pipeline {
 
     /// Runs until `stop` is set, then drains in-flight work and commits.
     pub fn run(self, stop: Arc<AtomicBool>, observer: Option<BatchObserver>) -> Result<()> {
-        let Pipeline { config, enricher, source, dlq, stats, health, workers } = self;
-        let spam = SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
+        let Pipeline {
+            config,
+            enricher,
+            source,
+            dlq,
+            stats,
+            health,
+            workers,
+        } = self;
+        let spam = SpamDetector::new(config.spam.clone())
+            .map_err(|e| crate::config::prefix_key("spam", e))?;
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
         let downstream = {
             let stats = stats.clone();
+            let config_enrich = config.pipeline.enrich;
             std::thread::Builder::new()
                 .name("sb-downstream".into())
-                .spawn(move || terminal_stage(rx, spam, stats, observer))
-                .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?
+                .spawn(move || terminal_stage(rx, spam, config_enrich, stats, observer))
+                .map_err(|e| {
+                    crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}"))
+                })?
         };
         let topic = config.topics.mentions.clone();
         let parse = config.parse.build();
@@ -161,9 +199,16 @@ impl Pipeline {
 
 /// The last stage as built today: drops spam (counted), acknowledges batches
 /// and records latency.
-fn terminal_stage(rx: RowReceiver<MentionEnvelope>, mut spam: SpamDetector, stats: Arc<PipelineStats>, mut observer: Option<BatchObserver>) {
+fn terminal_stage(
+    rx: RowReceiver<MentionEnvelope>,
+    mut spam: SpamDetector,
+    enrich: bool,
+    stats: Arc<PipelineStats>,
+    mut observer: Option<BatchObserver>,
+) {
     let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
-    let spam_by_reason = spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
+    let spam_by_reason =
+        spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
     let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
     let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
     let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
@@ -174,7 +219,11 @@ fn terminal_stage(rx: RowReceiver<MentionEnvelope>, mut spam: SpamDetector, stat
         match rx.recv_timeout(Duration::from_millis(200)) {
             Recv::Item(env) => {
                 spam_in.increment(env.batch.num_rows() as u64);
-                let batch = match drop_spam(&mut spam, &env.batch) {
+                let batch = match if enrich {
+                    drop_spam(&mut spam, &env.batch)
+                } else {
+                    Ok(env.batch.clone())
+                } {
                     Ok(b) => b,
                     Err(e) => {
                         // A programming fault, not data: keep the input uncommitted.
@@ -218,7 +267,9 @@ fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch
     let is_spam = marked
         .column_by_name(spam::col::IS_SPAM)
         .and_then(|c| c.as_boolean_opt().cloned())
-        .ok_or_else(|| crate::PipelineError::Runtime("spam stage produced no is_spam column".into()))?;
+        .ok_or_else(|| {
+            crate::PipelineError::Runtime("spam stage produced no is_spam column".into())
+        })?;
     if is_spam.true_count() == 0 {
         return Ok(marked);
     }

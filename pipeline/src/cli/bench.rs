@@ -6,8 +6,9 @@
 //!   poll on the same worker threads, each payload copied into a reused
 //!   padded buffer and parsed to a simd-json tape with reused buffers, no
 //!   per-record allocation;
-//! - `pipeline`: the real topology (parse to Arrow, DLQ, downstream stage,
-//!   offset tracking and commits, metrics).
+//! - `pipeline, ingest only`: the real topology with enrichment off (parse
+//!   to Arrow, DLQ, downstream stage, offset tracking and commits, metrics);
+//! - `pipeline, full`: the real topology with every operator built so far.
 //!
 //! The ratios pipeline/limit and limit/consume are what the targets are
 //! stated in; absolute rates depend on the machine and its neighbours.
@@ -72,7 +73,9 @@ impl WorkerHandler for ConsumeOnly {
         batch.for_each(|m, _| {
             if let Ok(m) = m {
                 // Touch the payload so the loop cannot skip reading it.
-                self.sink = self.sink.wrapping_add(m.payload.len() as u64 + m.payload.first().copied().unwrap_or(0) as u64);
+                self.sink = self.sink.wrapping_add(
+                    m.payload.len() as u64 + m.payload.first().copied().unwrap_or(0) as u64,
+                );
                 n += 1;
             }
         });
@@ -93,7 +96,12 @@ struct LimitLoop {
 
 impl LimitLoop {
     fn new(progress: Arc<Progress>) -> Self {
-        Self { progress, scratch: Vec::with_capacity(64 * 1024), buffers: Buffers::new(4096), tape: Some(Tape::null()) }
+        Self {
+            progress,
+            scratch: Vec::with_capacity(64 * 1024),
+            buffers: Buffers::new(4096),
+            tape: Some(Tape::null()),
+        }
     }
 }
 
@@ -109,7 +117,9 @@ impl WorkerHandler for LimitLoop {
             self.scratch.extend_from_slice(m.payload);
             self.scratch.resize(len + simd_json::INPUT_PADDING, 0);
             let mut tape = self.tape.take().unwrap_or_else(Tape::null).reset();
-            if simd_json::fill_tape_padded(&mut self.scratch, len, &mut self.buffers, &mut tape).is_ok() {
+            if simd_json::fill_tape_padded(&mut self.scratch, len, &mut self.buffers, &mut tape)
+                .is_ok()
+            {
                 ok += 1;
                 std::hint::black_box(tape.0.len());
             }
@@ -122,34 +132,60 @@ impl WorkerHandler for LimitLoop {
     fn on_stop(&mut self, _: &Arc<OffsetTracker>) {}
 }
 
-fn run_bare<H: WorkerHandler + 'static>(config: &Config, group: &str, total: u64, make: impl Fn(Arc<Progress>) -> H) -> crate::Result<f64> {
+fn run_bare<H: WorkerHandler + 'static>(
+    config: &Config,
+    group: &str,
+    total: u64,
+    make: impl Fn(Arc<Progress>) -> H,
+) -> crate::Result<f64> {
     let progress = Arc::new(Progress::default());
     let workers = config.source.worker_count();
-    let source = KafkaSource::subscribe(config, group, &config.topics.mentions, workers, Health::new())?;
+    let source = KafkaSource::subscribe(
+        config,
+        group,
+        &config.topics.mentions,
+        workers,
+        Health::new(),
+    )?;
     let stop = Arc::new(AtomicBool::new(false));
     let done_at: Arc<OnceLock<Instant>> = Arc::default();
     let watcher = {
         let (progress, stop, done_at) = (progress.clone(), stop.clone(), done_at.clone());
         std::thread::spawn(move || {
-            let ok = wait_until(Duration::from_secs(300), || progress.records.load(Ordering::Relaxed) >= total);
+            let ok = wait_until(Duration::from_secs(300), || {
+                progress.records.load(Ordering::Relaxed) >= total
+            });
             let _ = done_at.set(Instant::now());
             stop.store(true, Ordering::Release);
             ok
         })
     };
     let p = progress.clone();
-    source.run(stop, config.source.max_poll_records, move |_| make(p.clone()), |_| {})?;
+    source.run(
+        stop,
+        config.source.max_poll_records,
+        move |_| make(p.clone()),
+        |_| {},
+    )?;
     let ok = watcher.join().unwrap_or(false);
     if !ok {
-        return Err(crate::PipelineError::Runtime(format!("{group}: read only {} of {total} records", progress.records.load(Ordering::Relaxed))));
+        return Err(crate::PipelineError::Runtime(format!(
+            "{group}: read only {} of {total} records",
+            progress.records.load(Ordering::Relaxed)
+        )));
     }
-    let secs = done_at.get().zip(progress.first.get()).map(|(d, f)| d.duration_since(*f).as_secs_f64()).unwrap_or(f64::NAN);
+    let secs = done_at
+        .get()
+        .zip(progress.first.get())
+        .map(|(d, f)| d.duration_since(*f).as_secs_f64())
+        .unwrap_or(f64::NAN);
     Ok(total as f64 / secs)
 }
 
-fn run_pipeline(config: &Config, group: &str, total: u64) -> crate::Result<f64> {
+fn run_pipeline(config: &Config, group: &str, total: u64, enrich: bool) -> crate::Result<f64> {
     let mut config = config.clone();
     config.kafka.group_id = group.to_string();
+    config.pipeline.enrich = enrich;
     let pipeline = Pipeline::build(&config, Health::new())?;
     let stats = pipeline.stats();
     let tracker = pipeline.in_flight();
@@ -158,12 +194,19 @@ fn run_pipeline(config: &Config, group: &str, total: u64) -> crate::Result<f64> 
         let stop = stop.clone();
         std::thread::spawn(move || pipeline.run(stop, None))
     };
-    let ok = wait_until(Duration::from_secs(300), || stats.records_in.load(Ordering::Relaxed) >= total && tracker.in_flight() == 0);
+    let ok = wait_until(Duration::from_secs(300), || {
+        stats.records_in.load(Ordering::Relaxed) >= total && tracker.in_flight() == 0
+    });
     let done = Instant::now();
     stop.store(true, Ordering::Release);
-    runner.join().map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
+    runner
+        .join()
+        .map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
     if !ok {
-        return Err(crate::PipelineError::Runtime(format!("pipeline read only {} of {total} records", stats.records_in.load(Ordering::Relaxed))));
+        return Err(crate::PipelineError::Runtime(format!(
+            "pipeline read only {} of {total} records",
+            stats.records_in.load(Ordering::Relaxed)
+        )));
     }
     let first = stats.first_record_at.get().copied().unwrap_or(done);
     Ok(total as f64 / done.duration_since(first).as_secs_f64())
@@ -184,7 +227,9 @@ fn median(v: &[f64]) -> f64 {
 /// Runs the bench and prints the rates and ratios.
 pub fn run(args: BenchArgs) -> crate::Result<()> {
     if args.records == 0 || args.runs == 0 {
-        return Err(crate::PipelineError::Usage("--records and --runs must be at least 1".into()));
+        return Err(crate::PipelineError::Usage(
+            "--records and --runs must be at least 1".into(),
+        ));
     }
     let kafka = EmbeddedKafka::start(1)?;
     let mut config = Config::default();
@@ -197,18 +242,31 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     kafka.create_topic(&config.topics.dlq, args.partitions)?;
     let _ = crate::metrics::install();
 
-    let gen_cfg = MentionGenConfig { seed: args.seed, start_ms: chrono::Utc::now().timestamp_millis(), ..MentionGenConfig::default() };
+    let gen_cfg = MentionGenConfig {
+        seed: args.seed,
+        start_ms: chrono::Utc::now().timestamp_millis(),
+        ..MentionGenConfig::default()
+    };
     let bytes = Arc::new(AtomicU64::new(0));
     let b2 = bytes.clone();
-    // Unkeyed, so the records spread evenly over the partitions (authors are
-    // skewed; keyed records would overfill some partitions of the embedded broker).
+    // Keyed by sequence number, so the records spread evenly over the
+    // partitions (authors are skewed, and unkeyed records are batched into one
+    // partition at a time: either would overfill partitions of the embedded broker).
+    let mut seq = 0u64;
     let gen = MentionGenerator::new(gen_cfg).map(move |mut r| {
         b2.fetch_add(r.payload.len() as u64, Ordering::Relaxed);
-        r.key = None;
+        seq += 1;
+        r.key = Some(seq.to_string().into_bytes());
         r
     });
     let t = Instant::now();
-    let sent = crate::generate::kafka::produce_to_topic(&config.kafka.brokers, &config.topics.mentions, gen, args.records, None)?;
+    let sent = crate::generate::kafka::produce_to_topic(
+        &config.kafka.brokers,
+        &config.topics.mentions,
+        gen,
+        args.records,
+        None,
+    )?;
     let avg = bytes.load(Ordering::Relaxed) as f64 / sent.max(1) as f64;
     kafka.check_retained(&config.topics.mentions, args.partitions)?;
     eprintln!(
@@ -220,28 +278,61 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         args.runs
     );
 
-    let (mut consume, mut limit, mut pipe) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut consume, mut limit, mut ingest, mut full) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..args.runs {
-        let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| ConsumeOnly { progress: p, sink: 0 })?;
+        let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| {
+            ConsumeOnly {
+                progress: p,
+                sink: 0,
+            }
+        })?;
         let l = run_bare(&config, &format!("bench-limit-{run}"), sent, LimitLoop::new)?;
-        let p = run_pipeline(&config, &format!("bench-pipeline-{run}"), sent)?;
-        eprintln!("  run {}: consume {:>10}/s  limit {:>10}/s  pipeline {:>10}/s", run + 1, fmt_count(c as u64), fmt_count(l as u64), fmt_count(p as u64));
+        let i = run_pipeline(&config, &format!("bench-ingest-{run}"), sent, false)?;
+        let f = run_pipeline(&config, &format!("bench-full-{run}"), sent, true)?;
+        eprintln!(
+            "  run {}: consume {:>10}/s  limit {:>10}/s  pipeline(ingest) {:>10}/s  pipeline(full) {:>10}/s",
+            run + 1,
+            fmt_count(c as u64),
+            fmt_count(l as u64),
+            fmt_count(i as u64),
+            fmt_count(f as u64)
+        );
         consume.push(c);
         limit.push(l);
-        pipe.push(p);
+        ingest.push(i);
+        full.push(f);
     }
-    let (c, l, p) = (median(&consume), median(&limit), median(&pipe));
-    println!("records/s (median of {} runs, {} records of {avg:.0} B avg):", args.runs, fmt_count(sent));
-    println!("  consume-only   {:>12}", fmt_count(c as u64));
-    println!("  limit loop     {:>12}", fmt_count(l as u64));
-    println!("  pipeline       {:>12}", fmt_count(p as u64));
-    println!("  pipeline/limit {:>11.1} %", 100.0 * p / l);
-    println!("  limit/consume  {:>11.1} %", 100.0 * l / c);
+    let (c, l, i, f) = (
+        median(&consume),
+        median(&limit),
+        median(&ingest),
+        median(&full),
+    );
+    println!(
+        "records/s (median of {} runs, {} records of {avg:.0} B avg):",
+        args.runs,
+        fmt_count(sent)
+    );
+    println!("  consume-only              {:>12}", fmt_count(c as u64));
+    println!("  limit loop                {:>12}", fmt_count(l as u64));
+    println!(
+        "  pipeline, ingest only     {:>12}   (parse to Arrow, DLQ, offset tracking, commits)",
+        fmt_count(i as u64)
+    );
+    println!(
+        "  pipeline, full            {:>12}   (+ language, sentiment, category, spam)",
+        fmt_count(f as u64)
+    );
+    println!("  ingest/limit              {:>11.1} %", 100.0 * i / l);
+    println!("  full/limit                {:>11.1} %", 100.0 * f / l);
+    println!("  limit/consume             {:>11.1} %", 100.0 * l / c);
     if args.json {
         println!(
             "{}",
-            serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l, "pipeline_per_s": p,
-                "pipeline_over_limit": p / l, "limit_over_consume": l / c, "consume_runs": consume, "limit_runs": limit, "pipeline_runs": pipe})
+            serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l,
+                "ingest_per_s": i, "full_per_s": f, "ingest_over_limit": i / l, "full_over_limit": f / l, "limit_over_consume": l / c,
+                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "full_runs": full})
         );
     }
     drop(kafka);

@@ -12,7 +12,11 @@ pub fn run(args: super::ConfigArg) -> crate::Result<()> {
         c.topics.mentions,
         c.topics.dlq,
         c.source.worker_count(),
-        if c.metrics.addr.is_empty() { "off".to_string() } else { c.metrics.addr.clone() }
+        if c.metrics.addr.is_empty() {
+            "off".to_string()
+        } else {
+            c.metrics.addr.clone()
+        }
     );
     Ok(())
 }

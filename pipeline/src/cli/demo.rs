@@ -51,7 +51,9 @@ pub struct DemoArgs {
 /// Runs the demo.
 pub fn run(args: DemoArgs) -> crate::Result<()> {
     if args.rate == 0 {
-        return Err(crate::PipelineError::Usage("--rate must be at least 1".into()));
+        return Err(crate::PipelineError::Usage(
+            "--rate must be at least 1".into(),
+        ));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
@@ -61,7 +63,8 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         .map_err(|e| crate::PipelineError::Runtime(format!("tokio runtime: {e}")))?;
     let handle = metrics::install();
     let health = Health::new();
-    let (addr, _server) = rt.block_on(metrics::serve(&args.metrics_addr, handle, health.clone()))?;
+    let (addr, _server) =
+        rt.block_on(metrics::serve(&args.metrics_addr, handle, health.clone()))?;
 
     let kafka = EmbeddedKafka::start(1)?;
     let mut config = Config::default();
@@ -81,12 +84,30 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     };
     let t = Instant::now();
     let now = chrono::Utc::now();
-    let version = write_crm_snapshot(&crm_dir, &CrmGenConfig { customers: args.customers, seed: args.seed, valid_from: now - chrono::Duration::days(1) })?;
+    let version = write_crm_snapshot(
+        &crm_dir,
+        &CrmGenConfig {
+            customers: args.customers,
+            seed: args.seed,
+            valid_from: now - chrono::Duration::days(1),
+        },
+    )?;
     println!("Switchboard demo");
     println!("  embedded broker   {}", config.kafka.brokers);
     println!("  metrics           http://{addr}/metrics  (/healthz, /readyz)");
-    println!("  CRM snapshot      {} customers → {} ({:.1}s)", fmt_count(args.customers as u64), version.display(), t.elapsed().as_secs_f64());
-    println!("  firehose          {} mentions/s for {:?} into `{}` ({} partitions)", fmt_count(args.rate), args.duration, config.topics.mentions, args.partitions);
+    println!(
+        "  CRM snapshot      {} customers → {} ({:.1}s)",
+        fmt_count(args.customers as u64),
+        version.display(),
+        t.elapsed().as_secs_f64()
+    );
+    println!(
+        "  firehose          {} mentions/s for {:?} into `{}` ({} partitions)",
+        fmt_count(args.rate),
+        args.duration,
+        config.topics.mentions,
+        args.partitions
+    );
     println!();
 
     let pipeline = Pipeline::build(&config, health.clone())?;
@@ -113,7 +134,9 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     // Produce only once the pipeline holds its partitions: the embedded
     // broker's retention is small, records must not age out before the join.
     if !wait_until(Duration::from_secs(60), || health.is_ready()) {
-        return Err(crate::PipelineError::Runtime("the pipeline did not join its consumer group within 60 s".into()));
+        return Err(crate::PipelineError::Runtime(
+            "the pipeline did not join its consumer group within 60 s".into(),
+        ));
     }
     let total = args.rate.saturating_mul(args.duration.as_secs().max(1));
     let produced = Arc::new(std::sync::atomic::AtomicU64::new(0));
@@ -168,7 +191,9 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             progress(false, &mut last);
         }
     }
-    let sent = producer.join().map_err(|_| crate::PipelineError::Runtime("producer thread panicked".into()))??;
+    let sent = producer
+        .join()
+        .map_err(|_| crate::PipelineError::Runtime("producer thread panicked".into()))??;
     let caught_up = wait_until(Duration::from_secs(60), || {
         if last.0.elapsed() >= Duration::from_secs(1) {
             progress(false, &mut last);
@@ -178,15 +203,35 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     let elapsed = start.elapsed();
     progress(true, &mut last);
     stop.store(true, Ordering::Release);
-    runner.join().map_err(|_| crate::PipelineError::Runtime("pipeline thread panicked".into()))??;
+    runner
+        .join()
+        .map_err(|_| crate::PipelineError::Runtime("pipeline thread panicked".into()))??;
 
     let consumed = stats.records_in.load(Ordering::Relaxed);
     println!();
     println!("Summary");
-    println!("  produced {} · consumed {} in {:.1}s · {} records/s on average{}", fmt_count(sent), fmt_count(consumed), elapsed.as_secs_f64(), fmt_count((consumed as f64 / elapsed.as_secs_f64()) as u64), if caught_up { "" } else { " (did not catch up within 60 s)" });
-    println!("  mentions out      {}", fmt_count(stats.mentions_out.load(Ordering::Relaxed)));
+    println!(
+        "  produced {} · consumed {} in {:.1}s · {} records/s on average{}",
+        fmt_count(sent),
+        fmt_count(consumed),
+        elapsed.as_secs_f64(),
+        fmt_count((consumed as f64 / elapsed.as_secs_f64()) as u64),
+        if caught_up {
+            ""
+        } else {
+            " (did not catch up within 60 s)"
+        }
+    );
+    println!(
+        "  mentions out      {}",
+        fmt_count(stats.mentions_out.load(Ordering::Relaxed))
+    );
     for f in Format::ALL {
-        println!("    {:<16}{:>10} records", f.as_str(), fmt_count(stats.parsed_by_format[f.index()].load(Ordering::Relaxed)));
+        println!(
+            "    {:<16}{:>10} records",
+            f.as_str(),
+            fmt_count(stats.parsed_by_format[f.index()].load(Ordering::Relaxed))
+        );
     }
     println!("  counted drops     {} non-actionable entries (reactions, deletions), {} spam/bot mentions", fmt_count(stats.non_actionable.load(Ordering::Relaxed)), fmt_count(stats.spam_dropped.load(Ordering::Relaxed)));
     println!("  dead-letter queue {}", fmt_count(stats.dlq_total()));
@@ -197,7 +242,11 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         }
     }
     let accounted = stats.parsed_total() + stats.dlq_total();
-    println!("  accounted         {} of {} records (parsed + DLQ)", fmt_count(accounted), fmt_count(consumed));
+    println!(
+        "  accounted         {} of {} records (parsed + DLQ)",
+        fmt_count(accounted),
+        fmt_count(consumed)
+    );
     let t = tallies.lock().expect("tallies poisoned");
     let total = t.rows.max(1) as f64;
     println!(
@@ -240,14 +289,23 @@ impl Tallies {
         use arrow::datatypes::Float32Type;
         use switchboard_operators::{classify, language, sentiment};
         self.rows += b.num_rows() as u64;
-        if let Some(c) = b.column_by_name(sentiment::SENTIMENT_COMPOUND).and_then(|c| c.as_primitive_opt::<Float32Type>()) {
+        if let Some(c) = b
+            .column_by_name(sentiment::SENTIMENT_COMPOUND)
+            .and_then(|c| c.as_primitive_opt::<Float32Type>())
+        {
             self.negative += c.iter().flatten().filter(|v| *v <= -0.05).count() as u64;
             self.positive += c.iter().flatten().filter(|v| *v >= 0.05).count() as u64;
         }
-        if let Some(e) = b.column_by_name(language::col::IS_ENGLISH).and_then(|c| c.as_boolean_opt()) {
+        if let Some(e) = b
+            .column_by_name(language::col::IS_ENGLISH)
+            .and_then(|c| c.as_boolean_opt())
+        {
             self.non_english += (e.len() - e.true_count()) as u64;
         }
-        if let Some(c) = b.column_by_name(classify::col::CATEGORY).and_then(|c| c.as_string_opt::<i32>()) {
+        if let Some(c) = b
+            .column_by_name(classify::col::CATEGORY)
+            .and_then(|c| c.as_string_opt::<i32>())
+        {
             for v in c.iter().flatten() {
                 *self.categories.entry(v.to_string()).or_default() += 1;
             }
@@ -258,13 +316,28 @@ impl Tallies {
 fn describe_row(b: &arrow::record_batch::RecordBatch, i: usize) -> String {
     let s = |name: &str| -> String {
         b.column_by_name(name)
-            .and_then(|c| c.as_string_opt::<i32>().map(|a| if a.is_null(i) { "-".to_string() } else { a.value(i).to_string() }))
+            .and_then(|c| {
+                c.as_string_opt::<i32>().map(|a| {
+                    if a.is_null(i) {
+                        "-".to_string()
+                    } else {
+                        a.value(i).to_string()
+                    }
+                })
+            })
             .unwrap_or_default()
     };
     let mut text = s(col::TEXT).replace('\n', " ");
     if text.chars().count() > 90 {
         text = text.chars().take(87).collect::<String>() + "…";
     }
-    let author = { let h = s(col::AUTHOR_HANDLE); if h == "-" { s(col::AUTHOR_ID) } else { h } };
+    let author = {
+        let h = s(col::AUTHOR_HANDLE);
+        if h == "-" {
+            s(col::AUTHOR_ID)
+        } else {
+            h
+        }
+    };
     format!("[{}] {}: {}", s(col::CHANNEL), author, text)
 }

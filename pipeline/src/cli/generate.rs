@@ -70,7 +70,9 @@ pub struct MentionArgs {
 fn parse_time(flag: &str, s: &str) -> crate::Result<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| crate::PipelineError::Usage(format!("{flag} `{s}` is not an RFC 3339 time: {e}")))
+        .map_err(|e| {
+            crate::PipelineError::Usage(format!("{flag} `{s}` is not an RFC 3339 time: {e}"))
+        })
 }
 
 /// Runs a generate command.
@@ -79,17 +81,39 @@ pub fn run(cmd: GenerateCommand) -> crate::Result<()> {
         GenerateCommand::Crm(a) => {
             let valid_from = match &a.valid_from {
                 Some(s) => parse_time("--valid-from", s)?,
-                None => chrono::Utc::now().date_naive().and_hms_opt(0, 0, 0).expect("midnight exists").and_utc(),
+                None => chrono::Utc::now()
+                    .date_naive()
+                    .and_hms_opt(0, 0, 0)
+                    .expect("midnight exists")
+                    .and_utc(),
             };
             let t = Instant::now();
-            let dir = write_crm_snapshot(&a.out, &CrmGenConfig { customers: a.customers, seed: a.seed, valid_from })?;
-            eprintln!("wrote {} customers to {} in {:.2}s", fmt_count(a.customers as u64), dir.display(), t.elapsed().as_secs_f64());
+            let dir = write_crm_snapshot(
+                &a.out,
+                &CrmGenConfig {
+                    customers: a.customers,
+                    seed: a.seed,
+                    valid_from,
+                },
+            )?;
+            eprintln!(
+                "wrote {} customers to {} in {:.2}s",
+                fmt_count(a.customers as u64),
+                dir.display(),
+                t.elapsed().as_secs_f64()
+            );
         }
         GenerateCommand::Mentions(a) => {
             if !(0.0..=1.0).contains(&a.malformed_ratio) {
-                return Err(crate::PipelineError::Usage(format!("--malformed-ratio {} is not between 0 and 1", a.malformed_ratio)));
+                return Err(crate::PipelineError::Usage(format!(
+                    "--malformed-ratio {} is not between 0 and 1",
+                    a.malformed_ratio
+                )));
             }
-            let start = parse_time("--start", a.start.as_deref().unwrap_or("2026-11-22T08:00:00Z"))?;
+            let start = parse_time(
+                "--start",
+                a.start.as_deref().unwrap_or("2026-11-22T08:00:00Z"),
+            )?;
             let cfg = MentionGenConfig {
                 seed: a.seed,
                 customers: a.customers,
@@ -102,11 +126,21 @@ pub fn run(cmd: GenerateCommand) -> crate::Result<()> {
                 (Some(path), _) => write_mentions_jsonl(path, a.count, &cfg)?,
                 (None, Some(topic)) => {
                     let brokers = a.brokers.as_deref().unwrap_or_default();
-                    crate::generate::kafka::produce_to_topic(brokers, topic, MentionGenerator::new(cfg), a.count, a.rate)?
+                    crate::generate::kafka::produce_to_topic(
+                        brokers,
+                        topic,
+                        MentionGenerator::new(cfg),
+                        a.count,
+                        a.rate,
+                    )?
                 }
                 (None, None) => unreachable!("clap requires --out or --topic"),
             };
-            eprintln!("wrote {} records in {:.2}s", fmt_count(n), t.elapsed().as_secs_f64());
+            eprintln!(
+                "wrote {} records in {:.2}s",
+                fmt_count(n),
+                t.elapsed().as_secs_f64()
+            );
         }
     }
     Ok(())

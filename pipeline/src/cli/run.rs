@@ -22,14 +22,17 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
     let handle = metrics::install();
     let health = Health::new();
     if !config.metrics.addr.is_empty() {
-        let (addr, _task) = rt.block_on(metrics::serve(&config.metrics.addr, handle, health.clone()))?;
+        let (addr, _task) =
+            rt.block_on(metrics::serve(&config.metrics.addr, handle, health.clone()))?;
         info!(%addr, "serving /metrics, /healthz, /readyz");
     }
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
         rt.spawn(async move {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = term.recv() => {},

@@ -46,10 +46,16 @@ pub fn run(args: ScoreArgs) -> crate::Result<()> {
             continue;
         }
         let value = if line.first() == Some(&b'{') {
-            let meta = SourceMeta { topic: "<stdin>", partition: -1, offset: i as i64 + 1 };
+            let meta = SourceMeta {
+                topic: "<stdin>",
+                partition: -1,
+                offset: i as i64 + 1,
+            };
             match parser.push(line, &meta, now_ms) {
                 Ok(_) => score_mentions(&parser.finish(), &enricher, &mut spam)?,
-                Err(rej) => vec![json!({"line": i + 1, "error": rej.reason.as_str(), "detail": rej.detail})],
+                Err(rej) => {
+                    vec![json!({"line": i + 1, "error": rej.reason.as_str(), "detail": rej.detail})]
+                }
             }
         } else {
             let text = String::from_utf8_lossy(line);
@@ -59,16 +65,32 @@ pub fn run(args: ScoreArgs) -> crate::Result<()> {
             writeln!(out, "{v}").map_err(|e| crate::PipelineError::io("<stdout>", e))?;
         }
     }
-    out.flush().map_err(|e| crate::PipelineError::io("<stdout>", e))?;
+    out.flush()
+        .map_err(|e| crate::PipelineError::io("<stdout>", e))?;
     Ok(())
 }
 
-fn score_text(text: &str, enricher: &Enricher, spam: &mut SpamDetector, now_ms: i64) -> serde_json::Value {
-    let input = SpamInput { text, event_time_ms: now_ms, ..SpamInput::default() };
+fn score_text(
+    text: &str,
+    enricher: &Enricher,
+    spam: &mut SpamDetector,
+    now_ms: i64,
+) -> serde_json::Value {
+    let input = SpamInput {
+        text,
+        event_time_ms: now_ms,
+        ..SpamInput::default()
+    };
     verdict(text, None, enricher, spam, &input)
 }
 
-fn verdict(text: &str, lang: Option<&str>, enricher: &Enricher, spam: &mut SpamDetector, input: &SpamInput<'_>) -> serde_json::Value {
+fn verdict(
+    text: &str,
+    lang: Option<&str>,
+    enricher: &Enricher,
+    spam: &mut SpamDetector,
+    input: &SpamInput<'_>,
+) -> serde_json::Value {
     let s = enricher.sentiment().score(text);
     let c = enricher.classifier().classify(text);
     let l = enricher.language().detect(text, lang);
@@ -87,19 +109,54 @@ fn verdict(text: &str, lang: Option<&str>, enricher: &Enricher, spam: &mut SpamD
     })
 }
 
-fn score_mentions(batch: &arrow::record_batch::RecordBatch, enricher: &Enricher, spam: &mut SpamDetector) -> crate::Result<Vec<serde_json::Value>> {
-    let s = |name: &str| batch.column_by_name(name).and_then(|c| c.as_string_opt::<i32>().cloned());
-    let i64c = |name: &str| batch.column_by_name(name).and_then(|c| c.as_primitive_opt::<Int64Type>().cloned());
-    let ts = |name: &str| batch.column_by_name(name).and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>().cloned());
-    let (text, lang, id, handle, author_id) = (s(col::TEXT), s(col::LANG), s(col::MENTION_ID), s(col::AUTHOR_HANDLE), s(col::AUTHOR_ID));
+fn score_mentions(
+    batch: &arrow::record_batch::RecordBatch,
+    enricher: &Enricher,
+    spam: &mut SpamDetector,
+) -> crate::Result<Vec<serde_json::Value>> {
+    let s = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_string_opt::<i32>().cloned())
+    };
+    let i64c = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<Int64Type>().cloned())
+    };
+    let ts = |name: &str| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>().cloned())
+    };
+    let (text, lang, id, handle, author_id) = (
+        s(col::TEXT),
+        s(col::LANG),
+        s(col::MENTION_ID),
+        s(col::AUTHOR_HANDLE),
+        s(col::AUTHOR_ID),
+    );
     let (followers, statuses) = (i64c(col::AUTHOR_FOLLOWERS), i64c(col::AUTHOR_STATUSES));
     let (event, created) = (ts(col::EVENT_TIME), ts(col::AUTHOR_CREATED_AT));
-    let verified = batch.column_by_name(col::AUTHOR_VERIFIED).and_then(|c| c.as_boolean_opt().cloned());
-    let retweet = batch.column_by_name(col::IS_RETWEET).and_then(|c| c.as_boolean_opt().cloned());
-    let text = text.ok_or_else(|| crate::PipelineError::Runtime("parsed batch has no text column".into()))?;
-    let opt_s = |a: &Option<arrow::array::StringArray>, i: usize| a.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i).to_string());
-    let opt_i = |a: &Option<arrow::array::Int64Array>, i: usize| a.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i));
-    let opt_t = |a: &Option<arrow::array::TimestampMillisecondArray>, i: usize| a.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i));
+    let verified = batch
+        .column_by_name(col::AUTHOR_VERIFIED)
+        .and_then(|c| c.as_boolean_opt().cloned());
+    let retweet = batch
+        .column_by_name(col::IS_RETWEET)
+        .and_then(|c| c.as_boolean_opt().cloned());
+    let text = text
+        .ok_or_else(|| crate::PipelineError::Runtime("parsed batch has no text column".into()))?;
+    let opt_s = |a: &Option<arrow::array::StringArray>, i: usize| {
+        a.as_ref()
+            .filter(|a| !a.is_null(i))
+            .map(|a| a.value(i).to_string())
+    };
+    let opt_i = |a: &Option<arrow::array::Int64Array>, i: usize| {
+        a.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i))
+    };
+    let opt_t = |a: &Option<arrow::array::TimestampMillisecondArray>, i: usize| {
+        a.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i))
+    };
     let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let t = text.value(i);
@@ -110,7 +167,10 @@ fn score_mentions(batch: &arrow::record_batch::RecordBatch, enricher: &Enricher,
             followers: opt_i(&followers, i),
             statuses: opt_i(&statuses, i),
             account_created_ms: opt_t(&created, i),
-            verified: verified.as_ref().filter(|a| !a.is_null(i)).map(|a| a.value(i)),
+            verified: verified
+                .as_ref()
+                .filter(|a| !a.is_null(i))
+                .map(|a| a.value(i)),
             is_retweet: retweet.as_ref().is_some_and(|a| a.value(i)),
             event_time_ms: opt_t(&event, i).unwrap_or(0),
         };

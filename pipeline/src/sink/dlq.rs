@@ -60,7 +60,10 @@ impl ProducerContext for DlqContext {
     fn delivery(&self, result: &DeliveryResult<'_>, d: Self::DeliveryOpaque) {
         match result {
             Ok(_) => {
-                let i = DlqReason::ALL.iter().position(|r| *r == d.reason).unwrap_or(0);
+                let i = DlqReason::ALL
+                    .iter()
+                    .position(|r| *r == d.reason)
+                    .unwrap_or(0);
                 self.delivered[i].increment(1);
             }
             Err((e, _)) => {
@@ -82,11 +85,15 @@ impl DlqSink {
     /// Creates the idempotent DLQ producer.
     pub fn new(config: &Config) -> Result<Self> {
         let ctx = DlqContext {
-            delivered: DlqReason::ALL.map(|r| metrics::counter!(m::DLQ_RECORDS, "reason" => r.as_str())),
+            delivered: DlqReason::ALL
+                .map(|r| metrics::counter!(m::DLQ_RECORDS, "reason" => r.as_str())),
             failed: metrics::counter!(m::DLQ_FAILURES),
         };
         let producer = super::producer_config(config).create_with_context(ctx)?;
-        Ok(Self { producer, topic: config.topics.dlq.clone() })
+        Ok(Self {
+            producer,
+            topic: config.topics.dlq.clone(),
+        })
     }
 
     /// Queues one record; blocks (with the producer polling in its own thread)
@@ -95,15 +102,35 @@ impl DlqSink {
         let partition = rec.source_partition.to_string();
         let offset = rec.source_offset.to_string();
         let headers = OwnedHeaders::new_with_capacity(5)
-            .insert(Header { key: "error.reason", value: Some(rec.reason.as_str()) })
-            .insert(Header { key: "error.detail", value: Some(rec.detail.as_str()) })
-            .insert(Header { key: "source.topic", value: Some(&*rec.source_topic) })
-            .insert(Header { key: "source.partition", value: Some(partition.as_str()) })
-            .insert(Header { key: "source.offset", value: Some(offset.as_str()) });
-        let mut opaque = Box::new(DlqDelivery { reason: rec.reason, ack });
+            .insert(Header {
+                key: "error.reason",
+                value: Some(rec.reason.as_str()),
+            })
+            .insert(Header {
+                key: "error.detail",
+                value: Some(rec.detail.as_str()),
+            })
+            .insert(Header {
+                key: "source.topic",
+                value: Some(&*rec.source_topic),
+            })
+            .insert(Header {
+                key: "source.partition",
+                value: Some(partition.as_str()),
+            })
+            .insert(Header {
+                key: "source.offset",
+                value: Some(offset.as_str()),
+            });
+        let mut opaque = Box::new(DlqDelivery {
+            reason: rec.reason,
+            ack,
+        });
         loop {
             let mut record: BaseRecord<'_, [u8], [u8], Box<DlqDelivery>> =
-                BaseRecord::with_opaque_to(&self.topic, opaque).payload(&rec.payload[..]).headers(headers.clone());
+                BaseRecord::with_opaque_to(&self.topic, opaque)
+                    .payload(&rec.payload[..])
+                    .headers(headers.clone());
             if let Some(k) = &rec.key {
                 record = record.key(&k[..]);
             }

@@ -8,7 +8,10 @@ pub fn producer_config(config: &crate::config::Config) -> rdkafka::ClientConfig 
     c.set("enable.idempotence", "true")
         .set("acks", "all")
         .set("linger.ms", config.sink.linger_ms.to_string())
-        .set("message.timeout.ms", config.sink.message_timeout_ms.to_string())
+        .set(
+            "message.timeout.ms",
+            config.sink.message_timeout_ms.to_string(),
+        )
         .set("compression.type", &config.sink.compression);
     c
 }

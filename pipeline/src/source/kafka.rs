@@ -65,7 +65,11 @@ unsafe impl Send for MessageBatch {}
 impl MessageBatch {
     /// An empty batch able to hold `capacity` messages.
     pub fn with_capacity(capacity: usize) -> Self {
-        Self { msgs: vec![ptr::null_mut(); capacity.max(1)], len: 0, topic_cache: Vec::new() }
+        Self {
+            msgs: vec![ptr::null_mut(); capacity.max(1)],
+            len: 0,
+            topic_cache: Vec::new(),
+        }
     }
 
     /// Number of messages (including error events) held.
@@ -93,19 +97,28 @@ impl MessageBatch {
             return name.clone();
         }
         // SAFETY: rkt is a live topic handle of a live message; the name is NUL-terminated.
-        let name: Arc<str> = unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(rkt)) }.to_string_lossy().into();
+        let name: Arc<str> = unsafe { CStr::from_ptr(rdsys::rd_kafka_topic_name(rkt)) }
+            .to_string_lossy()
+            .into();
         self.topic_cache.push((key, name.clone()));
         name
     }
 
     /// Visits every message: `Ok` for records, `Err(code, text)` for consumer
     /// errors delivered in-band (partition EOF is skipped).
-    pub fn for_each(&mut self, mut f: impl FnMut(std::result::Result<RawMessage<'_>, (i32, String)>, &Arc<str>)) {
+    pub fn for_each(
+        &mut self,
+        mut f: impl FnMut(std::result::Result<RawMessage<'_>, (i32, String)>, &Arc<str>),
+    ) {
         for i in 0..self.len {
             let m = self.msgs[i];
             // SAFETY: m is a valid message until release().
             let msg = unsafe { &*m };
-            let topic = if msg.rkt.is_null() { Arc::from("") } else { self.topic_name(msg.rkt) };
+            let topic = if msg.rkt.is_null() {
+                Arc::from("")
+            } else {
+                self.topic_name(msg.rkt)
+            };
             if msg.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
                 if msg.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     continue;
@@ -113,7 +126,11 @@ impl MessageBatch {
                 // SAFETY: librdkafka returns a static or message-owned C string.
                 let text = unsafe {
                     let p = rdsys::rd_kafka_message_errstr(m);
-                    if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().into_owned() }
+                    if p.is_null() {
+                        String::new()
+                    } else {
+                        CStr::from_ptr(p).to_string_lossy().into_owned()
+                    }
                 };
                 f(Err((msg.err as i32, text)), &topic);
                 continue;
@@ -163,7 +180,9 @@ unsafe impl Sync for WorkerQueue {}
 impl WorkerQueue {
     fn new(rk: *mut rdsys::rd_kafka_t) -> Self {
         // SAFETY: rk is a live client handle.
-        Self { ptr: unsafe { rdsys::rd_kafka_queue_new(rk) } }
+        Self {
+            ptr: unsafe { rdsys::rd_kafka_queue_new(rk) },
+        }
     }
 
     /// Waits up to `timeout` for messages and fills `batch` (releasing what it held).
@@ -172,7 +191,12 @@ impl WorkerQueue {
         let cap = batch.msgs.len();
         // SAFETY: queue is live; the array has `cap` slots.
         let n = unsafe {
-            rdsys::rd_kafka_consume_batch_queue(self.ptr, timeout.as_millis() as i32, batch.msgs.as_mut_ptr(), cap)
+            rdsys::rd_kafka_consume_batch_queue(
+                self.ptr,
+                timeout.as_millis() as i32,
+                batch.msgs.as_mut_ptr(),
+                cap,
+            )
         };
         batch.len = if n < 0 { 0 } else { n as usize };
         batch.len
@@ -215,13 +239,19 @@ impl SourceContext {
         }
         let rk = consumer.client().native_ptr();
         for e in tpl.elements() {
-            let Ok(topic) = CString::new(e.topic()) else { continue };
+            let Ok(topic) = CString::new(e.topic()) else {
+                continue;
+            };
             // SAFETY: rk is live; the returned handle is ours to destroy; forwarding
             // persists on the partition's fetch queue after the handle is gone.
             unsafe {
                 let pq = rdsys::rd_kafka_queue_get_partition(rk, topic.as_ptr(), e.partition());
                 if pq.is_null() {
-                    warn!(topic = e.topic(), partition = e.partition(), "no partition queue to forward");
+                    warn!(
+                        topic = e.topic(),
+                        partition = e.partition(),
+                        "no partition queue to forward"
+                    );
                     continue;
                 }
                 let wq = &queues[e.partition().unsigned_abs() as usize % queues.len()];
@@ -239,8 +269,15 @@ impl SourceContext {
         }
         let mut tpl = TopicPartitionList::with_capacity(done.len());
         for ((topic, p), next) in &done {
-            if tpl.add_partition_offset(topic, *p, Offset::Offset(*next)).is_err() {
-                warn!(topic = &**topic, partition = *p, "cannot add offset to commit list");
+            if tpl
+                .add_partition_offset(topic, *p, Offset::Offset(*next))
+                .is_err()
+            {
+                warn!(
+                    topic = &**topic,
+                    partition = *p,
+                    "cannot add offset to commit list"
+                );
             }
         }
         match consumer.commit(&tpl, mode) {
@@ -272,7 +309,9 @@ impl ClientContext for SourceContext {
     fn log(&self, level: rdkafka::config::RDKafkaLogLevel, fac: &str, log_message: &str) {
         use rdkafka::config::RDKafkaLogLevel as L;
         match level {
-            L::Emerg | L::Alert | L::Critical | L::Error => error!(target: "librdkafka", fac, "{log_message}"),
+            L::Emerg | L::Alert | L::Critical | L::Error => {
+                error!(target: "librdkafka", fac, "{log_message}")
+            }
             L::Warning => warn!(target: "librdkafka", fac, "{log_message}"),
             L::Notice | L::Info => info!(target: "librdkafka", fac, "{log_message}"),
             L::Debug => debug!(target: "librdkafka", fac, "{log_message}"),
@@ -291,7 +330,10 @@ impl ClientContext for SourceContext {
     }
 
     fn error(&self, error: rdkafka::error::KafkaError, reason: &str) {
-        let kind = error.rdkafka_error_code().map(|c| format!("{c:?}")).unwrap_or_else(|| "other".into());
+        let kind = error
+            .rdkafka_error_code()
+            .map(|c| format!("{c:?}"))
+            .unwrap_or_else(|| "other".into());
         // Bound the label set: librdkafka's error codes are a fixed enum.
         metrics::counter!(m::SOURCE_ERRORS, "kind" => kind).increment(1);
         warn!(error = %error, reason, "kafka client error");
@@ -302,14 +344,25 @@ impl ConsumerContext for SourceContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         match rebalance {
             Rebalance::Assign(tpl) => {
-                let parts: Vec<TopicPartition> = tpl.elements().iter().map(|e| (Arc::from(e.topic()), e.partition())).collect();
+                let parts: Vec<TopicPartition> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (Arc::from(e.topic()), e.partition()))
+                    .collect();
                 info!(partitions = parts.len(), "partitions assigned");
                 self.tracker.assign(parts);
                 self.forward(consumer, tpl);
             }
             Rebalance::Revoke(tpl) => {
-                let parts: Vec<TopicPartition> = tpl.elements().iter().map(|e| (Arc::from(e.topic()), e.partition())).collect();
-                info!(partitions = parts.len(), "partitions revoked; draining in-flight batches");
+                let parts: Vec<TopicPartition> = tpl
+                    .elements()
+                    .iter()
+                    .map(|e| (Arc::from(e.topic()), e.partition()))
+                    .collect();
+                info!(
+                    partitions = parts.len(),
+                    "partitions revoked; draining in-flight batches"
+                );
                 let deadline = Instant::now() + self.drain_timeout;
                 while self.tracker.in_flight() > 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
@@ -324,7 +377,8 @@ impl ConsumerContext for SourceContext {
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, _rebalance: &Rebalance<'_>) {
         let n = consumer.assignment().map(|a| a.count()).unwrap_or(0);
         metrics::gauge!(m::SOURCE_ASSIGNED_PARTITIONS).set(n as f64);
-        self.health.set_ready(true, &format!("consuming {n} partition(s)"));
+        self.health
+            .set_ready(true, &format!("consuming {n} partition(s)"));
     }
 
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
@@ -346,7 +400,10 @@ pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", &config.kafka.auto_offset_reset)
         .set("enable.partition.eof", "false")
-        .set("statistics.interval.ms", config.source.stats_interval_ms.to_string())
+        .set(
+            "statistics.interval.ms",
+            config.source.stats_interval_ms.to_string(),
+        )
         .set("queued.min.messages", "100000")
         .set("fetch.wait.max.ms", "50");
     // A crashed member's partitions move after this long; overridable.
@@ -368,13 +425,27 @@ pub struct KafkaSource {
 
 impl KafkaSource {
     /// Creates the consumer with `workers` worker queues and subscribes to `topic`.
-    pub fn subscribe(config: &Config, group_id: &str, topic: &str, workers: usize, health: Arc<Health>) -> Result<Self> {
+    pub fn subscribe(
+        config: &Config,
+        group_id: &str,
+        topic: &str,
+        workers: usize,
+        health: Arc<Health>,
+    ) -> Result<Self> {
         let tracker = OffsetTracker::new();
         let drain_timeout = Duration::from_millis(config.source.drain_timeout_ms);
-        let ctx = SourceContext { queues: Mutex::new(Vec::new()), tracker: tracker.clone(), drain_timeout, health };
-        let consumer: BaseConsumer<SourceContext> = consumer_config(config, group_id).create_with_context(ctx)?;
+        let ctx = SourceContext {
+            queues: Mutex::new(Vec::new()),
+            tracker: tracker.clone(),
+            drain_timeout,
+            health,
+        };
+        let consumer: BaseConsumer<SourceContext> =
+            consumer_config(config, group_id).create_with_context(ctx)?;
         let rk = consumer.client().native_ptr();
-        let queues: Vec<Arc<WorkerQueue>> = (0..workers.max(1)).map(|_| Arc::new(WorkerQueue::new(rk))).collect();
+        let queues: Vec<Arc<WorkerQueue>> = (0..workers.max(1))
+            .map(|_| Arc::new(WorkerQueue::new(rk)))
+            .collect();
         *consumer.context().queues.lock().expect("queues poisoned") = queues.clone();
         consumer.subscribe(&[topic])?;
         Ok(Self {
@@ -398,7 +469,13 @@ impl KafkaSource {
     /// in-flight batches to be acknowledged, commits and leaves the group.
     /// `wait_drained` is called after the workers stopped so the caller can
     /// let downstream stages finish before the final commit.
-    pub fn run<H, F>(self, stop: Arc<AtomicBool>, max_poll_records: usize, make_handler: F, wait_drained: impl FnOnce(Duration)) -> Result<()>
+    pub fn run<H, F>(
+        self,
+        stop: Arc<AtomicBool>,
+        max_poll_records: usize,
+        make_handler: F,
+        wait_drained: impl FnOnce(Duration),
+    ) -> Result<()>
     where
         H: WorkerHandler + 'static,
         F: Fn(usize) -> H,
@@ -435,13 +512,24 @@ impl KafkaSource {
                         // A partition whose queue was not forwarded: rewind it so the
                         // record is re-fetched through a worker, and forward it now.
                         use rdkafka::Message;
-                        warn!(topic = msg.topic(), partition = msg.partition(), offset = msg.offset(), "message on the control queue; re-routing partition");
+                        warn!(
+                            topic = msg.topic(),
+                            partition = msg.partition(),
+                            offset = msg.offset(),
+                            "message on the control queue; re-routing partition"
+                        );
                         let mut tpl = TopicPartitionList::new();
                         tpl.add_partition(msg.topic(), msg.partition());
-                        let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
+                        let (topic, partition, offset) =
+                            (msg.topic().to_string(), msg.partition(), msg.offset());
                         drop(msg);
                         self.consumer.context().forward(&self.consumer, &tpl);
-                        if let Err(e) = self.consumer.seek(&topic, partition, Offset::Offset(offset), Duration::from_secs(5)) {
+                        if let Err(e) = self.consumer.seek(
+                            &topic,
+                            partition,
+                            Offset::Offset(offset),
+                            Duration::from_secs(5),
+                        ) {
                             error!(error = %e, "seek after re-routing failed");
                         }
                     }
@@ -453,11 +541,16 @@ impl KafkaSource {
             }
             metrics::gauge!(m::IN_FLIGHT_BATCHES).set(self.tracker.in_flight() as f64);
             if last_commit.elapsed() >= self.commit_interval {
-                self.consumer.context().commit_done(&self.consumer, CommitMode::Async);
+                self.consumer
+                    .context()
+                    .commit_done(&self.consumer, CommitMode::Async);
                 last_commit = Instant::now();
                 let stalled = self.tracker.stalled();
                 if !stalled.is_empty() {
-                    self.consumer.context().health.set_ready(false, &format!("{} partition(s) stalled by failed outputs", stalled.len()));
+                    self.consumer.context().health.set_ready(
+                        false,
+                        &format!("{} partition(s) stalled by failed outputs", stalled.len()),
+                    );
                 }
             }
         }
@@ -475,20 +568,34 @@ impl KafkaSource {
         }
         let left = self.tracker.in_flight();
         if left > 0 {
-            warn!(batches = left, "shutdown timeout: uncommitted batches will be reprocessed");
+            warn!(
+                batches = left,
+                "shutdown timeout: uncommitted batches will be reprocessed"
+            );
         }
-        self.consumer.context().commit_done(&self.consumer, CommitMode::Sync);
+        self.consumer
+            .context()
+            .commit_done(&self.consumer, CommitMode::Sync);
         // Leave the group explicitly: unsubscribe and serve the final revoke
         // (drain + commit), so the group rebalances at once instead of after
         // the session timeout. Dropping the consumer then closes it.
         self.consumer.unsubscribe();
         let deadline = Instant::now() + self.drain_timeout;
-        while self.consumer.assignment().map(|a| a.count()).unwrap_or(0) > 0 && Instant::now() < deadline {
+        while self.consumer.assignment().map(|a| a.count()).unwrap_or(0) > 0
+            && Instant::now() < deadline
+        {
             let _ = self.consumer.poll(Duration::from_millis(20));
         }
         // Release the worker queue handles, then close and destroy the consumer.
-        self.consumer.context().queues.lock().expect("queues poisoned").clear();
-        let KafkaSource { consumer, queues, .. } = self;
+        self.consumer
+            .context()
+            .queues
+            .lock()
+            .expect("queues poisoned")
+            .clear();
+        let KafkaSource {
+            consumer, queues, ..
+        } = self;
         drop(queues);
         drop(consumer);
         info!("source stopped");

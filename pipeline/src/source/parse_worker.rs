@@ -67,12 +67,18 @@ pub struct PipelineStats {
 impl PipelineStats {
     /// Records sent to the DLQ, all reasons.
     pub fn dlq_total(&self) -> u64 {
-        self.dlq_by_reason.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.dlq_by_reason
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Records parsed, all formats.
     pub fn parsed_total(&self) -> u64 {
-        self.parsed_by_format.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+        self.parsed_by_format
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 
@@ -129,7 +135,11 @@ impl ParseWorker {
 
     fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
         // A worker owns few partitions: a linear scan beats hashing.
-        if let Some(e) = self.parts.iter_mut().find(|(tp, _)| tp.1 == partition && *tp.0 == **topic) {
+        if let Some(e) = self
+            .parts
+            .iter_mut()
+            .find(|(tp, _)| tp.1 == partition && *tp.0 == **topic)
+        {
             e.1 = e.1.max(offset + 1);
         } else {
             self.parts.push(((topic.clone(), partition), offset + 1));
@@ -153,7 +163,8 @@ impl ParseWorker {
         s.records_in.fetch_add(self.records, Ordering::Relaxed);
         s.bytes_in.fetch_add(self.bytes, Ordering::Relaxed);
         s.mentions.fetch_add(stats.rows, Ordering::Relaxed);
-        s.non_actionable.fetch_add(stats.non_actionable_entries, Ordering::Relaxed);
+        s.non_actionable
+            .fetch_add(stats.non_actionable_entries, Ordering::Relaxed);
         for (c, n) in s.parsed_by_format.iter().zip(stats.records_by_format) {
             c.fetch_add(n, Ordering::Relaxed);
         }
@@ -178,7 +189,12 @@ impl ParseWorker {
             self.enrich_out.increment(rows as u64);
             // Blocks while the downstream channel is full: this is the backpressure
             // that pauses consumption (librdkafka's prefetch queue is bounded too).
-            let _ = self.tx.send(MentionEnvelope { batch, ack, oldest_record_ms, consumed_at });
+            let _ = self.tx.send(MentionEnvelope {
+                batch,
+                ack,
+                oldest_record_ms,
+                consumed_at,
+            });
         }
     }
 }
@@ -197,7 +213,11 @@ impl WorkerHandler for ParseWorker {
                 if let Some(ts) = m.timestamp_ms {
                     self.oldest_ms = Some(self.oldest_ms.map_or(ts, |o| o.min(ts)));
                 }
-                let meta = SourceMeta { topic: &m.topic, partition: m.partition, offset: m.offset };
+                let meta = SourceMeta {
+                    topic: m.topic,
+                    partition: m.partition,
+                    offset: m.offset,
+                };
                 if let Err(rej) = self.parser.push(m.payload, &meta, now_ms) {
                     self.dlq_pending.push(DlqRecord {
                         key: m.key.map(|k| k.to_vec()),
@@ -223,7 +243,10 @@ impl WorkerHandler for ParseWorker {
     }
 
     fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
-        if self.started.is_some_and(|s| now.duration_since(s) >= self.linger) {
+        if self
+            .started
+            .is_some_and(|s| now.duration_since(s) >= self.linger)
+        {
             self.flush(tracker);
         }
     }

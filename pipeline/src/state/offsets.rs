@@ -90,7 +90,9 @@ impl OffsetTracker {
     fn complete(&self, seq: u64, parts: &[TopicPartition], ok: bool) {
         let mut inner = self.inner.lock().expect("offset tracker poisoned");
         for tp in parts {
-            let Some(track) = inner.partitions.get_mut(tp) else { continue };
+            let Some(track) = inner.partitions.get_mut(tp) else {
+                continue;
+            };
             if !ok {
                 track.stalled = true;
             }
@@ -129,7 +131,12 @@ impl OffsetTracker {
     /// Partitions stalled by a failed batch.
     pub fn stalled(&self) -> Vec<TopicPartition> {
         let inner = self.inner.lock().expect("offset tracker poisoned");
-        inner.partitions.iter().filter(|(_, t)| t.stalled).map(|(tp, _)| tp.clone()).collect()
+        inner
+            .partitions
+            .iter()
+            .filter(|(_, t)| t.stalled)
+            .map(|(tp, _)| tp.clone())
+            .collect()
     }
 }
 
@@ -211,6 +218,9 @@ mod tests {
         assert!(t.drain_committable().is_empty());
         let b = t.begin(&[(tp(0), 7)]);
         drop(b);
-        assert!(t.drain_committable().is_empty(), "unassigned partitions are not tracked");
+        assert!(
+            t.drain_committable().is_empty(),
+            "unassigned partitions are not tracked"
+        );
     }
 }
