@@ -19,7 +19,15 @@ fn main() {
     }));
     if let Err(e) = dispatch(cli) {
         let e = anyhow::Error::from(e);
-        eprintln!("error: {e:#}");
+        // One line, whatever the underlying error printed (TOML errors carry
+        // a multi-line snippet).
+        let text = format!("{e:#}");
+        let line: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        eprintln!("error: {}", line.join(" "));
         std::process::exit(1);
     }
 }

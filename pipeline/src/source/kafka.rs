@@ -110,15 +110,18 @@ impl MessageBatch {
         &mut self,
         mut f: impl FnMut(std::result::Result<RawMessage<'_>, (i32, String)>, &Arc<str>),
     ) {
+        // One topic-name lookup per run of messages from the same topic handle,
+        // and no reference-count traffic per message.
+        let mut current: (*mut rdsys::rd_kafka_topic_t, Arc<str>) =
+            (ptr::null_mut(), Arc::from(""));
         for i in 0..self.len {
             let m = self.msgs[i];
             // SAFETY: m is a valid message until release().
             let msg = unsafe { &*m };
-            let topic = if msg.rkt.is_null() {
-                Arc::from("")
-            } else {
-                self.topic_name(msg.rkt)
-            };
+            if msg.rkt != current.0 && !msg.rkt.is_null() {
+                current = (msg.rkt, self.topic_name(msg.rkt));
+            }
+            let topic = &current.1;
             if msg.err != rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR_NO_ERROR {
                 if msg.err == rdsys::rd_kafka_resp_err_t::RD_KAFKA_RESP_ERR__PARTITION_EOF {
                     continue;
@@ -132,7 +135,7 @@ impl MessageBatch {
                         CStr::from_ptr(p).to_string_lossy().into_owned()
                     }
                 };
-                f(Err((msg.err as i32, text)), &topic);
+                f(Err((msg.err as i32, text)), topic);
                 continue;
             }
             // SAFETY: payload/key point at len bytes owned by the message.
@@ -150,14 +153,14 @@ impl MessageBatch {
             // SAFETY: valid message, out-pointer to a local.
             let ts = unsafe { rdsys::rd_kafka_message_timestamp(m, &mut ts_type) };
             let raw = RawMessage {
-                topic: &topic,
+                topic,
                 partition: msg.partition,
                 offset: msg.offset,
                 key,
                 payload,
                 timestamp_ms: (ts >= 0).then_some(ts),
             };
-            f(Ok(raw), &topic);
+            f(Ok(raw), topic);
         }
     }
 }

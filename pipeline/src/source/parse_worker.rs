@@ -87,6 +87,7 @@ pub struct ParseWorker {
     parser: MentionParser,
     enricher: Arc<Enricher>,
     parts: Vec<(TopicPartition, i64)>,
+    last_part: usize,
     dlq_pending: Vec<DlqRecord>,
     records: u64,
     bytes: u64,
@@ -118,6 +119,7 @@ impl ParseWorker {
             parser: MentionParser::new(parse),
             enricher,
             parts: Vec::new(),
+            last_part: 0,
             dlq_pending: Vec::new(),
             records: 0,
             bytes: 0,
@@ -134,16 +136,22 @@ impl ParseWorker {
     }
 
     fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
-        // A worker owns few partitions: a linear scan beats hashing.
-        if let Some(e) = self
-            .parts
-            .iter_mut()
-            .find(|(tp, _)| tp.1 == partition && *tp.0 == **topic)
-        {
-            e.1 = e.1.max(offset + 1);
-        } else {
-            self.parts.push(((topic.clone(), partition), offset + 1));
-        }
+        // Messages come in runs per partition: try the last one first, then a
+        // linear scan (a worker owns few partitions).
+        let hit = |(tp, _): &(TopicPartition, i64)| tp.1 == partition && *tp.0 == **topic;
+        let i = match self.parts.get(self.last_part) {
+            Some(e) if hit(e) => self.last_part,
+            _ => match self.parts.iter().position(hit) {
+                Some(i) => i,
+                None => {
+                    self.parts.push(((topic.clone(), partition), offset + 1));
+                    self.parts.len() - 1
+                }
+            },
+        };
+        self.last_part = i;
+        let e = &mut self.parts[i];
+        e.1 = e.1.max(offset + 1);
     }
 
     fn flush(&mut self, tracker: &Arc<OffsetTracker>) {
