@@ -8,6 +8,25 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
 }
 
+/// Runs a command that must succeed; returns its output.
+fn ok(cmd: &mut Command) -> std::process::Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn generate_mentions(path: &std::path::Path) {
+    ok(bin()
+        .args([
+            "generate", "mentions", "--count", "200", "--seed", "3", "--out",
+        ])
+        .arg(path));
+}
+
 fn one_line_error(out: &std::process::Output) -> String {
     assert!(!out.status.success(), "expected failure");
     let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -68,18 +87,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
 fn generate_then_score_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.jsonl");
-    let out = bin()
-        .args([
-            "generate", "mentions", "--count", "200", "--seed", "3", "--out",
-        ])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    generate_mentions(&file);
     let bytes = std::fs::read(&file).unwrap();
     assert_eq!(
         bytes
@@ -89,13 +97,7 @@ fn generate_then_score_round_trip() {
         200
     );
     let again = dir.path().join("m2.jsonl");
-    bin()
-        .args([
-            "generate", "mentions", "--count", "200", "--seed", "3", "--out",
-        ])
-        .arg(&again)
-        .output()
-        .unwrap();
+    generate_mentions(&again);
     assert_eq!(
         bytes,
         std::fs::read(&again).unwrap(),
@@ -103,16 +105,9 @@ fn generate_then_score_round_trip() {
     );
 
     let crm = dir.path().join("crm");
-    let out = bin()
+    ok(bin()
         .args(["generate", "crm", "--customers", "1000", "--out"])
-        .arg(&crm)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .arg(&crm));
     let version = std::fs::read_dir(&crm)
         .unwrap()
         .next()
@@ -176,32 +171,20 @@ fn generate_then_score_round_trip() {
 
 #[test]
 fn bad_arguments_are_one_line_errors() {
-    let out = bin()
-        .args([
-            "generate",
-            "mentions",
-            "--count",
-            "5",
-            "--out",
+    let mentions = ["generate", "mentions", "--count", "5"];
+    for (extra, expect) in [
+        (
+            &["--out", "/nonexistent-dir/x.jsonl"][..],
             "/nonexistent-dir/x.jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(one_line_error(&out).contains("/nonexistent-dir/x.jsonl"));
-    let out = bin()
-        .args([
-            "generate",
-            "mentions",
-            "--count",
-            "5",
+        ),
+        (
+            &["--malformed-ratio", "2", "--out", "/tmp/x.jsonl"][..],
             "--malformed-ratio",
-            "2",
-            "--out",
-            "/tmp/x.jsonl",
-        ])
-        .output()
-        .unwrap();
-    assert!(one_line_error(&out).contains("--malformed-ratio"));
+        ),
+    ] {
+        let out = bin().args(mentions).args(extra).output().unwrap();
+        assert!(one_line_error(&out).contains(expect), "{extra:?}");
+    }
 }
 
 #[test]
