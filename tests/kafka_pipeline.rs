@@ -63,7 +63,7 @@ fn start(config: &Config) -> Running {
     let health = Health::new();
     let pipeline = Pipeline::build(config, health.clone()).expect("build pipeline");
     let stats = pipeline.stats();
-    let tracker = pipeline.in_flight();
+    let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
     let s = stop.clone();
     let handle = std::thread::spawn(move || pipeline.run(s, None));

@@ -136,8 +136,8 @@ impl Pipeline {
         self.stats.clone()
     }
 
-    /// Offset tracker (in-flight batches), for progress displays.
-    pub fn in_flight(&self) -> Arc<crate::state::offsets::OffsetTracker> {
+    /// The offset tracker (in-flight batches), for progress displays and tests.
+    pub fn tracker(&self) -> Arc<crate::state::offsets::OffsetTracker> {
         self.source.tracker().clone()
     }
 

@@ -214,7 +214,7 @@ fn run_pipeline(config: &Config, group: &str, total: u64, enrich: bool) -> crate
     config.pipeline.enrich = enrich;
     let pipeline = Pipeline::build(&config, Health::new())?;
     let stats = pipeline.stats();
-    let tracker = pipeline.in_flight();
+    let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
     let runner = {
         let stop = stop.clone();

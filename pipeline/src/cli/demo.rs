@@ -112,7 +112,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
 
     let pipeline = Pipeline::build(&config, health.clone())?;
     let stats = pipeline.stats();
-    let tracker = pipeline.in_flight();
+    let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
     let examples: Arc<Mutex<Vec<String>>> = Arc::default();
     let tallies: Arc<Mutex<Tallies>> = Arc::default();

@@ -153,9 +153,4 @@ impl DlqSink {
     pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.flush(timeout);
     }
-
-    /// Records queued or in flight.
-    pub fn in_flight(&self) -> i32 {
-        self.producer.in_flight_count()
-    }
 }

@@ -60,8 +60,6 @@ pub struct PipelineStats {
     pub mentions_out: AtomicU64,
     /// Consumer errors delivered in-band.
     pub consumer_errors: AtomicU64,
-    /// Set when the first record arrives (for rate measurements).
-    pub first_record_at: std::sync::OnceLock<Instant>,
 }
 
 impl PipelineStats {
@@ -212,7 +210,6 @@ impl WorkerHandler for ParseWorker {
         let now_ms = chrono::Utc::now().timestamp_millis();
         if self.started.is_none() {
             self.started = Some(Instant::now());
-            let _ = self.stats.first_record_at.set(Instant::now());
         }
         batch.for_each(|msg, topic| match msg {
             Ok(m) => {
