@@ -9,6 +9,17 @@ pub enum OperatorError {
     /// Building or reading an Arrow batch failed.
     #[error("arrow: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
+    /// A CRM snapshot version (or one of its files) could not be loaded.
+    #[error("snapshot {}: {reason}", path.display())]
+    Snapshot {
+        /// The directory or file at fault.
+        path: std::path::PathBuf,
+        /// What is wrong, naming the column where relevant.
+        reason: String,
+    },
+    /// An input batch lacks a column or has the wrong type.
+    #[error("input batch: {0}")]
+    Input(String),
     /// An operator was configured with an invalid value.
     #[error("invalid configuration `{key}`: {reason}")]
     Config {

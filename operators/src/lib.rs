@@ -8,6 +8,7 @@
 
 pub mod classify;
 pub mod error;
+pub mod identity_join;
 pub mod language;
 pub mod parse;
 pub mod schema;

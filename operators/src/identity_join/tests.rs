@@ -1,0 +1,805 @@
+//! Tests of the identity join: normalisation, snapshot loading through
+//! DataFusion (Parquet and CSV, every bad-snapshot case), the index, as-of
+//! version selection and the appended columns.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{
+    Array, AsArray, BooleanArray, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+use parquet::arrow::ArrowWriter;
+
+use super::*;
+use crate::parse::{MentionParser, ParseConfig, SourceMeta};
+use crate::schema::{col as mcol, timestamp_type};
+
+const V1: &str = "2026-11-22T00-00-00Z";
+const V2: &str = "2026-11-23T00-00-00Z";
+const V3: &str = "2026-11-24T00-00-00Z";
+
+fn ms(name: &str) -> i64 {
+    parse_version_name(name).unwrap()
+}
+
+fn cfg() -> IdentityJoinConfig {
+    IdentityJoinConfig::default()
+}
+
+type Cust<'a> = (&'a str, &'a str, &'a str, &'a str, bool, &'a str);
+
+fn customers(rows: &[Cust<'_>]) -> RecordBatch {
+    let s = |f: for<'a> fn(&'a Cust<'a>) -> &'a str| -> Arc<dyn Array> {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    RecordBatch::try_from_iter(vec![
+        ("customer_id", s(|r| r.0)),
+        ("name", s(|_| "Someone")),
+        ("segment", s(|r| r.1)),
+        ("tier", s(|r| r.2)),
+        ("region", s(|r| r.3)),
+        (
+            "vulnerable",
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.4).collect::<Vec<_>>(),
+            )) as _,
+        ),
+        ("account_status", s(|r| r.5)),
+    ])
+    .unwrap()
+}
+
+fn identities(rows: &[(&str, &str, &str)]) -> RecordBatch {
+    let s = |f: for<'a> fn(&'a (&'a str, &'a str, &'a str)) -> &'a str| -> Arc<dyn Array> {
+        Arc::new(StringArray::from(rows.iter().map(f).collect::<Vec<_>>()))
+    };
+    RecordBatch::try_from_iter(vec![
+        ("customer_id", s(|r| r.0)),
+        ("kind", s(|r| r.1)),
+        ("value", s(|r| r.2)),
+    ])
+    .unwrap()
+}
+
+fn write_parquet(path: &Path, batch: &RecordBatch) {
+    let f = fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(f, batch.schema(), None).unwrap();
+    w.write(batch).unwrap();
+    w.close().unwrap();
+}
+
+fn version_dir(root: &Path, name: &str) -> PathBuf {
+    let d = root.join(name);
+    fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write_version(root: &Path, name: &str, c: &RecordBatch, i: &RecordBatch) -> PathBuf {
+    let d = version_dir(root, name);
+    write_parquet(&d.join("customers.parquet"), c);
+    write_parquet(&d.join("identities.parquet"), i);
+    d
+}
+
+const CUSTOMERS_CSV: &str =
+    "customer_id,name,segment,tier,region,postcode_district,products,vulnerable,account_status
+C1,Alice,consumer,premier,London,N1,\"[broadband,mobile]\",true,active
+C2,Bob,business,standard,Leeds,LS1,[mobile],false,in_arrears
+C3,Carol,wholesale,plus,Cardiff,CF10,[],false,suspended
+";
+const IDENTITIES_CSV: &str = "customer_id,kind,value
+C1,twitter,@Alice_UK
+C1,email, Alice@Example.COM
+C2,phone,(07700) 900 123
+C2,Facebook,1000123
+C3,instagram,@carol.ig
+C3,phone,not a number
+C9,email,orphan@example.com
+C1,fax,12345
+";
+
+fn write_csv_version(root: &Path, name: &str) -> PathBuf {
+    let d = version_dir(root, name);
+    fs::write(d.join("customers.csv"), CUSTOMERS_CSV).unwrap();
+    fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
+    d
+}
+
+/// A mention batch with only the columns the join reads:
+/// `(channel, handle, author_id, event_time)`.
+type Mention<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<i64>);
+
+fn mentions(rows: &[Mention<'_>]) -> RecordBatch {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(mcol::CHANNEL, DataType::Utf8, false),
+        Field::new(mcol::AUTHOR_HANDLE, DataType::Utf8, true),
+        Field::new(mcol::AUTHOR_ID, DataType::Utf8, true),
+        Field::new(mcol::EVENT_TIME, timestamp_type(), true),
+    ]));
+    RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            )),
+            Arc::new(StringArray::from(
+                rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            )),
+            Arc::new(
+                TimestampMillisecondArray::from(rows.iter().map(|r| r.3).collect::<Vec<_>>())
+                    .with_timezone("UTC"),
+            ),
+        ],
+    )
+    .unwrap()
+}
+
+fn s(b: &RecordBatch, name: &str, i: usize) -> Option<String> {
+    let a = b.column_by_name(name).unwrap().as_string::<i32>();
+    a.is_valid(i).then(|| a.value(i).to_owned())
+}
+
+fn bv(b: &RecordBatch, name: &str, i: usize) -> Option<bool> {
+    let a = b.column_by_name(name).unwrap().as_boolean();
+    a.is_valid(i).then(|| a.value(i))
+}
+
+fn load_err(dir: &Path) -> String {
+    load_snapshot(dir, &cfg()).unwrap_err().to_string()
+}
+
+// ---------------------------------------------------------------- normalise
+
+#[test]
+fn handles_normalise() {
+    assert_eq!(normalize_handle("@Alice_UK"), "alice_uk");
+    assert_eq!(normalize_handle("  @@BoB "), "bob");
+    assert_eq!(normalize_handle("carol"), "carol");
+    assert_eq!(normalize(IdentityKind::Twitter, " @ ", "44"), None);
+}
+
+#[test]
+fn emails_normalise() {
+    assert_eq!(
+        normalize_email("  Jane.Doe@Example.COM "),
+        "jane.doe@example.com"
+    );
+    assert_eq!(
+        normalize(IdentityKind::Email, "A@B.co", "44").as_deref(),
+        Some("a@b.co")
+    );
+}
+
+#[test]
+fn phones_normalise_to_e164() {
+    for p in [
+        "07700 900123",
+        "+44 7700 900123",
+        "(07700) 900 123",
+        "0044 7700 900123",
+        "+44 (0)7700 900-123",
+        "447700900123",
+    ] {
+        assert_eq!(
+            normalize_phone(p, "44").as_deref(),
+            Some("+447700900123"),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        normalize_phone("0612345678", "33").as_deref(),
+        Some("+33612345678")
+    );
+    assert_eq!(
+        normalize_phone("+1 (415) 555-0100", "44").as_deref(),
+        Some("+14155550100")
+    );
+    assert_eq!(normalize_phone("12345", "44"), None);
+    assert_eq!(normalize_phone("call 07700 900123", "44"), None);
+    assert_eq!(normalize_phone("07700+900123", "44"), None);
+}
+
+#[test]
+fn kind_from_shape() {
+    assert_eq!(kind_by_shape("jane@example.com"), Some(IdentityKind::Email));
+    assert_eq!(
+        kind_by_shape(" J.Doe@mail.example.co.uk "),
+        Some(IdentityKind::Email)
+    );
+    assert_eq!(kind_by_shape("@jane"), None);
+    assert_eq!(kind_by_shape("jane@localhost"), None);
+    assert_eq!(kind_by_shape("07700 900123"), Some(IdentityKind::Phone));
+    assert_eq!(
+        kind_by_shape("+44 (0)7700-900123"),
+        Some(IdentityKind::Phone)
+    );
+    assert_eq!(kind_by_shape("123 45"), None);
+    assert_eq!(kind_by_shape("Jane Doe"), None);
+    assert_eq!(kind_by_shape(""), None);
+}
+
+#[test]
+fn channel_to_lookup() {
+    assert_eq!(
+        lookup_for_channel("twitter"),
+        Lookup::Handle(IdentityKind::Twitter)
+    );
+    assert_eq!(
+        lookup_for_channel("Instagram"),
+        Lookup::Handle(IdentityKind::Instagram)
+    );
+    assert_eq!(
+        lookup_for_channel("facebook"),
+        Lookup::AuthorId(IdentityKind::Facebook)
+    );
+    for c in ["web_form", "app_chat", "email", "sms", ""] {
+        assert_eq!(lookup_for_channel(c), Lookup::ByShape, "{c}");
+    }
+    assert_eq!(IdentityKind::parse(" Phone "), Some(IdentityKind::Phone));
+    assert_eq!(IdentityKind::parse("fax"), None);
+}
+
+// ----------------------------------------------------------------- versions
+
+#[test]
+fn version_names_and_listing() {
+    assert_eq!(ms(V1), 1_795_305_600_000);
+    assert_eq!(
+        ms("2026-11-22T10-15-30Z"),
+        1_795_305_600_000 + (10 * 3600 + 15 * 60 + 30) * 1000
+    );
+    assert_eq!(parse_version_name("2026-11-22T00:00:00Z"), None);
+    assert_eq!(parse_version_name("2026-13-22T00-00-00Z"), None);
+    assert_eq!(parse_version_name("latest"), None);
+
+    let root = tempfile::tempdir().unwrap();
+    version_dir(root.path(), V2);
+    version_dir(root.path(), V1);
+    version_dir(root.path(), &format!(".tmp-{V3}"));
+    version_dir(root.path(), "notes");
+    fs::write(root.path().join(V3), "a file, not a directory").unwrap();
+    let v = list_versions(root.path()).unwrap();
+    let names: Vec<_> = v
+        .iter()
+        .map(|(_, p)| p.file_name().unwrap().to_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, [V1, V2]);
+    assert_eq!(v[0].0, ms(V1));
+    assert!(list_versions(&root.path().join("absent")).is_err());
+}
+
+// ------------------------------------------------------------------ loading
+
+#[test]
+fn loads_parquet_and_reports_size() {
+    let root = tempfile::tempdir().unwrap();
+    let d = write_version(
+        root.path(),
+        V1,
+        &customers(&[
+            ("C1", "consumer", "premier", "London", true, "active"),
+            ("C2", "business", "standard", "Leeds", false, "in_arrears"),
+        ]),
+        &identities(&[
+            ("C1", "twitter", "@Alice_UK"),
+            ("C1", "TWITTER", "alice_uk"),
+            ("C1", "email", "Alice@Example.com"),
+            ("C2", "phone", "+44 7700 900123"),
+            ("C1", "email", "shared@example.com"),
+            ("C2", "email", "SHARED@example.com"),
+        ]),
+    );
+    let snap = load_snapshot(&d, &cfg()).unwrap();
+    assert_eq!(snap.name, V1);
+    assert_eq!(snap.valid_from_ms, ms(V1));
+    let ix = &snap.index;
+    assert_eq!(ix.customers().num_rows(), 2);
+    assert_eq!(ix.entries(), 4);
+    assert_eq!(ix.ambiguous_entries(), 1);
+    assert!(ix.approx_bytes() > 0);
+    assert_eq!(ix.get(IdentityKind::Twitter, "alice_uk"), Some(Hit::Row(0)));
+    assert_eq!(
+        ix.get(IdentityKind::Email, "alice@example.com"),
+        Some(Hit::Row(0))
+    );
+    assert_eq!(
+        ix.get(IdentityKind::Phone, "+447700900123"),
+        Some(Hit::Row(1))
+    );
+    assert_eq!(
+        ix.get(IdentityKind::Email, "shared@example.com"),
+        Some(Hit::Ambiguous)
+    );
+    assert_eq!(ix.get(IdentityKind::Instagram, "alice_uk"), None);
+}
+
+#[test]
+fn loads_csv_with_sql_and_phone_normalisation() {
+    let root = tempfile::tempdir().unwrap();
+    let d = write_csv_version(root.path(), V1);
+    let snap = load_snapshot(&d, &cfg()).unwrap();
+    let ix = &snap.index;
+    assert_eq!(ix.customers().num_rows(), 3);
+    // bad phone, orphan customer, unknown kind
+    assert_eq!(snap.skipped_identities, 3);
+    assert_eq!(ix.entries(), 5);
+    assert_eq!(ix.get(IdentityKind::Twitter, "alice_uk"), Some(Hit::Row(0)));
+    assert_eq!(
+        ix.get(IdentityKind::Email, "alice@example.com"),
+        Some(Hit::Row(0))
+    );
+    assert_eq!(
+        ix.get(IdentityKind::Phone, "+447700900123"),
+        Some(Hit::Row(1))
+    );
+    assert_eq!(ix.get(IdentityKind::Facebook, "1000123"), Some(Hit::Row(1)));
+    assert_eq!(
+        ix.get(IdentityKind::Instagram, "carol.ig"),
+        Some(Hit::Row(2))
+    );
+    assert_eq!(ix.str_attr(3, 2), Some("Cardiff"));
+    assert_eq!(ix.vulnerable(0), Some(true));
+}
+
+#[test]
+fn country_code_is_configurable() {
+    let root = tempfile::tempdir().unwrap();
+    let d = write_version(
+        root.path(),
+        V1,
+        &customers(&[("C1", "consumer", "plus", "Paris", false, "active")]),
+        &identities(&[("C1", "phone", "06 12 34 56 78")]),
+    );
+    let c = IdentityJoinConfig {
+        default_country_code: "33".into(),
+        ..cfg()
+    };
+    let snap = load_snapshot(&d, &c).unwrap();
+    assert_eq!(
+        snap.index.get(IdentityKind::Phone, "+33612345678"),
+        Some(Hit::Row(0))
+    );
+}
+
+#[test]
+fn bad_snapshots_are_reported() {
+    let root = tempfile::tempdir().unwrap();
+    let good_c = customers(&[("C1", "consumer", "premier", "London", true, "active")]);
+    let good_i = identities(&[("C1", "twitter", "alice")]);
+
+    // bad directory name
+    let d = version_dir(root.path(), "latest");
+    assert!(
+        load_err(&d).contains("not a version time"),
+        "{}",
+        load_err(&d)
+    );
+
+    // missing file
+    let d = version_dir(root.path(), "2026-01-01T00-00-00Z");
+    write_parquet(&d.join("customers.parquet"), &good_c);
+    let e = load_err(&d);
+    assert!(
+        e.contains("missing file") && e.contains("identities.parquet"),
+        "{e}"
+    );
+
+    // corrupt parquet
+    let d = version_dir(root.path(), "2026-01-02T00-00-00Z");
+    fs::write(
+        d.join("customers.parquet"),
+        b"PAR1 this is not parquet at all",
+    )
+    .unwrap();
+    write_parquet(&d.join("identities.parquet"), &good_i);
+    let e = load_err(&d);
+    assert!(
+        e.contains("customers.parquet") && e.contains("cannot read"),
+        "{e}"
+    );
+
+    // missing column
+    let d = version_dir(root.path(), "2026-01-03T00-00-00Z");
+    write_parquet(
+        &d.join("customers.parquet"),
+        &good_c.project(&[0, 1, 2, 4, 5, 6]).unwrap(),
+    );
+    write_parquet(&d.join("identities.parquet"), &good_i);
+    let e = load_err(&d);
+    assert!(
+        e.contains("customers.parquet") && e.contains("missing column `tier`"),
+        "{e}"
+    );
+    let d = version_dir(root.path(), "2026-01-04T00-00-00Z");
+    write_parquet(&d.join("customers.parquet"), &good_c);
+    write_parquet(
+        &d.join("identities.parquet"),
+        &good_i.project(&[0, 2]).unwrap(),
+    );
+    let e = load_err(&d);
+    assert!(
+        e.contains("identities.parquet") && e.contains("missing column `kind`"),
+        "{e}"
+    );
+
+    // wrong type (parquet)
+    let d = version_dir(root.path(), "2026-01-05T00-00-00Z");
+    let mut cols = good_c.columns().to_vec();
+    cols[5] = Arc::new(StringArray::from(vec!["yes"]));
+    let mut fields: Vec<Field> = good_c
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields[5] = Field::new("vulnerable", DataType::Utf8, true);
+    let bad = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+    write_parquet(&d.join("customers.parquet"), &bad);
+    write_parquet(&d.join("identities.parquet"), &good_i);
+    let e = load_err(&d);
+    assert!(
+        e.contains("customers.parquet")
+            && e.contains("column `vulnerable`")
+            && e.contains("expected boolean"),
+        "{e}"
+    );
+
+    // wrong type (csv)
+    let d = version_dir(root.path(), "2026-01-06T00-00-00Z");
+    fs::write(
+        d.join("customers.csv"),
+        "customer_id,segment,tier,region,vulnerable,account_status\nC1,consumer,plus,London,maybe,active\n",
+    )
+    .unwrap();
+    fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
+    let e = load_err(&d);
+    assert!(
+        e.contains("customers.csv") && e.contains("column `vulnerable`"),
+        "{e}"
+    );
+
+    // empty customers (parquet, zero rows)
+    let d = version_dir(root.path(), "2026-01-07T00-00-00Z");
+    write_parquet(&d.join("customers.parquet"), &good_c.slice(0, 0));
+    write_parquet(&d.join("identities.parquet"), &good_i);
+    let e = load_err(&d);
+    assert!(
+        e.contains("customers.parquet") && e.contains("empty"),
+        "{e}"
+    );
+
+    // empty customers (csv, header only)
+    let d = version_dir(root.path(), "2026-01-08T00-00-00Z");
+    fs::write(
+        d.join("customers.csv"),
+        "customer_id,segment,tier,region,vulnerable,account_status\n",
+    )
+    .unwrap();
+    fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
+    let e = load_err(&d);
+    assert!(e.contains("customers.csv") && e.contains("empty"), "{e}");
+}
+
+// --------------------------------------------------------------------- join
+
+fn two_versions(root: &Path) -> IdentityJoin {
+    let d1 = write_version(
+        root,
+        V1,
+        &customers(&[
+            ("C1", "consumer", "standard", "London", false, "active"),
+            ("C2", "business", "plus", "Leeds", false, "active"),
+        ]),
+        &identities(&[("C1", "twitter", "alice"), ("C2", "twitter", "bob")]),
+    );
+    // In V2 the handle `alice` moved to C2, and C1 became premier.
+    let d2 = write_version(
+        root,
+        V2,
+        &customers(&[
+            ("C1", "consumer", "premier", "London", true, "in_arrears"),
+            ("C2", "business", "plus", "Leeds", false, "active"),
+        ]),
+        &identities(&[
+            ("C2", "twitter", "@ALICE"),
+            ("C1", "email", "c1@example.com"),
+        ]),
+    );
+    let mut j = IdentityJoin::new(cfg()).unwrap();
+    j.add_snapshot(load_snapshot(&d2, &cfg()).unwrap());
+    j.add_snapshot(load_snapshot(&d1, &cfg()).unwrap());
+    j
+}
+
+#[test]
+fn as_of_version_switch() {
+    let root = tempfile::tempdir().unwrap();
+    let j = two_versions(root.path());
+    let t2 = ms(V2);
+    let b = mentions(&[
+        ("twitter", Some("@Alice"), None, Some(t2 - 1)),
+        ("twitter", Some("@Alice"), None, Some(t2)),
+        ("twitter", Some("bob"), None, Some(t2 - 1)),
+        ("twitter", Some("bob"), None, Some(t2 + 1)),
+        ("email", Some("C1@Example.com"), None, Some(t2 - 1)),
+        ("email", Some("C1@Example.com"), None, Some(t2)),
+    ]);
+    let out = j.join_batch(&b).unwrap();
+    assert_eq!(out.num_columns(), 4 + 11);
+    assert_eq!(s(&out, col::CUSTOMER_ID, 0).as_deref(), Some("C1"));
+    assert_eq!(s(&out, col::CUSTOMER_TIER, 0).as_deref(), Some("standard"));
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V1));
+    assert_eq!(
+        s(&out, col::IDENTITY_VIA, 0).as_deref(),
+        Some("twitter:handle")
+    );
+    assert_eq!(s(&out, col::CUSTOMER_ID, 1).as_deref(), Some("C2"));
+    assert_eq!(
+        s(&out, col::CUSTOMER_SEGMENT, 1).as_deref(),
+        Some("business")
+    );
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 1).as_deref(), Some(V2));
+    assert_eq!(s(&out, col::CUSTOMER_ID, 2).as_deref(), Some("C2"));
+    assert_eq!(
+        s(&out, col::IDENTITY_MISS_REASON, 3).as_deref(),
+        Some("unknown_identity")
+    );
+    assert_eq!(bv(&out, col::IDENTITY_MATCHED, 3), Some(false));
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 3).as_deref(), Some(V2));
+    assert_eq!(s(&out, col::CUSTOMER_ID, 4), None);
+    assert_eq!(
+        s(&out, col::IDENTITY_MISS_REASON, 4).as_deref(),
+        Some("unknown_identity")
+    );
+    assert_eq!(s(&out, col::CUSTOMER_ID, 5).as_deref(), Some("C1"));
+    assert_eq!(s(&out, col::CUSTOMER_TIER, 5).as_deref(), Some("premier"));
+    assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, 5), Some(true));
+    assert_eq!(
+        s(&out, col::CUSTOMER_ACCOUNT_STATUS, 5).as_deref(),
+        Some("in_arrears")
+    );
+    assert_eq!(s(&out, col::IDENTITY_VIA, 5).as_deref(), Some("email"));
+    assert_eq!(s(&out, col::IDENTITY_MISS_REASON, 5), None);
+    for i in 0..6 {
+        assert_eq!(
+            bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, i),
+            Some(false)
+        );
+    }
+    let st = j.take_stats();
+    assert_eq!(
+        st,
+        JoinStats {
+            rows: 6,
+            hits: 4,
+            unknown_identity: 2,
+            ..Default::default()
+        }
+    );
+    assert_eq!(j.take_stats(), JoinStats::default());
+}
+
+#[test]
+fn older_than_every_version_uses_the_oldest() {
+    let root = tempfile::tempdir().unwrap();
+    let j = two_versions(root.path());
+    let out = j
+        .join_batch(&mentions(&[
+            ("twitter", Some("alice"), None, Some(ms(V1) - 1)),
+            ("twitter", Some("alice"), None, None),
+        ]))
+        .unwrap();
+    assert_eq!(s(&out, col::CUSTOMER_ID, 0).as_deref(), Some("C1"));
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V1));
+    assert_eq!(bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 0), Some(true));
+    // no event time → newest version
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 1).as_deref(), Some(V2));
+    assert_eq!(
+        bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 1),
+        Some(false)
+    );
+    assert_eq!(j.take_stats().before_oldest_version, 1);
+}
+
+#[test]
+fn keeps_only_the_newest_versions() {
+    let root = tempfile::tempdir().unwrap();
+    let c = customers(&[("C1", "consumer", "standard", "London", false, "active")]);
+    let i = identities(&[("C1", "twitter", "alice")]);
+    let mut j = IdentityJoin::new(cfg()).unwrap();
+    for v in [V2, V1, V3] {
+        j.add_snapshot(load_snapshot(&write_version(root.path(), v, &c, &i), &cfg()).unwrap());
+    }
+    let names: Vec<_> = j.versions().map(|s| s.name.clone()).collect();
+    assert_eq!(names, [V2, V3]);
+    // re-adding the same version replaces it
+    j.add_snapshot(load_snapshot(&root.path().join(V3), &cfg()).unwrap());
+    assert_eq!(j.versions().count(), 2);
+    let out = j
+        .join_batch(&mentions(&[("twitter", Some("alice"), None, Some(ms(V1)))]))
+        .unwrap();
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V2));
+    assert_eq!(bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 0), Some(true));
+}
+
+#[test]
+fn channels_ambiguity_and_misses() {
+    let root = tempfile::tempdir().unwrap();
+    let d = write_csv_version(root.path(), V1);
+    let mut j = IdentityJoin::new(cfg()).unwrap();
+    let mut snap = load_snapshot(&d, &cfg()).unwrap();
+    // make the email ambiguous with a second snapshot index built by hand
+    let ix = IdentityIndex::build(
+        snap.index.customers().clone(),
+        vec![
+            (IdentityKind::Email, "shared@example.com".to_owned(), 0),
+            (IdentityKind::Email, "shared@example.com".to_owned(), 1),
+            (IdentityKind::Email, "mine@example.com".to_owned(), 2),
+            (IdentityKind::Email, "mine@example.com".to_owned(), 2),
+            (IdentityKind::Twitter, "alice_uk".to_owned(), 0),
+            (IdentityKind::Facebook, "1000123".to_owned(), 1),
+            (IdentityKind::Instagram, "carol.ig".to_owned(), 2),
+            (IdentityKind::Phone, "+447700900123".to_owned(), 1),
+        ],
+    );
+    snap.index = ix;
+    j.add_snapshot(snap);
+    let t = Some(ms(V1) + 1);
+    let out = j
+        .join_batch(&mentions(&[
+            ("app_chat", Some("Shared@Example.com"), None, t), // 0 ambiguous
+            ("email", Some("mine@example.com"), None, t),      // 1 same customer twice
+            ("facebook", Some("Bob B"), Some("1000123"), t),   // 2 by author id
+            ("facebook", Some("1000123"), None, t),            // 3 no author id
+            ("instagram", Some("@Carol.IG"), None, t),         // 4
+            ("sms", Some("0044 7700 900123"), None, t),        // 5 phone
+            ("web_form", Some("Jane Doe"), None, t),           // 6 no identity
+            ("twitter", None, Some("42"), t),                  // 7 no handle
+            ("twitter", Some("nobody"), None, t),              // 8 unknown
+        ]))
+        .unwrap();
+    let reason = |i| s(&out, col::IDENTITY_MISS_REASON, i);
+    let cid = |i| s(&out, col::CUSTOMER_ID, i);
+    let via = |i| s(&out, col::IDENTITY_VIA, i);
+    assert_eq!(reason(0).as_deref(), Some("ambiguous_identity"));
+    assert_eq!(cid(0), None);
+    assert_eq!(via(0), None);
+    assert_eq!(cid(1).as_deref(), Some("C3"));
+    assert_eq!(
+        (cid(2).as_deref(), via(2).as_deref()),
+        (Some("C2"), Some("facebook:author_id"))
+    );
+    assert_eq!(reason(3).as_deref(), Some("no_identity"));
+    assert_eq!(
+        (cid(4).as_deref(), via(4).as_deref()),
+        (Some("C3"), Some("instagram:handle"))
+    );
+    assert_eq!(
+        (cid(5).as_deref(), via(5).as_deref()),
+        (Some("C2"), Some("phone"))
+    );
+    assert_eq!(reason(6).as_deref(), Some("no_identity"));
+    assert_eq!(reason(7).as_deref(), Some("no_identity"));
+    assert_eq!(reason(8).as_deref(), Some("unknown_identity"));
+    let st = j.take_stats();
+    assert_eq!(
+        (
+            st.hits,
+            st.ambiguous_identity,
+            st.no_identity,
+            st.unknown_identity
+        ),
+        (4, 1, 3, 1)
+    );
+}
+
+#[test]
+fn no_snapshot_misses_everything() {
+    let j = IdentityJoin::new(cfg()).unwrap();
+    let out = j
+        .join_batch(&mentions(&[("twitter", Some("alice"), None, Some(0))]))
+        .unwrap();
+    assert_eq!(
+        s(&out, col::IDENTITY_MISS_REASON, 0).as_deref(),
+        Some("no_snapshot")
+    );
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0), None);
+    assert_eq!(j.take_stats().no_snapshot, 1);
+}
+
+#[test]
+fn joins_a_parsed_envelope_batch() {
+    let root = tempfile::tempdir().unwrap();
+    let d = write_csv_version(root.path(), V1);
+    let mut j = IdentityJoin::new(cfg()).unwrap();
+    j.add_snapshot(load_snapshot(&d, &cfg()).unwrap());
+
+    let meta = SourceMeta {
+        topic: "mentions",
+        partition: 0,
+        offset: 1,
+    };
+    let mut p = MentionParser::new(ParseConfig::default());
+    let records = [
+        r#"{"id":"wf-1","channel":"web_form","created_at":"2026-11-22T10:15:30Z","author":{"handle":"ALICE@example.com"},"text":"bill doubled"}"#,
+        r#"{"id":"sms-1","channel":"sms","created_at":"2026-11-22T10:16:00Z","author":{"handle":"+44 7700 900123"},"text":"no signal"}"#,
+        r#"{"id":"ac-1","channel":"app_chat","created_at":"2026-11-22T10:17:00Z","author":{"handle":"guest-123"},"text":"hi"}"#,
+        r#"{"id":"em-1","channel":"email","created_at":"2026-11-21T23:59:59Z","author":{"handle":"stranger@example.org"},"text":"hello"}"#,
+    ];
+    for r in records {
+        assert_eq!(p.push(r.as_bytes(), &meta, 0), Ok(1), "{r}");
+    }
+    let batch = p.finish();
+    let out = j.join_batch(&batch).unwrap();
+    assert_eq!(out.num_rows(), 4);
+    assert_eq!(out.num_columns(), batch.num_columns() + 11);
+    assert_eq!(s(&out, mcol::MENTION_ID, 0).as_deref(), Some("wf-1"));
+    assert_eq!(s(&out, col::CUSTOMER_ID, 0).as_deref(), Some("C1"));
+    assert_eq!(s(&out, col::IDENTITY_VIA, 0).as_deref(), Some("email"));
+    assert_eq!(s(&out, col::CUSTOMER_REGION, 0).as_deref(), Some("London"));
+    assert_eq!(s(&out, col::CUSTOMER_ID, 1).as_deref(), Some("C2"));
+    assert_eq!(s(&out, col::IDENTITY_VIA, 1).as_deref(), Some("phone"));
+    assert_eq!(
+        s(&out, col::IDENTITY_MISS_REASON, 2).as_deref(),
+        Some("no_identity")
+    );
+    assert_eq!(
+        s(&out, col::IDENTITY_MISS_REASON, 3).as_deref(),
+        Some("unknown_identity")
+    );
+    assert_eq!(bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 3), Some(true));
+    assert_eq!(
+        bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 0),
+        Some(false)
+    );
+}
+
+#[test]
+fn bad_mention_batch_is_an_error() {
+    let j = IdentityJoin::new(cfg()).unwrap();
+    let b = mentions(&[("twitter", Some("a"), None, Some(0))])
+        .project(&[0, 1, 3])
+        .unwrap();
+    assert!(j
+        .join_batch(&b)
+        .unwrap_err()
+        .to_string()
+        .contains("author_id"));
+}
+
+// ------------------------------------------------------------------- config
+
+#[test]
+fn config_defaults_validation_and_unknown_fields() {
+    let c: IdentityJoinConfig = serde_json::from_str("{}").unwrap();
+    assert_eq!(c, IdentityJoinConfig::default());
+    assert_eq!(
+        (c.default_country_code.as_str(), c.keep_versions),
+        ("44", 2)
+    );
+    let c: IdentityJoinConfig =
+        serde_json::from_str(r#"{"default_country_code":"1","keep_versions":3}"#).unwrap();
+    assert_eq!(c.keep_versions, 3);
+    assert!(serde_json::from_str::<IdentityJoinConfig>(r#"{"keep_version":3}"#).is_err());
+    for bad in [
+        IdentityJoinConfig {
+            keep_versions: 0,
+            ..cfg()
+        },
+        IdentityJoinConfig {
+            default_country_code: "+44".into(),
+            ..cfg()
+        },
+        IdentityJoinConfig {
+            default_country_code: "".into(),
+            ..cfg()
+        },
+    ] {
+        assert!(IdentityJoin::new(bad).is_err());
+    }
+}
