@@ -39,30 +39,16 @@ pub struct Snapshot {
 
 /// Parses a version directory name `YYYY-MM-DDTHH-MM-SSZ` to epoch ms.
 pub fn parse_version_name(name: &str) -> Option<i64> {
+    // The directory name is RFC 3339 with `-` for `:` in the time (colons
+    // are not portable in file names): restore them and use the one parser.
     let b = name.as_bytes();
-    if b.len() != 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || b[10] != b'T'
-        || b[13] != b'-'
-        || b[16] != b'-'
-        || b[19] != b'Z'
-    {
+    if b.len() != 20 || b[13] != b'-' || b[16] != b'-' || b[19] != b'Z' {
         return None;
     }
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
-        let s = &name[r];
-        s.bytes()
-            .all(|c| c.is_ascii_digit())
-            .then(|| s.parse().ok())?
-    };
-    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-    let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
-        return None;
-    }
-    let days = crate::parse::time::days_from_civil(y, mo as u32, d as u32);
-    Some(((days * 24 + h) * 60 + mi) * 60_000 + s * 1000)
+    let mut rfc = name.to_owned();
+    rfc.replace_range(13..14, ":");
+    rfc.replace_range(16..17, ":");
+    crate::parse::time::parse_rfc3339(&rfc)
 }
 
 /// Version directories under `root`, sorted by valid-from: sub-directories
