@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder,
 };
-use arrow::datatypes::{Field, Schema, TimestampMillisecondType};
+use arrow::datatypes::{Field, TimestampMillisecondType};
 use serde::{Deserialize, Serialize};
 
 pub use index::{attr, customer_schema, Hit, IdentityIndex, AMBIGUOUS};
@@ -319,42 +319,32 @@ impl IdentityJoin {
             }
         }
 
-        let mut fields: Vec<Field> = batch
-            .schema()
-            .fields()
-            .iter()
-            .map(|f| f.as_ref().clone())
-            .collect();
-        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-        let mut push = |name: &str, a: ArrayRef, nullable: bool| {
-            fields.push(Field::new(name, a.data_type().clone(), nullable));
-            columns.push(a);
+        let f = |name: &str, a: ArrayRef, nullable: bool| {
+            (Field::new(name, a.data_type().clone(), nullable), a)
         };
-        push(col::CUSTOMER_ID, Arc::new(b_cid.finish()), true);
-        push(col::CUSTOMER_SEGMENT, Arc::new(b_seg.finish()), true);
-        push(col::CUSTOMER_TIER, Arc::new(b_tier.finish()), true);
-        push(col::CUSTOMER_REGION, Arc::new(b_region.finish()), true);
-        push(col::CUSTOMER_VULNERABLE, Arc::new(b_vuln.finish()), true);
-        push(
-            col::CUSTOMER_ACCOUNT_STATUS,
-            Arc::new(b_status.finish()),
-            true,
-        );
-        push(col::IDENTITY_MATCHED, Arc::new(b_matched.finish()), false);
-        push(col::IDENTITY_VIA, Arc::new(b_via.finish()), true);
-        push(col::IDENTITY_SNAPSHOT, Arc::new(b_snap.finish()), true);
-        push(col::IDENTITY_MISS_REASON, Arc::new(b_miss.finish()), true);
-        push(
-            col::IDENTITY_BEFORE_OLDEST_VERSION,
-            Arc::new(b_before.finish()),
-            false,
-        );
-        let out = RecordBatch::try_new(
-            Arc::new(Schema::new_with_metadata(
-                fields,
-                batch.schema().metadata().clone(),
-            )),
-            columns,
+        let out = crate::classify::append_columns(
+            batch,
+            vec![
+                f(col::CUSTOMER_ID, Arc::new(b_cid.finish()), true),
+                f(col::CUSTOMER_SEGMENT, Arc::new(b_seg.finish()), true),
+                f(col::CUSTOMER_TIER, Arc::new(b_tier.finish()), true),
+                f(col::CUSTOMER_REGION, Arc::new(b_region.finish()), true),
+                f(col::CUSTOMER_VULNERABLE, Arc::new(b_vuln.finish()), true),
+                f(
+                    col::CUSTOMER_ACCOUNT_STATUS,
+                    Arc::new(b_status.finish()),
+                    true,
+                ),
+                f(col::IDENTITY_MATCHED, Arc::new(b_matched.finish()), false),
+                f(col::IDENTITY_VIA, Arc::new(b_via.finish()), true),
+                f(col::IDENTITY_SNAPSHOT, Arc::new(b_snap.finish()), true),
+                f(col::IDENTITY_MISS_REASON, Arc::new(b_miss.finish()), true),
+                f(
+                    col::IDENTITY_BEFORE_OLDEST_VERSION,
+                    Arc::new(b_before.finish()),
+                    false,
+                ),
+            ],
         )?;
 
         let mut acc = self.stats.lock().unwrap_or_else(|p| p.into_inner());
