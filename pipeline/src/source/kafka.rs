@@ -292,18 +292,9 @@ impl SourceContext {
             Err(e) => {
                 metrics::counter!(m::OFFSET_COMMIT_FAILURES).increment(1);
                 warn!(error = %e, "offset commit failed; will retry with later offsets");
-                // Put nothing back: the next drain carries offsets at least as high
-                // only if more completes, so retry these explicitly.
-                self.retry_later(done);
+                // Hand them back so the next commit retries them.
+                self.tracker.restore_committable(done);
             }
-        }
-    }
-
-    fn retry_later(&self, done: Vec<(TopicPartition, i64)>) {
-        // Re-register as a completed, already-acknowledged batch.
-        for (tp, next) in done {
-            let ack = self.tracker.begin(&[(tp, next)]);
-            drop(ack);
         }
     }
 }

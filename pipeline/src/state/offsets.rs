@@ -122,6 +122,18 @@ impl OffsetTracker {
             .collect()
     }
 
+    /// Hands back offsets taken by [`drain_committable`](Self::drain_committable)
+    /// whose commit failed, so that the next drain offers them again (unless a
+    /// higher one became committable meanwhile). Revoked partitions are skipped.
+    pub fn restore_committable(&self, done: Vec<(TopicPartition, i64)>) {
+        let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        for (tp, next) in done {
+            if let Some(track) = inner.partitions.get_mut(&tp) {
+                track.committable = Some(track.committable.map_or(next, |c| c.max(next)));
+            }
+        }
+    }
+
     /// Number of batches still in flight over all partitions.
     pub fn in_flight(&self) -> usize {
         let inner = self.inner.lock().expect("offset tracker poisoned");
@@ -206,6 +218,29 @@ mod tests {
         let got = t.drain_committable();
         assert_eq!(got, vec![(tp(1), 3)]);
         assert_eq!(t.stalled(), vec![tp(0)]);
+    }
+
+    #[test]
+    fn failed_commits_are_offered_again_even_with_batches_in_flight() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0)]);
+        drop(t.begin(&[(tp(0), 10)]));
+        let pending = t.begin(&[(tp(0), 20)]);
+        let done = t.drain_committable();
+        assert_eq!(done, vec![(tp(0), 10)]);
+        t.restore_committable(done);
+        assert_eq!(
+            t.drain_committable(),
+            vec![(tp(0), 10)],
+            "not held back by the batch in flight"
+        );
+        drop(pending);
+        t.restore_committable(vec![(tp(0), 10)]);
+        assert_eq!(
+            t.drain_committable(),
+            vec![(tp(0), 20)],
+            "a higher offset wins"
+        );
     }
 
     #[test]
