@@ -14,6 +14,10 @@ pub enum OperatorError {
     Snapshot {
         /// The directory or file at fault.
         path: std::path::PathBuf,
+        /// Bounded failure code for metrics: `missing_file`,
+        /// `missing_column`, `wrong_type`, `empty` or `unreadable` (corrupt
+        /// file, I/O or DataFusion error, bad directory name).
+        code: &'static str,
         /// What is wrong, naming the column where relevant.
         reason: String,
     },
@@ -28,6 +32,18 @@ pub enum OperatorError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+impl OperatorError {
+    /// The bounded failure code of a [`OperatorError::Snapshot`] error
+    /// (`missing_file`, `missing_column`, `wrong_type`, `empty`,
+    /// `unreadable`); `None` for other errors.
+    pub fn snapshot_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Snapshot { code, .. } => Some(code),
+            _ => None,
+        }
+    }
 }
 
 /// Result alias for operator code.

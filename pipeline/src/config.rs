@@ -12,6 +12,7 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use switchboard_operators::classify::ClassifyConfig;
+use switchboard_operators::identity_join::IdentityJoinConfig;
 use switchboard_operators::language::LanguageConfig;
 use switchboard_operators::sentiment::{SentimentMode, TelcoRules};
 use switchboard_operators::spam::SpamConfig;
@@ -38,6 +39,8 @@ pub struct Config {
     pub spam: SpamConfig,
     /// Language detection.
     pub language: LanguageConfig,
+    /// The identity join: CRM snapshots and identity updates.
+    pub identity: IdentitySection,
     /// Output producers.
     pub sink: SinkConfig,
     /// Wiring between stages.
@@ -191,6 +194,59 @@ pub struct SentimentSection {
     /// The telco domain layer (phrases, emoji, sarcasm); a list given here
     /// replaces the built-in list of the same name.
     pub telco: TelcoRules,
+}
+
+/// The identity join (SPEC "CRM snapshots").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentitySection {
+    /// Directory of versioned CRM snapshots (one sub-directory per version,
+    /// named by its valid-from time). Empty switches the join off: mentions
+    /// carry no customer columns.
+    pub snapshot_dir: String,
+    /// How often the directory is checked for new versions, in milliseconds.
+    pub poll_interval_ms: u64,
+    /// Country calling code (digits, no `+`) given to national phone
+    /// numbers written with a trunk `0` (`07700 900123` → `+447700900123`).
+    pub default_country_code: String,
+    /// Snapshot versions kept for as-of joins of late mentions (at least 1).
+    pub keep_versions: usize,
+    /// Apply the compacted `topics.crm_identity_updates` topic on top of the
+    /// snapshots.
+    pub read_updates: bool,
+    /// At start, how long to wait for the updates topic to be read to its
+    /// end before mentions are consumed, in milliseconds (then carry on and
+    /// catch up while running).
+    pub startup_wait_ms: u64,
+}
+
+impl Default for IdentitySection {
+    fn default() -> Self {
+        let j = IdentityJoinConfig::default();
+        Self {
+            snapshot_dir: String::new(),
+            poll_interval_ms: 5_000,
+            default_country_code: j.default_country_code,
+            keep_versions: j.keep_versions,
+            read_updates: true,
+            startup_wait_ms: 10_000,
+        }
+    }
+}
+
+impl IdentitySection {
+    /// Whether the join is on.
+    pub fn enabled(&self) -> bool {
+        !self.snapshot_dir.trim().is_empty()
+    }
+
+    /// The operator's configuration.
+    pub fn join_config(&self) -> IdentityJoinConfig {
+        IdentityJoinConfig {
+            default_country_code: self.default_country_code.clone(),
+            keep_versions: self.keep_versions,
+        }
+    }
 }
 
 /// Output producers (DLQ today; work items and incidents later).
@@ -401,7 +457,26 @@ impl Config {
                 format!("`{}` is not an ip:port address", self.metrics.addr),
             );
         }
+        if self.identity.poll_interval_ms == 0 {
+            return bad("identity.poll_interval_ms", "must be at least 1");
+        }
         // Operators validate their own sections: build them once.
+        self.identity
+            .join_config()
+            .validate()
+            .map_err(|e| match e {
+                // The operator names its own section `identity_join`.
+                switchboard_operators::OperatorError::Config { key, reason } => {
+                    PipelineError::Config {
+                        key: format!(
+                            "identity.{}",
+                            key.strip_prefix("identity_join.").unwrap_or(&key)
+                        ),
+                        reason,
+                    }
+                }
+                other => PipelineError::Operator(other),
+            })?;
         crate::topology::Enricher::build(self)?;
         switchboard_operators::spam::SpamDetector::new(self.spam.clone())
             .map_err(|e| prefix_key("spam", e))?;
@@ -497,6 +572,15 @@ mod tests {
                 "kafka.properties.\"enable.auto.commit\"",
             ),
             ("[topics]\ndlq = \"mentions\"\n", "topics.dlq"),
+            ("[identity]\nkeep_versions = 0\n", "identity.keep_versions"),
+            (
+                "[identity]\ndefault_country_code = \"+44\"\n",
+                "identity.default_country_code",
+            ),
+            (
+                "[identity]\npoll_interval_ms = 0\n",
+                "identity.poll_interval_ms",
+            ),
             (
                 "[topics]\nwork_items = \"bad topic\"\n",
                 "topics.work_items",

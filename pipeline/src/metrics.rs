@@ -60,6 +60,39 @@ pub const E2E_LATENCY: &str = "switchboard_pipeline_end_to_end_latency_seconds";
 pub const PROCESSING_LATENCY: &str = "switchboard_pipeline_processing_latency_seconds";
 /// 1 while the pipeline is ready (consuming, nothing stalled).
 pub const READY: &str = "switchboard_pipeline_ready";
+/// Identity-join lookups, by channel (a fixed set) and result (`hit` or the miss reason).
+pub const IDENTITY_LOOKUPS: &str = "switchboard_identity_lookups_total";
+/// Mentions older than every kept snapshot version (joined to the oldest).
+pub const IDENTITY_BEFORE_OLDEST: &str = "switchboard_identity_before_oldest_version_total";
+/// Snapshot versions loaded and swapped in.
+pub const IDENTITY_SNAPSHOT_LOADS: &str = "switchboard_identity_snapshot_loads_total";
+/// Snapshot versions that failed to load (the previous version stays in service), by reason.
+pub const IDENTITY_SNAPSHOT_LOAD_FAILURES: &str =
+    "switchboard_identity_snapshot_load_failures_total";
+/// Time to load one snapshot version (read, normalise, index).
+pub const IDENTITY_SNAPSHOT_LOAD_DURATION: &str =
+    "switchboard_identity_snapshot_load_duration_seconds";
+/// Valid-from time of the newest snapshot version in service, Unix seconds (0 when none).
+pub const IDENTITY_SNAPSHOT_VALID_FROM: &str =
+    "switchboard_identity_snapshot_valid_from_timestamp_seconds";
+/// Age of the newest snapshot version in service: now − its valid-from.
+pub const IDENTITY_SNAPSHOT_AGE: &str = "switchboard_identity_snapshot_age_seconds";
+/// Snapshot versions kept in memory for as-of joins.
+pub const IDENTITY_SNAPSHOT_VERSIONS: &str = "switchboard_identity_snapshot_versions";
+/// Identity index entries of the newest version (ambiguous ones included).
+pub const IDENTITY_INDEX_ENTRIES: &str = "switchboard_identity_index_entries";
+/// Approximate memory of every kept version's index and customer attributes.
+pub const IDENTITY_INDEX_BYTES: &str = "switchboard_identity_index_bytes";
+/// Identities of the newest version claimed by several customers.
+pub const IDENTITY_AMBIGUOUS_ENTRIES: &str = "switchboard_identity_ambiguous_entries";
+/// Identity updates applied, by op (`add`, `change`, `remove`, `tombstone`).
+pub const IDENTITY_UPDATES: &str = "switchboard_identity_updates_total";
+/// Identity updates rejected (counted drop, logged), by reason.
+pub const IDENTITY_UPDATES_REJECTED: &str = "switchboard_identity_updates_rejected_total";
+/// Identities with updates held on top of the snapshots.
+pub const IDENTITY_OVERLAY_ENTRIES: &str = "switchboard_identity_overlay_entries";
+/// 1 once the updates topic was read to the end it had at start.
+pub const IDENTITY_UPDATES_CAUGHT_UP: &str = "switchboard_identity_updates_caught_up";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 
@@ -75,6 +108,8 @@ pub mod stage {
     pub const ENRICH: &str = "enrich";
     /// Spam filter.
     pub const SPAM: &str = "spam";
+    /// Identity join (CRM).
+    pub const IDENTITY: &str = "identity";
     /// Terminal sink of the pipeline as built today.
     pub const SINK: &str = "sink";
 }
@@ -175,6 +210,77 @@ fn describe() {
         "Record consumed to output acknowledged"
     );
     describe_gauge!(READY, Unit::Count, "1 while ready");
+    describe_counter!(
+        IDENTITY_LOOKUPS,
+        Unit::Count,
+        "Identity-join lookups by channel and result"
+    );
+    describe_counter!(
+        IDENTITY_BEFORE_OLDEST,
+        Unit::Count,
+        "Mentions older than every kept snapshot version"
+    );
+    describe_counter!(
+        IDENTITY_SNAPSHOT_LOADS,
+        Unit::Count,
+        "CRM snapshot versions loaded"
+    );
+    describe_counter!(
+        IDENTITY_SNAPSHOT_LOAD_FAILURES,
+        Unit::Count,
+        "CRM snapshot versions that failed to load, by reason"
+    );
+    describe_histogram!(
+        IDENTITY_SNAPSHOT_LOAD_DURATION,
+        Unit::Seconds,
+        "Time to load one CRM snapshot version"
+    );
+    describe_gauge!(
+        IDENTITY_SNAPSHOT_VALID_FROM,
+        Unit::Seconds,
+        "Valid-from of the newest CRM snapshot in service (Unix time)"
+    );
+    describe_gauge!(
+        IDENTITY_SNAPSHOT_AGE,
+        Unit::Seconds,
+        "Age of the newest CRM snapshot in service"
+    );
+    describe_gauge!(
+        IDENTITY_SNAPSHOT_VERSIONS,
+        Unit::Count,
+        "CRM snapshot versions kept"
+    );
+    describe_gauge!(
+        IDENTITY_INDEX_ENTRIES,
+        Unit::Count,
+        "Identity index entries of the newest version"
+    );
+    describe_gauge!(
+        IDENTITY_INDEX_BYTES,
+        Unit::Bytes,
+        "Approximate memory of the kept identity indexes"
+    );
+    describe_gauge!(
+        IDENTITY_AMBIGUOUS_ENTRIES,
+        Unit::Count,
+        "Identities claimed by several customers in the newest version"
+    );
+    describe_counter!(IDENTITY_UPDATES, Unit::Count, "Identity updates applied");
+    describe_counter!(
+        IDENTITY_UPDATES_REJECTED,
+        Unit::Count,
+        "Identity updates rejected, by reason"
+    );
+    describe_gauge!(
+        IDENTITY_OVERLAY_ENTRIES,
+        Unit::Count,
+        "Identities with updates held on top of the snapshots"
+    );
+    describe_gauge!(
+        IDENTITY_UPDATES_CAUGHT_UP,
+        Unit::Count,
+        "1 once the identity updates topic was read to its end"
+    );
     describe_gauge!(BUILD_INFO, Unit::Count, "Build information");
 }
 

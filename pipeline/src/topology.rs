@@ -9,11 +9,18 @@
 //!        │ partition queues forwarded to N worker queues
 //!        ▼
 //!  sb-source-i  ×N : batched poll → ParseWorker (MentionParser → Arrow)
+//!        │           → Enricher (language, sentiment, category)
+//!        │           → IdentityJoin (as-of CRM snapshot + identity updates)
 //!        │ rejected records ──► DlqSink ──► `mentions-dlq`
 //!        ▼ RowChannel (capacity in rows: backpressure)
 //!  sb-downstream   : terminal stage (acknowledges batches; later: join,
 //!                    score, correlate, route, work-item sink)
 //! ```
+//!
+//! Beside them, `CrmState` (`state/crm.rs`) loads CRM snapshot versions
+//! (thread `sb-crm`, hot reload) and `UpdatesReader`
+//! (`source/identity_updates.rs`, thread `sb-crm-updates`) applies
+//! `crm-identity-updates`; both feed the one shared `IdentityJoin`.
 //!
 //! Offsets are committed by the control thread only when every output of a
 //! source batch (its Arrow batch downstream, its DLQ records) is acknowledged.
@@ -37,6 +44,7 @@ use crate::metrics::{self as m, Health, SourceMetrics};
 use crate::sink::dlq::DlqSink;
 use crate::source::kafka::KafkaSource;
 use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
+use crate::state::crm::CrmState;
 
 /// The stateless enrichment operators, applied in every source worker right
 /// after parse (so they run on all cores): language → sentiment → category.
@@ -104,6 +112,7 @@ pub struct Pipeline {
     stats: Arc<PipelineStats>,
     health: Arc<Health>,
     workers: usize,
+    crm: Option<Arc<CrmState>>,
 }
 
 impl Pipeline {
@@ -113,6 +122,9 @@ impl Pipeline {
         let enricher = Enricher::build(config)?;
         SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
         let dlq = Arc::new(DlqSink::new(config)?);
+        // Snapshots are loaded (and identity updates read) before the group
+        // is joined, so the first mention already meets its customer.
+        let crm = CrmState::start(config)?.map(Arc::new);
         let source = KafkaSource::subscribe(
             config,
             &config.kafka.group_id,
@@ -128,7 +140,13 @@ impl Pipeline {
             stats: Arc::new(PipelineStats::default()),
             health,
             workers,
+            crm,
         })
+    }
+
+    /// The CRM state of the identity join (None when it is off).
+    pub fn crm(&self) -> Option<Arc<CrmState>> {
+        self.crm.clone()
     }
 
     /// Shared totals (live while running).
@@ -151,7 +169,9 @@ impl Pipeline {
             stats,
             health,
             workers,
+            crm,
         } = self;
+        let join = crm.as_ref().map(|c| c.join().clone());
         let spam = SpamDetector::new(config.spam.clone())
             .map_err(|e| crate::config::prefix_key("spam", e))?;
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
@@ -179,6 +199,7 @@ impl Pipeline {
                 ParseWorker::new(
                     parse.clone(),
                     enricher.clone(),
+                    join.clone(),
                     max_rows,
                     linger,
                     tx.clone(),
@@ -192,6 +213,9 @@ impl Pipeline {
         // The handler factory (and its sender) is dropped by now; the workers'
         // senders went with their threads, so the downstream stage sees Closed.
         let _ = downstream.join();
+        if let Some(crm) = &crm {
+            crm.shutdown();
+        }
         health.set_ready(false, "stopped");
         result
     }

@@ -3,11 +3,19 @@
 //! `(kind, normalised value) → customer row`, with the customer attributes
 //! kept columnar in one Arrow [`RecordBatch`]. A value claimed by two
 //! different customers is stored as [`AMBIGUOUS`] and never resolved.
+//!
+//! Layout (built for a million customers in well under a second and a few
+//! tens of bytes per identity): every key — the kind's code byte followed by
+//! the normalised value — lives in one byte arena; an open-addressing hash
+//! table of `u64` slots (32 hash bits as a tag, entry number + 1) points into
+//! it. A second table of the same kind maps `customer_id` → row over the
+//! customers batch's own `customer_id` column (no copy), for identity
+//! updates that name a customer.
 
-use std::collections::HashMap;
+use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
-use arrow::array::{Array, BooleanArray, RecordBatch, StringArray};
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::normalize::IdentityKind;
@@ -52,52 +60,272 @@ pub enum Hit {
     Ambiguous,
 }
 
+/// The fixed-seed hasher of both tables (foldhash: fast on short strings).
+const HASHER: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x5b17_c4a2_9e3d_0f61);
+
+#[inline]
+pub(crate) fn hash_key(key: &[u8]) -> u64 {
+    let mut h = HASHER.build_hasher();
+    h.write(key);
+    h.finish()
+}
+
+/// Open-addressing (linear probing) table of entry numbers; keys live
+/// elsewhere and are compared through a closure. Load factor ≤ 3/4.
+#[derive(Debug, Clone, Default)]
+struct Slots {
+    /// `0` = empty; else `tag << 32 | (entry + 1)`.
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl Slots {
+    fn with_capacity(n: usize) -> Self {
+        let cap = (n.max(8) * 4 / 3 + 1).next_power_of_two();
+        Self {
+            slots: vec![0; cap],
+            len: 0,
+        }
+    }
+
+    #[inline]
+    fn tag(h: u64) -> u64 {
+        h >> 32
+    }
+
+    /// The entry whose key `eq` accepts, if any.
+    #[inline]
+    fn find(&self, h: u64, mut eq: impl FnMut(u32) -> bool) -> Option<u32> {
+        let mask = self.slots.len().wrapping_sub(1);
+        if self.slots.is_empty() {
+            return None;
+        }
+        let tag = Self::tag(h);
+        let mut i = h as usize & mask;
+        loop {
+            let s = self.slots[i];
+            if s == 0 {
+                return None;
+            }
+            if s >> 32 == tag {
+                let e = (s as u32) - 1;
+                if eq(e) {
+                    return Some(e);
+                }
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Inserts an entry known to be absent; grows (re-hashing every entry
+    /// through `hash_of`) when needed.
+    fn insert(&mut self, h: u64, entry: u32, hash_of: impl Fn(u32) -> u64) {
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            let old = std::mem::take(&mut self.slots);
+            self.slots = vec![0; (old.len() * 2).max(16)];
+            for s in old.into_iter().filter(|&s| s != 0) {
+                let e = (s as u32) - 1;
+                self.put(hash_of(e), e);
+            }
+        }
+        self.put(h, entry);
+        self.len += 1;
+    }
+
+    fn put(&mut self, h: u64, entry: u32) {
+        let mask = self.slots.len() - 1;
+        let mut i = h as usize & mask;
+        while self.slots[i] != 0 {
+            i = (i + 1) & mask;
+        }
+        self.slots[i] = (Self::tag(h) << 32) | (entry as u64 + 1);
+    }
+
+    fn bytes(&self) -> usize {
+        self.slots.capacity() * 8
+    }
+}
+
 /// Identity index of one snapshot version.
 #[derive(Debug, Clone)]
 pub struct IdentityIndex {
-    map: HashMap<(u8, Box<str>), u32>,
-    customers: RecordBatch,
+    /// Key hash table over [`Self::arena`].
+    slots: Slots,
+    /// Every key back to back.
+    arena: Vec<u8>,
+    /// Entry `e`'s key is `arena[offsets[e]..offsets[e + 1]]`.
+    offsets: Vec<u32>,
+    /// Entry `e`'s customer row, or [`AMBIGUOUS`].
+    rows: Vec<u32>,
     ambiguous: usize,
+    customers: RecordBatch,
+    /// `customers`' `customer_id` column.
+    customer_ids: StringArray,
+    /// `customer_id` → row over [`Self::customer_ids`].
+    by_customer: Slots,
+}
+
+/// Builds an [`IdentityIndex`] incrementally (used by the loader).
+#[derive(Debug)]
+pub(crate) struct IndexBuilder {
+    ix: IdentityIndex,
+}
+
+impl IndexBuilder {
+    /// Starts an index over `customers` ([`customer_schema`], customer ids
+    /// unique: a repeated id keeps its first row), expecting about
+    /// `identities` entries.
+    pub(crate) fn new(customers: RecordBatch, identities: usize) -> Self {
+        let customer_ids = customers.column(0).as_string::<i32>().clone();
+        let mut by_customer = Slots::with_capacity(customer_ids.len());
+        for row in 0..customer_ids.len() {
+            if customer_ids.is_null(row) {
+                continue;
+            }
+            let id = customer_ids.value(row).as_bytes();
+            let h = hash_key(id);
+            let ids = &customer_ids;
+            if by_customer
+                .find(h, |r| ids.value(r as usize).as_bytes() == id)
+                .is_none()
+            {
+                by_customer.insert(h, row as u32, |r| {
+                    hash_key(ids.value(r as usize).as_bytes())
+                });
+            }
+        }
+        let mut offsets = Vec::with_capacity(identities + 1);
+        offsets.push(0);
+        Self {
+            ix: IdentityIndex {
+                slots: Slots::with_capacity(identities),
+                arena: Vec::with_capacity(identities * 16),
+                offsets,
+                rows: Vec::with_capacity(identities),
+                ambiguous: 0,
+                customers,
+                customer_ids,
+                by_customer,
+            },
+        }
+    }
+
+    /// The row of a customer id.
+    pub(crate) fn customer_row(&self, customer_id: &str) -> Option<u32> {
+        self.ix.customer_row(customer_id)
+    }
+
+    /// Adds `key` (kind code byte + normalised value) → `row`. `false` when
+    /// the key arena would exceed 4 GiB (the entry is not added).
+    pub(crate) fn push(&mut self, key: &[u8], row: u32) -> bool {
+        let h = hash_key(key);
+        let ix = &mut self.ix;
+        let found = {
+            let (arena, offsets) = (&ix.arena, &ix.offsets);
+            ix.slots.find(h, |e| {
+                &arena[offsets[e as usize] as usize..offsets[e as usize + 1] as usize] == key
+            })
+        };
+        if let Some(e) = found {
+            let slot = &mut ix.rows[e as usize];
+            if *slot != row && *slot != AMBIGUOUS {
+                *slot = AMBIGUOUS;
+                ix.ambiguous += 1;
+            }
+            return true;
+        }
+        let Ok(end) = u32::try_from(ix.arena.len() + key.len()) else {
+            return false;
+        };
+        let e = ix.rows.len() as u32;
+        ix.arena.extend_from_slice(key);
+        ix.offsets.push(end);
+        ix.rows.push(row);
+        let (arena, offsets) = (&ix.arena, &ix.offsets);
+        ix.slots.insert(h, e, |e| {
+            hash_key(&arena[offsets[e as usize] as usize..offsets[e as usize + 1] as usize])
+        });
+        true
+    }
+
+    /// The finished index.
+    pub(crate) fn finish(mut self) -> IdentityIndex {
+        self.ix.arena.shrink_to_fit();
+        self.ix.offsets.shrink_to_fit();
+        self.ix.rows.shrink_to_fit();
+        self.ix
+    }
 }
 
 impl IdentityIndex {
     /// Builds the index. `customers` must have [`customer_schema`];
     /// `identities` are `(kind, normalised value, customer row)`.
+    ///
+    /// # Panics
+    /// When the keys exceed 4 GiB.
     pub fn build(
         customers: RecordBatch,
         identities: impl IntoIterator<Item = (IdentityKind, String, u32)>,
     ) -> Self {
-        let mut map: HashMap<(u8, Box<str>), u32> = HashMap::new();
-        let mut ambiguous = 0;
-        for (kind, value, row) in identities {
-            let slot = map
-                .entry((kind.code(), value.into_boxed_str()))
-                .or_insert(row);
-            if *slot != row && *slot != AMBIGUOUS {
-                *slot = AMBIGUOUS;
-                ambiguous += 1;
-            }
+        let it = identities.into_iter();
+        let mut b = IndexBuilder::new(customers, it.size_hint().0);
+        let mut key = Vec::new();
+        for (kind, value, row) in it {
+            key.clear();
+            key.push(kind.code());
+            key.extend_from_slice(value.as_bytes());
+            assert!(b.push(&key, row), "identity keys exceed 4 GiB");
         }
-        map.shrink_to_fit();
-        Self {
-            map,
-            customers,
-            ambiguous,
-        }
+        b.finish()
     }
 
     /// Looks up a normalised value.
     pub fn get(&self, kind: IdentityKind, value: &str) -> Option<Hit> {
-        // The key is a `(u8, Box<str>)`; a borrowed lookup would need a
-        // custom key type, so allocate one small box per probe.
-        let key = (kind.code(), Box::<str>::from(value));
-        self.map.get(&key).map(|&r| {
-            if r == AMBIGUOUS {
-                Hit::Ambiguous
-            } else {
-                Hit::Row(r)
-            }
+        let mut stack = [0u8; 64];
+        if value.len() < stack.len() {
+            stack[0] = kind.code();
+            stack[1..=value.len()].copy_from_slice(value.as_bytes());
+            self.get_key(&stack[..=value.len()])
+        } else {
+            let mut key = Vec::with_capacity(value.len() + 1);
+            key.push(kind.code());
+            key.extend_from_slice(value.as_bytes());
+            self.get_key(&key)
+        }
+    }
+
+    /// Looks up a key: the kind's code byte followed by the normalised value.
+    #[inline]
+    pub(crate) fn get_key(&self, key: &[u8]) -> Option<Hit> {
+        self.get_key_hashed(key, hash_key(key))
+    }
+
+    /// [`Self::get_key`] with the key's [`hash_key`] already computed.
+    #[inline]
+    pub(crate) fn get_key_hashed(&self, key: &[u8], h: u64) -> Option<Hit> {
+        let (arena, offsets) = (&self.arena, &self.offsets);
+        let e = self.slots.find(h, |e| {
+            let (a, b) = (
+                offsets[e as usize] as usize,
+                offsets[e as usize + 1] as usize,
+            );
+            arena.get(a..b) == Some(key)
+        })?;
+        let r = self.rows[e as usize];
+        Some(if r == AMBIGUOUS {
+            Hit::Ambiguous
+        } else {
+            Hit::Row(r)
         })
+    }
+
+    /// The row of a customer id in [`Self::customers`].
+    pub fn customer_row(&self, customer_id: &str) -> Option<u32> {
+        let id = customer_id.as_bytes();
+        let ids = &self.customer_ids;
+        self.by_customer
+            .find(hash_key(id), |r| ids.value(r as usize).as_bytes() == id)
     }
 
     /// Customer attributes, columnar ([`customer_schema`]).
@@ -105,9 +333,14 @@ impl IdentityIndex {
         &self.customers
     }
 
+    /// Number of customers.
+    pub fn customer_count(&self) -> usize {
+        self.customers.num_rows()
+    }
+
     /// Number of `(kind, value)` entries, ambiguous ones included.
     pub fn entries(&self) -> usize {
-        self.map.len()
+        self.rows.len()
     }
 
     /// Number of entries marked ambiguous.
@@ -115,15 +348,19 @@ impl IdentityIndex {
         self.ambiguous
     }
 
-    /// Approximate heap bytes: hash table slots, key strings and the
-    /// customer batch.
+    /// Approximate heap bytes: hash tables, keys, rows and the customer
+    /// batch.
     pub fn approx_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<((u8, Box<str>), u32)>() + 1;
-        let keys: usize = self.map.keys().map(|(_, v)| v.len()).sum();
-        self.map.capacity() * slot + keys + self.customers.get_array_memory_size()
+        self.slots.bytes()
+            + self.by_customer.bytes()
+            + self.arena.capacity()
+            + self.offsets.capacity() * 4
+            + self.rows.capacity() * 4
+            + self.customers.get_array_memory_size()
     }
 
     /// String attribute of a customer row.
+    #[cfg(test)]
     pub(crate) fn str_attr(&self, col: usize, row: u32) -> Option<&str> {
         let a = self.customers.column(col);
         let a = a.as_any().downcast_ref::<StringArray>()?;
@@ -131,9 +368,10 @@ impl IdentityIndex {
     }
 
     /// `vulnerable` of a customer row.
+    #[cfg(test)]
     pub(crate) fn vulnerable(&self, row: u32) -> Option<bool> {
         let a = self.customers.column(4);
-        let a = a.as_any().downcast_ref::<BooleanArray>()?;
+        let a = a.as_any().downcast_ref::<arrow::array::BooleanArray>()?;
         a.is_valid(row as usize).then(|| a.value(row as usize))
     }
 }

@@ -13,28 +13,46 @@
 //! chat, email, SMS, …) → the handle as an email or phone number by its
 //! shape. A value claimed by two customers is ambiguous and never guessed.
 //!
-//! Not here yet: `crm-identity-updates`, hot reload, metrics, wiring.
+//! Identity updates from `crm-identity-updates` ([`updates`]) are kept in an
+//! overlay over the snapshots, also as of event time (see
+//! [`IdentityJoin::apply_update`]).
+//!
+//! [`IdentityJoin`] is shared between threads (`Arc<IdentityJoin>`, every
+//! method takes `&self`): worker threads call [`IdentityJoin::join_batch`]
+//! concurrently while a reloader thread calls
+//! [`IdentityJoin::add_snapshot`] (the heavy [`load_snapshot`] runs outside
+//! any lock; the swap is atomic: a batch sees either the old or the new set
+//! of versions) and an updates thread calls [`IdentityJoin::apply_update`].
 
 mod index;
 mod normalize;
 mod snapshot;
 #[cfg(test)]
 mod tests;
+pub mod updates;
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanBuilder, RecordBatch, StringArray, StringBuilder,
+    new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray,
+    StringBuilder, UInt32Array,
 };
-use arrow::datatypes::{Field, TimestampMillisecondType};
+use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::datatypes::{DataType, Field, TimestampMillisecondType};
 use serde::{Deserialize, Serialize};
 
 pub use index::{attr, customer_schema, Hit, IdentityIndex, AMBIGUOUS};
 pub use normalize::{
     kind_by_shape, lookup_for_channel, normalize, normalize_email, normalize_handle,
-    normalize_phone, IdentityKind, Lookup,
+    normalize_into, normalize_phone, IdentityKind, Lookup, CHANNEL_LABELS,
 };
-pub use snapshot::{list_versions, load_snapshot, parse_version_name, Snapshot};
+pub use snapshot::{
+    code as snapshot_code, list_versions, load_snapshot, parse_version_name, Snapshot,
+};
+pub use updates::{parse_update, IdentityUpdate, UpdateOp, UpdateRecord, UpdateRejection};
+
+use normalize::{channel_index, key_into, lookup_of};
+use updates::Overlay;
 
 use crate::schema::col as mcol;
 
@@ -124,6 +142,8 @@ pub enum MissReason {
     UnknownIdentity,
     /// The identity is claimed by more than one customer.
     AmbiguousIdentity,
+    /// An identity update removed the identity (after the snapshot).
+    IdentityRemoved,
     /// No snapshot version is loaded.
     NoSnapshot,
 }
@@ -135,9 +155,37 @@ impl MissReason {
             Self::NoIdentity => "no_identity",
             Self::UnknownIdentity => "unknown_identity",
             Self::AmbiguousIdentity => "ambiguous_identity",
+            Self::IdentityRemoved => "identity_removed",
             Self::NoSnapshot => "no_snapshot",
         }
     }
+}
+
+/// Outcome labels of [`JoinStats::iter`], indexed by outcome code.
+pub const OUTCOME_LABELS: [&str; 6] = [
+    "hit",
+    "no_identity",
+    "unknown_identity",
+    "ambiguous_identity",
+    "identity_removed",
+    "no_snapshot",
+];
+
+const O_HIT: u8 = 0;
+const O_NO_IDENTITY: u8 = 1;
+const O_UNKNOWN: u8 = 2;
+const O_AMBIGUOUS: u8 = 3;
+const O_REMOVED: u8 = 4;
+const O_NO_SNAPSHOT: u8 = 5;
+
+const N_CHANNELS: usize = CHANNEL_LABELS.len();
+const N_OUTCOMES: usize = OUTCOME_LABELS.len();
+
+/// The bounded metrics label of a mention channel: one of `twitter`
+/// (also `x`), `facebook`, `instagram`, `web_form`, `app_chat`, `email`,
+/// `sms`, `other` (trimmed, case-insensitive).
+pub fn channel_label(channel: &str) -> &'static str {
+    CHANNEL_LABELS[channel_index(channel)]
 }
 
 /// Counters since the last [`IdentityJoin::take_stats`].
@@ -153,20 +201,112 @@ pub struct JoinStats {
     pub unknown_identity: u64,
     /// Misses: identity claimed by several customers.
     pub ambiguous_identity: u64,
+    /// Misses: identity removed by an update.
+    pub identity_removed: u64,
     /// Misses: no snapshot loaded.
     pub no_snapshot: u64,
     /// Rows older than every kept version (joined to the oldest).
     pub before_oldest_version: u64,
+    /// `[channel][outcome]` counts ([`CHANNEL_LABELS`] × [`OUTCOME_LABELS`]).
+    by_channel: [[u64; N_OUTCOMES]; N_CHANNELS],
 }
 
-/// The identity-join operator.
+impl JoinStats {
+    /// Non-zero `(channel label, outcome label, count)` triples.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> + '_ {
+        self.by_channel.iter().enumerate().flat_map(|(c, row)| {
+            row.iter()
+                .enumerate()
+                .filter(|(_, &n)| n > 0)
+                .map(move |(o, &n)| (CHANNEL_LABELS[c], OUTCOME_LABELS[o], n))
+        })
+    }
+
+    /// The count of one `(channel label, outcome label)`; 0 for unknown
+    /// labels.
+    pub fn count(&self, channel: &str, outcome: &str) -> u64 {
+        let c = CHANNEL_LABELS.iter().position(|l| *l == channel);
+        let o = OUTCOME_LABELS.iter().position(|l| *l == outcome);
+        match (c, o) {
+            (Some(c), Some(o)) => self.by_channel[c][o],
+            _ => 0,
+        }
+    }
+
+    fn merge(&mut self, by_channel: &[[u64; N_OUTCOMES]; N_CHANNELS], rows: u64, before: u64) {
+        self.rows += rows;
+        self.before_oldest_version += before;
+        let mut per_outcome = [0u64; N_OUTCOMES];
+        for (acc, row) in self.by_channel.iter_mut().zip(by_channel) {
+            for o in 0..N_OUTCOMES {
+                acc[o] += row[o];
+                per_outcome[o] += row[o];
+            }
+        }
+        self.hits += per_outcome[O_HIT as usize];
+        self.no_identity += per_outcome[O_NO_IDENTITY as usize];
+        self.unknown_identity += per_outcome[O_UNKNOWN as usize];
+        self.ambiguous_identity += per_outcome[O_AMBIGUOUS as usize];
+        self.identity_removed += per_outcome[O_REMOVED as usize];
+        self.no_snapshot += per_outcome[O_NO_SNAPSHOT as usize];
+    }
+}
+
+/// One kept snapshot version, for [`JoinStatus`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Directory name.
+    pub name: String,
+    /// Valid from (epoch ms).
+    pub valid_from_ms: i64,
+    /// Customers.
+    pub customers: usize,
+    /// Identity entries (ambiguous ones included).
+    pub entries: usize,
+    /// Entries claimed by several customers.
+    pub ambiguous_entries: usize,
+    /// Approximate heap bytes of the index.
+    pub approx_bytes: usize,
+}
+
+/// What the join holds, for metrics and logs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JoinStatus {
+    /// Kept versions, oldest first.
+    pub versions: Vec<VersionInfo>,
+    /// Identity updates held in the overlay.
+    pub overlay_entries: usize,
+}
+
+/// The state swapped under the lock.
+#[derive(Debug, Default)]
+struct Inner {
+    /// Sorted by valid-from, ascending; at most `keep_versions`.
+    versions: Vec<Arc<Snapshot>>,
+    /// Identity updates newer than the oldest kept version.
+    overlay: Overlay,
+}
+
+impl Inner {
+    /// Drops updates already contained in every kept snapshot.
+    fn prune(&mut self) {
+        if let Some(oldest) = self.versions.first() {
+            self.overlay.prune(oldest.valid_from_ms);
+        }
+    }
+}
+
+/// The identity-join operator; share it as `Arc<IdentityJoin>`.
 #[derive(Debug)]
 pub struct IdentityJoin {
     cfg: IdentityJoinConfig,
-    /// Sorted by valid-from, ascending; at most `keep_versions`.
-    versions: Vec<Arc<Snapshot>>,
+    inner: RwLock<Inner>,
     stats: Mutex<JoinStats>,
 }
+
+/// Per-row result of the lookup phase.
+const NO_VERSION: u8 = u8::MAX;
+const NO_ROW: u32 = u32::MAX;
 
 impl IdentityJoin {
     /// A join with no snapshot yet (every mention misses with `no_snapshot`).
@@ -174,7 +314,7 @@ impl IdentityJoin {
         cfg.validate()?;
         Ok(Self {
             cfg,
-            versions: Vec::new(),
+            inner: RwLock::new(Inner::default()),
             stats: Mutex::new(JoinStats::default()),
         })
     }
@@ -184,24 +324,57 @@ impl IdentityJoin {
         &self.cfg
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
+        self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Adds a version (replacing one with the same valid-from), keeping the
-    /// newest `keep_versions`.
-    pub fn add_snapshot(&mut self, snapshot: Snapshot) {
+    /// newest `keep_versions`, and prunes the overlay of updates at or
+    /// before the oldest kept version. Atomic for concurrent
+    /// [`Self::join_batch`] calls; cheap (the snapshot is already loaded).
+    pub fn add_snapshot(&self, snapshot: Snapshot) {
         let s = Arc::new(snapshot);
-        match self
-            .versions
-            .binary_search_by_key(&s.valid_from_ms, |v| v.valid_from_ms)
-        {
-            Ok(i) => self.versions[i] = s,
-            Err(i) => self.versions.insert(i, s),
+        let mut inner = self.write();
+        let versions = &mut inner.versions;
+        match versions.binary_search_by_key(&s.valid_from_ms, |v| v.valid_from_ms) {
+            Ok(i) => versions[i] = s,
+            Err(i) => versions.insert(i, s),
         }
-        let excess = self.versions.len().saturating_sub(self.cfg.keep_versions);
-        self.versions.drain(..excess);
+        let excess = versions.len().saturating_sub(self.cfg.keep_versions);
+        let dropped: Vec<_> = versions.drain(..excess).collect();
+        inner.prune();
+        drop(inner);
+        // Free dropped versions outside the lock.
+        drop(dropped);
     }
 
     /// Kept versions, oldest first.
-    pub fn versions(&self) -> impl Iterator<Item = &Snapshot> {
-        self.versions.iter().map(|s| s.as_ref())
+    pub fn versions(&self) -> Vec<Arc<Snapshot>> {
+        self.read().versions.clone()
+    }
+
+    /// Kept versions and overlay size.
+    pub fn status(&self) -> JoinStatus {
+        let inner = self.read();
+        JoinStatus {
+            versions: inner
+                .versions
+                .iter()
+                .map(|v| VersionInfo {
+                    name: v.name.clone(),
+                    valid_from_ms: v.valid_from_ms,
+                    customers: v.index.customer_count(),
+                    entries: v.index.entries(),
+                    ambiguous_entries: v.index.ambiguous_entries(),
+                    approx_bytes: v.index.approx_bytes(),
+                })
+                .collect(),
+            overlay_entries: inner.overlay.len(),
+        }
     }
 
     /// Returns and resets the counters.
@@ -209,16 +382,52 @@ impl IdentityJoin {
         std::mem::take(&mut *self.stats.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// The version for an event time: `(index, before_oldest)`.
-    fn version_for(&self, t: Option<i64>) -> Option<(usize, bool)> {
-        if self.versions.is_empty() {
-            return None;
+    /// Applies one identity update (see [`updates`]): the value is
+    /// normalised as mentions are (`invalid_value` if it does not);
+    /// `add`/`change` need a `customer_id` (`missing_field`). An update at
+    /// or before the oldest kept version is already in every kept snapshot
+    /// and is dropped (`Ok`). Same identity and valid-from replaces.
+    pub fn apply_update(&self, u: &IdentityUpdate) -> std::result::Result<(), UpdateRejection> {
+        let mut key = String::with_capacity(u.value.len() + 8);
+        if !key_into(u.kind, &u.value, &self.cfg.default_country_code, &mut key) {
+            return Err(UpdateRejection::new(
+                "invalid_value",
+                format!("`{}` is not a valid {} identity", u.value, u.kind.as_str()),
+            ));
         }
-        let Some(t) = t else {
-            return Some((self.versions.len() - 1, false));
+        let customer: Option<Arc<str>> = match u.op {
+            UpdateOp::Remove => None,
+            UpdateOp::Add | UpdateOp::Change => match u.customer_id.as_deref().map(str::trim) {
+                Some(c) if !c.is_empty() => Some(c.into()),
+                _ => {
+                    return Err(UpdateRejection::new(
+                        "missing_field",
+                        "`customer_id` is required for add and change".into(),
+                    ))
+                }
+            },
         };
-        let n = self.versions.partition_point(|v| v.valid_from_ms <= t);
-        Some(if n == 0 { (0, true) } else { (n - 1, false) })
+        let mut inner = self.write();
+        if inner
+            .versions
+            .first()
+            .is_some_and(|v| u.valid_from_ms <= v.valid_from_ms)
+        {
+            return Ok(());
+        }
+        inner
+            .overlay
+            .upsert(key.as_bytes(), u.valid_from_ms, customer);
+        Ok(())
+    }
+
+    /// Forgets every update of an identity (a tombstone): the snapshots'
+    /// value applies again. A value that does not normalise is ignored.
+    pub fn forget_identity(&self, kind: IdentityKind, value: &str) {
+        let mut key = String::with_capacity(value.len() + 8);
+        if key_into(kind, value, &self.cfg.default_country_code, &mut key) {
+            self.write().overlay.forget(key.as_bytes());
+        }
     }
 
     /// Appends the identity columns ([`col`]) to a mention batch.
@@ -234,142 +443,250 @@ impl IdentityJoin {
                 OperatorError::Input(format!("`{}` is not a ms timestamp", mcol::EVENT_TIME))
             })?;
         let n = batch.num_rows();
-        let mut b_cid = StringBuilder::with_capacity(n, n * 8);
-        let mut b_seg = StringBuilder::with_capacity(n, n * 8);
-        let mut b_tier = StringBuilder::with_capacity(n, n * 8);
-        let mut b_region = StringBuilder::with_capacity(n, n * 8);
-        let mut b_vuln = BooleanBuilder::with_capacity(n);
-        let mut b_status = StringBuilder::with_capacity(n, n * 8);
-        let mut b_matched = BooleanBuilder::with_capacity(n);
+        let cc = self.cfg.default_country_code.as_str();
+
+        // Phase 1, under the read lock: per row the version, outcome, via
+        // kind and customer row.
+        let mut ver = vec![NO_VERSION; n];
+        let mut outcome = vec![O_NO_SNAPSHOT; n];
+        let mut via = vec![0u8; n];
+        let mut rows = vec![NO_ROW; n];
+        let mut before = vec![false; n];
+        // Overlay hits on customers absent from their version.
+        let mut foreign: Vec<(usize, Arc<str>)> = Vec::new();
+        let mut by_channel = [[0u64; N_OUTCOMES]; N_CHANNELS];
+        let mut n_before = 0u64;
+        let mut multi_version = false;
+        let mut hit_version = NO_VERSION;
+        let versions: Vec<Arc<Snapshot>>;
+        {
+            let inner = self.read();
+            versions = inner.versions.clone();
+            let overlay = &inner.overlay;
+            let use_overlay = !overlay.is_empty();
+            let nv = versions.len();
+            let newest_ms = versions.last().map_or(i64::MAX, |v| v.valid_from_ms);
+            let mut key = String::with_capacity(64);
+            let mut last_ch: (&str, usize) = ("", channel_index(""));
+            for i in 0..n {
+                let ch = if channel.is_valid(i) {
+                    channel.value(i)
+                } else {
+                    ""
+                };
+                if ch != last_ch.0 {
+                    last_ch = (ch, channel_index(ch));
+                }
+                let ci = last_ch.1;
+                let o = if nv == 0 {
+                    O_NO_SNAPSHOT
+                } else {
+                    let t = time.is_valid(i).then(|| time.value(i));
+                    let vi = match t {
+                        None => nv - 1,
+                        Some(t) if t >= newest_ms => nv - 1,
+                        Some(t) => {
+                            let k = versions.partition_point(|v| v.valid_from_ms <= t);
+                            if k == 0 {
+                                before[i] = true;
+                                n_before += 1;
+                                0
+                            } else {
+                                k - 1
+                            }
+                        }
+                    };
+                    ver[i] = vi as u8;
+                    let snap = &versions[vi];
+                    let found = match lookup_of(ci) {
+                        Lookup::Handle(k) => get(handle, i).map(|h| (k, h)),
+                        Lookup::AuthorId(k) => get(author_id, i).map(|h| (k, h)),
+                        Lookup::ByShape => {
+                            get(handle, i).and_then(|h| kind_by_shape(h).map(|k| (k, h)))
+                        }
+                    };
+                    match found {
+                        Some((k, v)) if key_into(k, v, cc, &mut key) => {
+                            via[i] = k.code();
+                            let kb = key.as_bytes();
+                            let decided = if use_overlay {
+                                overlay.decide(kb, snap.valid_from_ms, t.unwrap_or(i64::MAX))
+                            } else {
+                                None
+                            };
+                            let r = match decided {
+                                Some(None) => Err(O_REMOVED),
+                                Some(Some(cid)) => match snap.index.customer_row(cid) {
+                                    Some(r) => Ok(r),
+                                    None => {
+                                        foreign.push((i, cid.clone()));
+                                        Err(O_HIT)
+                                    }
+                                },
+                                None => match snap.index.get_key(kb) {
+                                    None => Err(O_UNKNOWN),
+                                    Some(Hit::Ambiguous) => Err(O_AMBIGUOUS),
+                                    Some(Hit::Row(r)) => Ok(r),
+                                },
+                            };
+                            match r {
+                                Ok(r) => {
+                                    rows[i] = r;
+                                    if hit_version != vi as u8 {
+                                        multi_version |= hit_version != NO_VERSION;
+                                        hit_version = vi as u8;
+                                    }
+                                    O_HIT
+                                }
+                                Err(o) => o,
+                            }
+                        }
+                        _ => O_NO_IDENTITY,
+                    }
+                };
+                outcome[i] = o;
+                by_channel[ci][o as usize] += 1;
+            }
+        }
+
+        // Phase 2, lock-free: the output columns.
+        let attrs = attributes(&versions, &ver, &rows, multi_version, hit_version, &foreign)?;
         let mut b_via = StringBuilder::with_capacity(n, n * 8);
         let mut b_snap = StringBuilder::with_capacity(n, n * 20);
         let mut b_miss = StringBuilder::with_capacity(n, n * 8);
-        let mut b_before = BooleanBuilder::with_capacity(n);
-        let mut st = JoinStats {
-            rows: n as u64,
-            ..Default::default()
-        };
-        let cc = self.cfg.default_country_code.as_str();
-
         for i in 0..n {
-            let t = time.is_valid(i).then(|| time.value(i));
-            let outcome: std::result::Result<(u32, &'static str), MissReason>;
-            let mut before = false;
-            let mut snap: Option<&Snapshot> = None;
-            match self.version_for(t) {
-                None => outcome = Err(MissReason::NoSnapshot),
-                Some((vi, b)) => {
-                    before = b;
-                    let s = self.versions[vi].as_ref();
-                    snap = Some(s);
-                    let ch = get(channel, i).unwrap_or("");
-                    let key: Option<(IdentityKind, &str, &'static str)> =
-                        match lookup_for_channel(ch) {
-                            Lookup::Handle(k) => get(handle, i).map(|h| (k, h, via_of(k))),
-                            Lookup::AuthorId(k) => get(author_id, i).map(|h| (k, h, via_of(k))),
-                            Lookup::ByShape => get(handle, i)
-                                .and_then(|h| kind_by_shape(h).map(|k| (k, h, via_of(k)))),
-                        };
-                    let norm = key.and_then(|(k, v, via)| normalize(k, v, cc).map(|v| (k, v, via)));
-                    outcome = match norm {
-                        None => Err(MissReason::NoIdentity),
-                        Some((k, v, via)) => match s.index.get(k, &v) {
-                            None => Err(MissReason::UnknownIdentity),
-                            Some(Hit::Ambiguous) => Err(MissReason::AmbiguousIdentity),
-                            Some(Hit::Row(r)) => Ok((r, via)),
-                        },
-                    };
-                }
+            let o = outcome[i];
+            if o == O_HIT {
+                b_via.append_value(via_of(via[i]));
+                b_miss.append_null();
+            } else {
+                b_via.append_null();
+                b_miss.append_value(OUTCOME_LABELS[o as usize]);
             }
-            b_snap.append_option(snap.map(|s| s.name.as_str()));
-            b_before.append_value(before);
-            st.before_oldest_version += before as u64;
-            match (outcome, snap) {
-                (Ok((r, via)), Some(s)) => {
-                    let ix = &s.index;
-                    b_cid.append_option(ix.str_attr(0, r));
-                    b_seg.append_option(ix.str_attr(1, r));
-                    b_tier.append_option(ix.str_attr(2, r));
-                    b_region.append_option(ix.str_attr(3, r));
-                    b_vuln.append_option(ix.vulnerable(r));
-                    b_status.append_option(ix.str_attr(5, r));
-                    b_matched.append_value(true);
-                    b_via.append_value(via);
-                    b_miss.append_null();
-                    st.hits += 1;
-                }
-                (res, _) => {
-                    let reason = res.err().unwrap_or(MissReason::NoSnapshot);
-                    b_cid.append_null();
-                    b_seg.append_null();
-                    b_tier.append_null();
-                    b_region.append_null();
-                    b_vuln.append_null();
-                    b_status.append_null();
-                    b_matched.append_value(false);
-                    b_via.append_null();
-                    b_miss.append_value(reason.as_str());
-                    match reason {
-                        MissReason::NoIdentity => st.no_identity += 1,
-                        MissReason::UnknownIdentity => st.unknown_identity += 1,
-                        MissReason::AmbiguousIdentity => st.ambiguous_identity += 1,
-                        MissReason::NoSnapshot => st.no_snapshot += 1,
-                    }
-                }
+            match ver[i] {
+                NO_VERSION => b_snap.append_null(),
+                v => b_snap.append_value(&versions[v as usize].name),
             }
         }
+        let matched = BooleanArray::from_iter(outcome.iter().map(|&o| Some(o == O_HIT)));
+        let before = BooleanArray::from(before);
 
         let f = |name: &str, a: ArrayRef, nullable: bool| {
             (Field::new(name, a.data_type().clone(), nullable), a)
         };
+        let [a_cid, a_seg, a_tier, a_region, a_vuln, a_status] = attrs;
         let out = crate::classify::append_columns(
             batch,
             vec![
-                f(col::CUSTOMER_ID, Arc::new(b_cid.finish()), true),
-                f(col::CUSTOMER_SEGMENT, Arc::new(b_seg.finish()), true),
-                f(col::CUSTOMER_TIER, Arc::new(b_tier.finish()), true),
-                f(col::CUSTOMER_REGION, Arc::new(b_region.finish()), true),
-                f(col::CUSTOMER_VULNERABLE, Arc::new(b_vuln.finish()), true),
-                f(
-                    col::CUSTOMER_ACCOUNT_STATUS,
-                    Arc::new(b_status.finish()),
-                    true,
-                ),
-                f(col::IDENTITY_MATCHED, Arc::new(b_matched.finish()), false),
+                f(col::CUSTOMER_ID, a_cid, true),
+                f(col::CUSTOMER_SEGMENT, a_seg, true),
+                f(col::CUSTOMER_TIER, a_tier, true),
+                f(col::CUSTOMER_REGION, a_region, true),
+                f(col::CUSTOMER_VULNERABLE, a_vuln, true),
+                f(col::CUSTOMER_ACCOUNT_STATUS, a_status, true),
+                f(col::IDENTITY_MATCHED, Arc::new(matched), false),
                 f(col::IDENTITY_VIA, Arc::new(b_via.finish()), true),
                 f(col::IDENTITY_SNAPSHOT, Arc::new(b_snap.finish()), true),
                 f(col::IDENTITY_MISS_REASON, Arc::new(b_miss.finish()), true),
-                f(
-                    col::IDENTITY_BEFORE_OLDEST_VERSION,
-                    Arc::new(b_before.finish()),
-                    false,
-                ),
+                f(col::IDENTITY_BEFORE_OLDEST_VERSION, Arc::new(before), false),
             ],
         )?;
 
-        let mut acc = self.stats.lock().unwrap_or_else(|p| p.into_inner());
-        acc.rows += st.rows;
-        acc.hits += st.hits;
-        acc.no_identity += st.no_identity;
-        acc.unknown_identity += st.unknown_identity;
-        acc.ambiguous_identity += st.ambiguous_identity;
-        acc.no_snapshot += st.no_snapshot;
-        acc.before_oldest_version += st.before_oldest_version;
+        self.stats
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .merge(&by_channel, n as u64, n_before);
         Ok(out)
     }
+}
+
+/// The six customer attribute columns for the rows (`rows[i]` of version
+/// `ver[i]`, null where `rows[i] == NO_ROW`), plus the customer ids of
+/// overlay hits on customers absent from their version.
+fn attributes(
+    versions: &[Arc<Snapshot>],
+    ver: &[u8],
+    rows: &[u32],
+    multi_version: bool,
+    hit_version: u8,
+    foreign: &[(usize, Arc<str>)],
+) -> Result<[ArrayRef; 6]> {
+    let n = rows.len();
+    let schema = customer_schema();
+    let mut out: Vec<ArrayRef> = if hit_version == NO_VERSION {
+        schema
+            .fields()
+            .iter()
+            .map(|f| new_null_array(f.data_type(), n))
+            .collect()
+    } else if !multi_version {
+        // One version: `take` with a null index for every miss.
+        let valid: NullBuffer = rows.iter().map(|&r| r != NO_ROW).collect();
+        let values: ScalarBuffer<u32> = rows
+            .iter()
+            .map(|&r| if r == NO_ROW { 0 } else { r })
+            .collect();
+        let idx = UInt32Array::new(values, Some(valid));
+        let customers = versions[hit_version as usize].index.customers();
+        customers
+            .columns()
+            .iter()
+            .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
+            .collect::<std::result::Result<_, _>>()?
+    } else {
+        // Several versions: interleave, with a one-row all-null source last.
+        let idx: Vec<(usize, usize)> = (0..n)
+            .map(|i| {
+                if rows[i] == NO_ROW {
+                    (versions.len(), 0)
+                } else {
+                    (ver[i] as usize, rows[i] as usize)
+                }
+            })
+            .collect();
+        (0..schema.fields().len())
+            .map(|c| {
+                let null = new_null_array(schema.field(c).data_type(), 1);
+                let mut srcs: Vec<&dyn Array> = versions
+                    .iter()
+                    .map(|v| v.index.customers().column(c).as_ref())
+                    .collect();
+                srcs.push(null.as_ref());
+                arrow::compute::interleave(&srcs, &idx)
+            })
+            .collect::<std::result::Result<_, _>>()?
+    };
+    if !foreign.is_empty() {
+        let ids = out[0].as_string::<i32>();
+        let mut b = StringBuilder::with_capacity(n, n * 10);
+        let mut next = foreign.iter().peekable();
+        for i in 0..n {
+            match next.peek() {
+                Some((fi, id)) if *fi == i => {
+                    b.append_value(id.as_ref());
+                    next.next();
+                }
+                _ => b.append_option(ids.is_valid(i).then(|| ids.value(i))),
+            }
+        }
+        out[0] = Arc::new(b.finish());
+    }
+    debug_assert_eq!(out[0].data_type(), &DataType::Utf8);
+    out.try_into()
+        .map_err(|_| OperatorError::Input("customer attribute columns".into()))
 }
 
 fn get(a: &StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn via_of(k: IdentityKind) -> &'static str {
-    match k {
-        IdentityKind::Twitter => "twitter:handle",
-        IdentityKind::Facebook => "facebook:author_id",
-        IdentityKind::Instagram => "instagram:handle",
-        IdentityKind::Email => "email",
-        IdentityKind::Phone => "phone",
+fn via_of(kind_code: u8) -> &'static str {
+    match kind_code {
+        0 => "twitter:handle",
+        1 => "facebook:author_id",
+        2 => "instagram:handle",
+        3 => "email",
+        _ => "phone",
     }
 }
 

@@ -37,15 +37,24 @@ impl IdentityKind {
 
     /// Parses the snapshot spelling, case-insensitively and trimmed.
     pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "twitter" => Some(Self::Twitter),
-            "facebook" => Some(Self::Facebook),
-            "instagram" => Some(Self::Instagram),
-            "email" => Some(Self::Email),
-            "phone" => Some(Self::Phone),
-            _ => None,
-        }
+        let s = s.trim();
+        // Exact spelling first (the common case), then case-insensitively;
+        // no allocation either way.
+        Self::ALL.into_iter().find(|k| k.as_str() == s).or_else(|| {
+            Self::ALL
+                .into_iter()
+                .find(|k| k.as_str().eq_ignore_ascii_case(s))
+        })
     }
+
+    /// Every kind, in code order.
+    pub const ALL: [Self; 5] = [
+        Self::Twitter,
+        Self::Facebook,
+        Self::Instagram,
+        Self::Email,
+        Self::Phone,
+    ];
 
     /// Compact code used as the index key.
     pub fn code(self) -> u8 {
@@ -55,12 +64,27 @@ impl IdentityKind {
 
 /// Trimmed, lower-case, without leading `@`.
 pub fn normalize_handle(s: &str) -> String {
-    s.trim().trim_start_matches('@').trim().to_lowercase()
+    let mut out = String::with_capacity(s.len());
+    push_lower(s.trim().trim_start_matches('@').trim(), &mut out);
+    out
 }
 
 /// Trimmed and lower-case.
 pub fn normalize_email(s: &str) -> String {
-    s.trim().to_lowercase()
+    let mut out = String::with_capacity(s.len());
+    push_lower(s.trim(), &mut out);
+    out
+}
+
+/// Appends `s` lower-cased (ASCII fast path; full Unicode lower-casing,
+/// as [`str::to_lowercase`], otherwise).
+fn push_lower(s: &str, out: &mut String) {
+    if s.is_ascii() {
+        out.reserve(s.len());
+        out.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        out.push_str(&s.to_lowercase());
+    }
 }
 
 /// E.164 normalisation. `default_cc` is the country calling code (digits
@@ -71,35 +95,76 @@ pub fn normalize_email(s: &str) -> String {
 /// already international. Returns `None` for anything else or fewer than 7
 /// digits (or more than 15, the E.164 maximum).
 pub fn normalize_phone(s: &str, default_cc: &str) -> Option<String> {
+    let mut out = String::new();
+    push_phone(s, default_cc, &mut out).then_some(out)
+}
+
+/// [`normalize_phone`] appending to `out` without allocating; `false` (and
+/// `out` unchanged) when `s` is not a phone number.
+fn push_phone(s: &str, default_cc: &str, out: &mut String) -> bool {
+    // Longer digit strings can never give at most 15 digits after removing
+    // a `00` prefix and one trunk `0`.
+    const MAX: usize = 24;
     let s = s.trim();
-    let mut digits = String::with_capacity(s.len());
+    let mut digits = [0u8; MAX];
+    let mut n = 0;
     let mut plus = false;
-    for (i, c) in s.chars().enumerate() {
+    for (i, c) in s.bytes().enumerate() {
         match c {
-            '0'..='9' => digits.push(c),
-            '+' if i == 0 => plus = true,
-            ' ' | '(' | ')' | '-' | '.' => {}
-            _ => return None,
+            b'0'..=b'9' => {
+                if n == MAX {
+                    return false;
+                }
+                digits[n] = c;
+                n += 1;
+            }
+            b'+' if i == 0 => plus = true,
+            b' ' | b'(' | b')' | b'-' | b'.' => {}
+            _ => return false,
         }
     }
-    let international = if plus {
-        digits
-    } else if let Some(rest) = digits.strip_prefix("00") {
-        rest.to_owned()
-    } else if let Some(rest) = digits.strip_prefix('0') {
-        format!("{default_cc}{rest}")
+    let digits = &digits[..n];
+    let cc = default_cc.as_bytes();
+    let mut intl = [0u8; MAX + 4];
+    let mut m = 0;
+    let mut put = |part: &[u8], m: &mut usize| -> bool {
+        if *m + part.len() > intl.len() {
+            return false;
+        }
+        intl[*m..*m + part.len()].copy_from_slice(part);
+        *m += part.len();
+        true
+    };
+    let ok = if plus {
+        put(digits, &mut m)
+    } else if let Some(rest) = digits.strip_prefix(b"00") {
+        put(rest, &mut m)
+    } else if let Some(rest) = digits.strip_prefix(b"0") {
+        put(cc, &mut m) && put(rest, &mut m)
     } else {
-        digits
+        put(digits, &mut m)
     };
-    // A national trunk 0 written after the country code: `+44 (0)7700 …`.
-    let international = match international.strip_prefix(default_cc) {
-        Some(rest) if rest.starts_with('0') => format!("{default_cc}{}", &rest[1..]),
-        _ => international,
-    };
-    if international.len() < 7 || international.len() > 15 || international.starts_with('0') {
-        return None;
+    if !ok {
+        return false;
     }
-    Some(format!("+{international}"))
+    let mut intl: &[u8] = &intl[..m];
+    // A national trunk 0 written after the country code: `+44 (0)7700 …`.
+    let mut fixed = [0u8; MAX + 4];
+    if let Some(rest) = intl.strip_prefix(cc) {
+        if rest.first() == Some(&b'0') {
+            let k = cc.len() + rest.len() - 1;
+            fixed[..cc.len()].copy_from_slice(cc);
+            fixed[cc.len()..k].copy_from_slice(&rest[1..]);
+            intl = &fixed[..k];
+        }
+    }
+    if intl.len() < 7 || intl.len() > 15 || intl[0] == b'0' {
+        return false;
+    }
+    out.reserve(intl.len() + 1);
+    out.push('+');
+    out.extend(intl.iter().map(|&b| b as char));
+    true
 }
 
 /// The identity kind of an envelope author from the handle's shape: an
@@ -135,10 +200,44 @@ pub enum Lookup {
 /// Channel → lookup rule: `twitter`/`instagram` by handle, `facebook` by
 /// author id, everything else by the handle's shape.
 pub fn lookup_for_channel(channel: &str) -> Lookup {
-    match channel.trim().to_ascii_lowercase().as_str() {
-        "twitter" | "x" => Lookup::Handle(IdentityKind::Twitter),
-        "instagram" => Lookup::Handle(IdentityKind::Instagram),
-        "facebook" => Lookup::AuthorId(IdentityKind::Facebook),
+    lookup_of(channel_index(channel))
+}
+
+/// Channel labels for metrics, indexed by [`channel_index`].
+pub const CHANNEL_LABELS: [&str; 8] = [
+    "twitter",
+    "facebook",
+    "instagram",
+    "web_form",
+    "app_chat",
+    "email",
+    "sms",
+    "other",
+];
+
+/// Index into [`CHANNEL_LABELS`] of a mention channel (trimmed,
+/// case-insensitive; `x` is Twitter; anything unknown is `other`). No
+/// allocation.
+pub(crate) fn channel_index(channel: &str) -> usize {
+    if let Some(i) = CHANNEL_LABELS[..7].iter().position(|l| *l == channel) {
+        return i;
+    }
+    let c = channel.trim();
+    if c.eq_ignore_ascii_case("x") {
+        return 0;
+    }
+    CHANNEL_LABELS[..7]
+        .iter()
+        .position(|l| l.eq_ignore_ascii_case(c))
+        .unwrap_or(7)
+}
+
+/// The lookup rule of a [`channel_index`].
+pub(crate) fn lookup_of(channel_index: usize) -> Lookup {
+    match channel_index {
+        0 => Lookup::Handle(IdentityKind::Twitter),
+        1 => Lookup::AuthorId(IdentityKind::Facebook),
+        2 => Lookup::Handle(IdentityKind::Instagram),
         _ => Lookup::ByShape,
     }
 }
@@ -146,12 +245,35 @@ pub fn lookup_for_channel(channel: &str) -> Lookup {
 /// Normalises `value` as an identity of `kind`; `None` when it cannot be
 /// (empty, or not a phone number).
 pub fn normalize(kind: IdentityKind, value: &str, default_cc: &str) -> Option<String> {
-    let v = match kind {
+    let mut out = String::new();
+    normalize_into(kind, value, default_cc, &mut out).then_some(out)
+}
+
+/// [`normalize`] appending to `out` (a reusable buffer: no allocation once
+/// it has grown); returns `false`, leaving `out` unchanged, when `value`
+/// does not normalise.
+pub fn normalize_into(kind: IdentityKind, value: &str, default_cc: &str, out: &mut String) -> bool {
+    let start = out.len();
+    match kind {
         IdentityKind::Twitter | IdentityKind::Instagram | IdentityKind::Facebook => {
-            normalize_handle(value)
+            push_lower(value.trim().trim_start_matches('@').trim(), out)
         }
-        IdentityKind::Email => normalize_email(value),
-        IdentityKind::Phone => return normalize_phone(value, default_cc),
-    };
-    (!v.is_empty()).then_some(v)
+        IdentityKind::Email => push_lower(value.trim(), out),
+        IdentityKind::Phone => return push_phone(value, default_cc, out),
+    }
+    out.len() > start
+}
+
+/// The index key of an identity: the kind's code byte followed by the
+/// normalised value, written into `out` (cleared first). `false` when the
+/// value does not normalise.
+pub(crate) fn key_into(
+    kind: IdentityKind,
+    value: &str,
+    default_cc: &str,
+    out: &mut String,
+) -> bool {
+    out.clear();
+    out.push(kind.code() as char);
+    normalize_into(kind, value, default_cc, out)
 }

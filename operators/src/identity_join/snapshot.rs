@@ -2,24 +2,41 @@
 //!
 //! `customers` and `identities` are registered in a [`SessionContext`] as
 //! Parquet (`*.parquet`) or CSV with a header (`*.csv`), validated (files,
-//! required columns, their types, non-empty customers) and read with SQL.
-//! Handle/email normalisation (trim, lower-case, strip a leading `@` from
-//! social handles) is done in the SQL; phone numbers are normalised to E.164
-//! in Rust after the SQL by [`normalize_phone`], the same function used for
-//! mentions, so both sides of the join agree exactly.
+//! required columns, their types, non-empty customers) and read with SQL
+//! (projection and casts to strings). The identity values are normalised in
+//! Rust, batch by batch as DataFusion streams them, with [`normalize_into`]
+//! — the very function used for mentions, so both sides of the join agree
+//! byte for byte — straight into the index's key arena (no per-row
+//! allocation).
+//!
+//! Every failure is an [`OperatorError::Snapshot`] with a bounded `code`:
+//! `missing_file`, `missing_column`, `wrong_type`, `empty` or `unreadable`.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::DataType;
+use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 
-use super::index::{customer_schema, IdentityIndex};
-use super::normalize::{normalize_phone, IdentityKind};
+use super::index::{customer_schema, IdentityIndex, IndexBuilder};
+use super::normalize::{key_into, IdentityKind};
 use super::{IdentityJoinConfig, OperatorError, Result};
+
+/// Bounded load-failure codes (see [`OperatorError::snapshot_code`]).
+pub mod code {
+    /// `customers` or `identities` file absent.
+    pub const MISSING_FILE: &str = "missing_file";
+    /// A required column is absent.
+    pub const MISSING_COLUMN: &str = "missing_column";
+    /// A required column has the wrong type.
+    pub const WRONG_TYPE: &str = "wrong_type";
+    /// No customers.
+    pub const EMPTY: &str = "empty";
+    /// Corrupt file, I/O or DataFusion error, bad directory name.
+    pub const UNREADABLE: &str = "unreadable";
+}
 
 /// One loaded snapshot version.
 #[derive(Debug, Clone)]
@@ -55,10 +72,12 @@ pub fn parse_version_name(name: &str) -> Option<i64> {
 /// whose name parses as a version; names starting with `.` (in-progress
 /// `.tmp-…` writes) and anything else are ignored.
 pub fn list_versions(root: &Path) -> Result<Vec<(i64, PathBuf)>> {
-    let rd = std::fs::read_dir(root).map_err(|e| snap_err(root, format!("cannot list: {e}")))?;
+    let rd = std::fs::read_dir(root)
+        .map_err(|e| snap_err(root, code::UNREADABLE, format!("cannot list: {e}")))?;
     let mut out = Vec::new();
     for entry in rd {
-        let entry = entry.map_err(|e| snap_err(root, format!("cannot list: {e}")))?;
+        let entry =
+            entry.map_err(|e| snap_err(root, code::UNREADABLE, format!("cannot list: {e}")))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.starts_with('.') || !entry.path().is_dir() {
@@ -72,31 +91,48 @@ pub fn list_versions(root: &Path) -> Result<Vec<(i64, PathBuf)>> {
     Ok(out)
 }
 
-fn snap_err(path: &Path, reason: impl Into<String>) -> OperatorError {
+fn snap_err(path: &Path, code: &'static str, reason: impl Into<String>) -> OperatorError {
     OperatorError::Snapshot {
         path: path.to_path_buf(),
+        code,
         reason: reason.into(),
     }
 }
 
 /// Loads the snapshot version in `dir` (its name gives the valid-from time).
+///
+/// Every error is an [`OperatorError::Snapshot`] (see [`code`]).
 pub fn load_snapshot(dir: &Path, cfg: &IdentityJoinConfig) -> Result<Snapshot> {
+    load(dir, cfg).map_err(|e| match e {
+        e @ OperatorError::Snapshot { .. } => e,
+        other => snap_err(dir, code::UNREADABLE, other.to_string()),
+    })
+}
+
+fn load(dir: &Path, cfg: &IdentityJoinConfig) -> Result<Snapshot> {
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())
-        .ok_or_else(|| snap_err(dir, "directory has no UTF-8 name"))?
+        .ok_or_else(|| snap_err(dir, code::UNREADABLE, "directory has no UTF-8 name"))?
         .to_owned();
     let valid_from_ms = parse_version_name(&name).ok_or_else(|| {
         snap_err(
             dir,
+            code::UNREADABLE,
             "directory name is not a version time like 2026-11-22T00-00-00Z",
         )
     })?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
-        .map_err(|e| snap_err(dir, format!("cannot start runtime: {e}")))?;
-    let (customers, identities) = rt.block_on(read_tables(dir))?;
-    build(dir, name, valid_from_ms, customers, identities, cfg)
+        .map_err(|e| snap_err(dir, code::UNREADABLE, format!("cannot start runtime: {e}")))?;
+    let (index, skipped) = rt.block_on(read_tables(dir, cfg))?;
+    Ok(Snapshot {
+        name,
+        valid_from_ms,
+        path: dir.to_path_buf(),
+        index,
+        skipped_identities: skipped,
+    })
 }
 
 /// Which file backs a table.
@@ -111,6 +147,7 @@ fn find_table(dir: &Path, table: &str) -> Result<(PathBuf, bool)> {
     }
     Err(snap_err(
         dir,
+        code::MISSING_FILE,
         format!("missing file: neither {table}.parquet nor {table}.csv"),
     ))
 }
@@ -137,7 +174,7 @@ async fn register(
     let (file, parquet) = find_table(dir, table)?;
     let path_str = file
         .to_str()
-        .ok_or_else(|| snap_err(&file, "path is not UTF-8"))?;
+        .ok_or_else(|| snap_err(&file, code::UNREADABLE, "path is not UTF-8"))?;
     let reg = if parquet {
         ctx.register_parquet(table, path_str, ParquetReadOptions::default())
             .await
@@ -145,22 +182,44 @@ async fn register(
         ctx.register_csv(table, path_str, CsvReadOptions::new().has_header(true))
             .await
     };
-    reg.map_err(|e| snap_err(&file, format!("cannot read: {e}")))?;
+    reg.map_err(|e| snap_err(&file, code::UNREADABLE, format!("cannot read: {e}")))?;
     register_check(ctx, &file, table, required).await?;
     Ok(file)
 }
 
-async fn sql(ctx: &SessionContext, file: &Path, q: &str) -> Result<Vec<RecordBatch>> {
+async fn stream(ctx: &SessionContext, file: &Path, q: &str) -> Result<SendableRecordBatchStream> {
     let df = ctx
         .sql(q)
         .await
-        .map_err(|e| snap_err(file, format!("query failed: {e}")))?;
-    df.collect()
+        .map_err(|e| snap_err(file, code::UNREADABLE, format!("query failed: {e}")))?;
+    df.execute_stream()
         .await
-        .map_err(|e| snap_err(file, format!("cannot read: {e}")))
+        .map_err(|e| snap_err(file, code::UNREADABLE, format!("cannot read: {e}")))
 }
 
-async fn read_tables(dir: &Path) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)> {
+/// The next batch of a stream.
+async fn next(s: &mut SendableRecordBatchStream, file: &Path) -> Result<Option<RecordBatch>> {
+    match std::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await {
+        None => Ok(None),
+        Some(Ok(b)) => Ok(Some(b)),
+        Some(Err(e)) => Err(snap_err(
+            file,
+            code::UNREADABLE,
+            format!("cannot read: {e}"),
+        )),
+    }
+}
+
+async fn sql(ctx: &SessionContext, file: &Path, q: &str) -> Result<Vec<RecordBatch>> {
+    let mut s = stream(ctx, file, q).await?;
+    let mut out = Vec::new();
+    while let Some(b) = next(&mut s, file).await? {
+        out.push(b);
+    }
+    Ok(out)
+}
+
+async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIndex, usize)> {
     let ctx = SessionContext::new();
     let s: fn(&DataType) -> bool = is_string;
     let id: fn(&DataType) -> bool = is_id;
@@ -179,7 +238,7 @@ async fn read_tables(dir: &Path) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)>
         })
         .unwrap_or(0);
     if count == 0 {
-        return Err(snap_err(&cust_file, "customers is empty"));
+        return Err(snap_err(&cust_file, code::EMPTY, "customers is empty"));
     }
     register_check(
         &ctx,
@@ -206,7 +265,10 @@ async fn read_tables(dir: &Path) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)>
         ],
     )
     .await?;
-    let customers = sql(
+
+    // Customers: one columnar batch (Utf8 strings), first occurrence of an
+    // id wins.
+    let mut cs = stream(
         &ctx,
         &cust_file,
         "SELECT CAST(customer_id AS VARCHAR) AS customer_id, \
@@ -216,18 +278,69 @@ async fn read_tables(dir: &Path) -> Result<(Vec<RecordBatch>, Vec<RecordBatch>)>
          FROM customers WHERE customer_id IS NOT NULL",
     )
     .await?;
-    let identities = sql(
+    let mut cols: [Vec<ArrayRef>; 6] = Default::default();
+    while let Some(b) = next(&mut cs, &cust_file).await? {
+        for (i, c) in cols.iter_mut().enumerate() {
+            let a = b.column(i);
+            let want = if i == 4 {
+                DataType::Boolean
+            } else {
+                DataType::Utf8
+            };
+            c.push(if a.data_type() == &want {
+                a.clone()
+            } else {
+                cast(a, &want)?
+            });
+        }
+    }
+    drop(cs);
+    let customers = customers_batch(&cust_file, cols)?;
+    let mut builder = IndexBuilder::new(customers, count as usize * 2);
+
+    // Identities, streamed: normalised and indexed batch by batch.
+    let mut is = stream(
         &ctx,
         &ident_file,
-        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, k AS kind, \
-                CASE WHEN k IN ('twitter', 'instagram', 'facebook') \
-                     THEN ltrim(trim(lower(v)), '@') ELSE trim(lower(v)) END AS value \
-         FROM (SELECT customer_id, lower(trim(CAST(kind AS VARCHAR))) AS k, \
-                      CAST(value AS VARCHAR) AS v FROM identities) \
-         WHERE customer_id IS NOT NULL AND v IS NOT NULL",
+        "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(kind AS VARCHAR) AS kind, \
+                CAST(value AS VARCHAR) AS value \
+         FROM identities WHERE customer_id IS NOT NULL AND value IS NOT NULL",
     )
     .await?;
-    Ok((customers, identities))
+    let cc = cfg.default_country_code.as_str();
+    let mut key = String::with_capacity(64);
+    let mut skipped = 0usize;
+    while let Some(b) = next(&mut is, &ident_file).await? {
+        let cid = utf8(b.column(0))?;
+        let kind = utf8(b.column(1))?;
+        let value = utf8(b.column(2))?;
+        for i in 0..b.num_rows() {
+            let Some(k) = kind
+                .is_valid(i)
+                .then(|| IdentityKind::parse(kind.value(i)))
+                .flatten()
+            else {
+                skipped += 1;
+                continue;
+            };
+            let Some(row) = builder.customer_row(cid.value(i)) else {
+                skipped += 1;
+                continue;
+            };
+            if !key_into(k, value.value(i), cc, &mut key) {
+                skipped += 1;
+                continue;
+            }
+            if !builder.push(key.as_bytes(), row) {
+                return Err(snap_err(
+                    &ident_file,
+                    code::UNREADABLE,
+                    "identities exceed the 4 GiB key arena",
+                ));
+            }
+        }
+    }
+    Ok((builder.finish(), skipped))
 }
 
 /// Column presence and type checks on a registered table; errors name the
@@ -241,15 +354,20 @@ async fn register_check(
     let provider = ctx
         .table_provider(table)
         .await
-        .map_err(|e| snap_err(file, format!("cannot read: {e}")))?;
+        .map_err(|e| snap_err(file, code::UNREADABLE, format!("cannot read: {e}")))?;
     let schema = provider.schema();
     for (col, ok, expected) in required {
-        let field = schema
-            .field_with_name(col)
-            .map_err(|_| snap_err(file, format!("missing column `{col}`")))?;
+        let field = schema.field_with_name(col).map_err(|_| {
+            snap_err(
+                file,
+                code::MISSING_COLUMN,
+                format!("missing column `{col}`"),
+            )
+        })?;
         if !ok(field.data_type()) {
             return Err(snap_err(
                 file,
+                code::WRONG_TYPE,
                 format!(
                     "column `{col}` has type {}, expected {expected}",
                     field.data_type()
@@ -262,92 +380,41 @@ async fn register_check(
 
 /// Any string-like column as a plain `StringArray`.
 fn utf8(a: &ArrayRef) -> Result<StringArray> {
+    if let Some(s) = a.as_string_opt::<i32>() {
+        return Ok(s.clone());
+    }
     let c = cast(a, &DataType::Utf8)?;
     Ok(c.as_string::<i32>().clone())
 }
 
-fn build(
-    dir: &Path,
-    name: String,
-    valid_from_ms: i64,
-    customers: Vec<RecordBatch>,
-    identities: Vec<RecordBatch>,
-    cfg: &IdentityJoinConfig,
-) -> Result<Snapshot> {
-    // Customers: one columnar batch, first occurrence of an id wins.
-    let mut cols: [Vec<ArrayRef>; 6] = Default::default();
-    for b in &customers {
-        for (i, c) in cols.iter_mut().enumerate() {
-            c.push(b.column(i).clone());
-        }
-    }
+/// The customer batch ([`customer_schema`]) from per-batch columns.
+fn customers_batch(file: &Path, cols: [Vec<ArrayRef>; 6]) -> Result<RecordBatch> {
     let concat = |v: &[ArrayRef]| -> Result<ArrayRef> {
+        if v.len() == 1 {
+            return Ok(v[0].clone());
+        }
         let refs: Vec<&dyn Array> = v.iter().map(|a| a.as_ref()).collect();
         Ok(arrow::compute::concat(&refs)?)
     };
-    let ids = utf8(&concat(&cols[0])?)?;
-    let mut row_of: HashMap<String, u32> = HashMap::with_capacity(ids.len());
-    let mut keep: Vec<u32> = Vec::with_capacity(ids.len());
-    for i in 0..ids.len() {
-        if ids.is_valid(i) && !row_of.contains_key(ids.value(i)) {
-            row_of.insert(ids.value(i).to_owned(), keep.len() as u32);
-            keep.push(i as u32);
-        }
-    }
-    if keep.is_empty() {
-        return Err(snap_err(dir, "customers is empty"));
-    }
-    let take_idx = arrow::array::UInt32Array::from(keep);
     let mut out: Vec<ArrayRef> = Vec::with_capacity(6);
-    for (i, c) in cols.iter().enumerate() {
-        let all = concat(c)?;
-        let col: ArrayRef = if i == 4 {
-            let b = cast(&all, &DataType::Boolean)?;
-            Arc::new(b.as_any().downcast_ref::<BooleanArray>().unwrap().clone())
-        } else {
-            Arc::new(utf8(&all)?)
-        };
-        out.push(arrow::compute::take(&col, &take_idx, None)?);
+    for c in &cols {
+        out.push(concat(c)?);
     }
-    let customers = RecordBatch::try_new(customer_schema(), out)?;
-
-    // Identities: SQL already normalised handles and emails; phones here.
-    let mut entries = Vec::new();
-    let mut skipped = 0usize;
-    for b in &identities {
-        let cid = utf8(b.column(0))?;
-        let kind = utf8(b.column(1))?;
-        let value = utf8(b.column(2))?;
-        for i in 0..b.num_rows() {
-            let Some(k) = kind
-                .is_valid(i)
-                .then(|| IdentityKind::parse(kind.value(i)))
-                .flatten()
-            else {
-                skipped += 1;
-                continue;
-            };
-            let Some(&row) = row_of.get(cid.value(i)) else {
-                skipped += 1;
-                continue;
-            };
-            let v = value.value(i);
-            let v = if k == IdentityKind::Phone {
-                normalize_phone(v, &cfg.default_country_code)
-            } else {
-                (!v.is_empty()).then(|| v.to_owned())
-            };
-            match v {
-                Some(v) => entries.push((k, v, row)),
-                None => skipped += 1,
-            }
-        }
+    drop(cols);
+    let ids = out[0].as_string::<i32>();
+    if ids.is_empty() {
+        return Err(snap_err(file, code::EMPTY, "customers is empty"));
     }
-    Ok(Snapshot {
-        name,
-        valid_from_ms,
-        path: dir.to_path_buf(),
-        index: IdentityIndex::build(customers, entries),
-        skipped_identities: skipped,
-    })
+    // A repeated id keeps its first row: the index's customer map only
+    // points there (the later rows stay in the batch, unreachable).
+    // The id column is non-nullable in the schema; the SQL dropped nulls.
+    let vul = out[4].as_any().downcast_ref::<BooleanArray>().is_some();
+    if !vul {
+        return Err(snap_err(
+            file,
+            code::WRONG_TYPE,
+            "column `vulnerable` is not boolean",
+        ));
+    }
+    Ok(RecordBatch::try_new(customer_schema(), out)?)
 }

@@ -149,10 +149,6 @@ fn bv(b: &RecordBatch, name: &str, i: usize) -> Option<bool> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn load_err(dir: &Path) -> String {
-    load_snapshot(dir, &cfg()).unwrap_err().to_string()
-}
-
 // ---------------------------------------------------------------- normalise
 
 #[test]
@@ -366,123 +362,163 @@ fn country_code_is_configurable() {
     );
 }
 
+/// One bad-snapshot case: writes the version directory's files.
+type BadCase = (
+    &'static str,
+    fn(&Path),
+    &'static str,
+    &'static [&'static str],
+);
+
 #[test]
 fn bad_snapshots_are_reported() {
+    fn good_c() -> RecordBatch {
+        customers(&[("C1", "consumer", "premier", "London", true, "active")])
+    }
+    fn good_i() -> RecordBatch {
+        identities(&[("C1", "twitter", "alice")])
+    }
+    let cases: &[BadCase] = &[
+        (
+            "missing file",
+            |d| write_parquet(&d.join("customers.parquet"), &good_c()),
+            "missing_file",
+            &["missing file", "identities.parquet"],
+        ),
+        (
+            "missing customers file",
+            |d| write_parquet(&d.join("identities.parquet"), &good_i()),
+            "missing_file",
+            &["missing file", "customers.parquet"],
+        ),
+        (
+            "corrupt parquet",
+            |d| {
+                fs::write(
+                    d.join("customers.parquet"),
+                    b"PAR1 this is not parquet at all",
+                )
+                .unwrap();
+                write_parquet(&d.join("identities.parquet"), &good_i());
+            },
+            "unreadable",
+            &["customers.parquet", "cannot read"],
+        ),
+        (
+            "missing customer column",
+            |d| {
+                write_parquet(
+                    &d.join("customers.parquet"),
+                    &good_c().project(&[0, 1, 2, 4, 5, 6]).unwrap(),
+                );
+                write_parquet(&d.join("identities.parquet"), &good_i());
+            },
+            "missing_column",
+            &["customers.parquet", "missing column `tier`"],
+        ),
+        (
+            "missing identity column",
+            |d| {
+                write_parquet(&d.join("customers.parquet"), &good_c());
+                write_parquet(
+                    &d.join("identities.parquet"),
+                    &good_i().project(&[0, 2]).unwrap(),
+                );
+            },
+            "missing_column",
+            &["identities.parquet", "missing column `kind`"],
+        ),
+        (
+            "wrong type (parquet)",
+            |d| {
+                let good = good_c();
+                let mut cols = good.columns().to_vec();
+                cols[5] = Arc::new(StringArray::from(vec!["yes"]));
+                let mut fields: Vec<Field> = good
+                    .schema()
+                    .fields()
+                    .iter()
+                    .map(|f| f.as_ref().clone())
+                    .collect();
+                fields[5] = Field::new("vulnerable", DataType::Utf8, true);
+                let bad = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
+                write_parquet(&d.join("customers.parquet"), &bad);
+                write_parquet(&d.join("identities.parquet"), &good_i());
+            },
+            "wrong_type",
+            &[
+                "customers.parquet",
+                "column `vulnerable`",
+                "expected boolean",
+            ],
+        ),
+        (
+            "wrong type (csv)",
+            |d| {
+                fs::write(
+                    d.join("customers.csv"),
+                    "customer_id,segment,tier,region,vulnerable,account_status\nC1,consumer,plus,London,maybe,active\n",
+                )
+                .unwrap();
+                fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
+            },
+            "wrong_type",
+            &["customers.csv", "column `vulnerable`"],
+        ),
+        (
+            "empty customers (parquet)",
+            |d| {
+                write_parquet(&d.join("customers.parquet"), &good_c().slice(0, 0));
+                write_parquet(&d.join("identities.parquet"), &good_i());
+            },
+            "empty",
+            &["customers.parquet", "empty"],
+        ),
+        (
+            "empty customers (csv header only)",
+            |d| {
+                fs::write(
+                    d.join("customers.csv"),
+                    "customer_id,segment,tier,region,vulnerable,account_status\n",
+                )
+                .unwrap();
+                fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
+            },
+            "empty",
+            &["customers.csv", "empty"],
+        ),
+        (
+            "corrupt csv",
+            |d| {
+                fs::write(d.join("customers.csv"), CUSTOMERS_CSV).unwrap();
+                fs::write(
+                    d.join("identities.csv"),
+                    "customer_id,kind,value\nC1,twitter\nC2,email,a@b.c,extra,fields\n",
+                )
+                .unwrap();
+            },
+            "unreadable",
+            &["identities.csv", "cannot read"],
+        ),
+    ];
     let root = tempfile::tempdir().unwrap();
-    let good_c = customers(&[("C1", "consumer", "premier", "London", true, "active")]);
-    let good_i = identities(&[("C1", "twitter", "alice")]);
+    for (day, (what, write, code, needles)) in cases.iter().enumerate() {
+        let d = version_dir(root.path(), &format!("2026-01-{:02}T00-00-00Z", day + 1));
+        write(&d);
+        let e = load_snapshot(&d, &cfg()).unwrap_err();
+        let msg = e.to_string();
+        assert_eq!(e.snapshot_code(), Some(*code), "{what}: {msg}");
+        for n in *needles {
+            assert!(msg.contains(n), "{what}: `{n}` not in {msg}");
+        }
+    }
 
     // bad directory name
     let d = version_dir(root.path(), "latest");
-    assert!(
-        load_err(&d).contains("not a version time"),
-        "{}",
-        load_err(&d)
-    );
-
-    // missing file
-    let d = version_dir(root.path(), "2026-01-01T00-00-00Z");
-    write_parquet(&d.join("customers.parquet"), &good_c);
-    let e = load_err(&d);
-    assert!(
-        e.contains("missing file") && e.contains("identities.parquet"),
-        "{e}"
-    );
-
-    // corrupt parquet
-    let d = version_dir(root.path(), "2026-01-02T00-00-00Z");
-    fs::write(
-        d.join("customers.parquet"),
-        b"PAR1 this is not parquet at all",
-    )
-    .unwrap();
-    write_parquet(&d.join("identities.parquet"), &good_i);
-    let e = load_err(&d);
-    assert!(
-        e.contains("customers.parquet") && e.contains("cannot read"),
-        "{e}"
-    );
-
-    // missing column
-    let d = version_dir(root.path(), "2026-01-03T00-00-00Z");
-    write_parquet(
-        &d.join("customers.parquet"),
-        &good_c.project(&[0, 1, 2, 4, 5, 6]).unwrap(),
-    );
-    write_parquet(&d.join("identities.parquet"), &good_i);
-    let e = load_err(&d);
-    assert!(
-        e.contains("customers.parquet") && e.contains("missing column `tier`"),
-        "{e}"
-    );
-    let d = version_dir(root.path(), "2026-01-04T00-00-00Z");
-    write_parquet(&d.join("customers.parquet"), &good_c);
-    write_parquet(
-        &d.join("identities.parquet"),
-        &good_i.project(&[0, 2]).unwrap(),
-    );
-    let e = load_err(&d);
-    assert!(
-        e.contains("identities.parquet") && e.contains("missing column `kind`"),
-        "{e}"
-    );
-
-    // wrong type (parquet)
-    let d = version_dir(root.path(), "2026-01-05T00-00-00Z");
-    let mut cols = good_c.columns().to_vec();
-    cols[5] = Arc::new(StringArray::from(vec!["yes"]));
-    let mut fields: Vec<Field> = good_c
-        .schema()
-        .fields()
-        .iter()
-        .map(|f| f.as_ref().clone())
-        .collect();
-    fields[5] = Field::new("vulnerable", DataType::Utf8, true);
-    let bad = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
-    write_parquet(&d.join("customers.parquet"), &bad);
-    write_parquet(&d.join("identities.parquet"), &good_i);
-    let e = load_err(&d);
-    assert!(
-        e.contains("customers.parquet")
-            && e.contains("column `vulnerable`")
-            && e.contains("expected boolean"),
-        "{e}"
-    );
-
-    // wrong type (csv)
-    let d = version_dir(root.path(), "2026-01-06T00-00-00Z");
-    fs::write(
-        d.join("customers.csv"),
-        "customer_id,segment,tier,region,vulnerable,account_status\nC1,consumer,plus,London,maybe,active\n",
-    )
-    .unwrap();
-    fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
-    let e = load_err(&d);
-    assert!(
-        e.contains("customers.csv") && e.contains("column `vulnerable`"),
-        "{e}"
-    );
-
-    // empty customers (parquet, zero rows)
-    let d = version_dir(root.path(), "2026-01-07T00-00-00Z");
-    write_parquet(&d.join("customers.parquet"), &good_c.slice(0, 0));
-    write_parquet(&d.join("identities.parquet"), &good_i);
-    let e = load_err(&d);
-    assert!(
-        e.contains("customers.parquet") && e.contains("empty"),
-        "{e}"
-    );
-
-    // empty customers (csv, header only)
-    let d = version_dir(root.path(), "2026-01-08T00-00-00Z");
-    fs::write(
-        d.join("customers.csv"),
-        "customer_id,segment,tier,region,vulnerable,account_status\n",
-    )
-    .unwrap();
-    fs::write(d.join("identities.csv"), IDENTITIES_CSV).unwrap();
-    let e = load_err(&d);
-    assert!(e.contains("customers.csv") && e.contains("empty"), "{e}");
+    let e = load_snapshot(&d, &cfg()).unwrap_err();
+    assert!(e.to_string().contains("not a version time"), "{e}");
+    assert_eq!(e.snapshot_code(), Some("unreadable"));
+    assert_eq!(OperatorError::Input("x".into()).snapshot_code(), None);
 }
 
 // --------------------------------------------------------------------- join
@@ -510,7 +546,7 @@ fn two_versions(root: &Path) -> IdentityJoin {
             ("C1", "email", "c1@example.com"),
         ]),
     );
-    let mut j = IdentityJoin::new(cfg()).unwrap();
+    let j = IdentityJoin::new(cfg()).unwrap();
     j.add_snapshot(load_snapshot(&d2, &cfg()).unwrap());
     j.add_snapshot(load_snapshot(&d1, &cfg()).unwrap());
     j
@@ -573,14 +609,20 @@ fn as_of_version_switch() {
     }
     let st = j.take_stats();
     assert_eq!(
-        st,
-        JoinStats {
-            rows: 6,
-            hits: 4,
-            unknown_identity: 2,
-            ..Default::default()
-        }
+        (st.rows, st.hits, st.unknown_identity, st.no_identity),
+        (6, 4, 2, 0)
     );
+    let per: Vec<_> = st.iter().collect();
+    assert_eq!(
+        per,
+        [
+            ("twitter", "hit", 3),
+            ("twitter", "unknown_identity", 1),
+            ("email", "hit", 1),
+            ("email", "unknown_identity", 1),
+        ]
+    );
+    assert_eq!(st.count("twitter", "hit"), 3);
     assert_eq!(j.take_stats(), JoinStats::default());
 }
 
@@ -611,15 +653,15 @@ fn keeps_only_the_newest_versions() {
     let root = tempfile::tempdir().unwrap();
     let c = customers(&[("C1", "consumer", "standard", "London", false, "active")]);
     let i = identities(&[("C1", "twitter", "alice")]);
-    let mut j = IdentityJoin::new(cfg()).unwrap();
+    let j = IdentityJoin::new(cfg()).unwrap();
     for v in [V2, V1, V3] {
         j.add_snapshot(load_snapshot(&write_version(root.path(), v, &c, &i), &cfg()).unwrap());
     }
-    let names: Vec<_> = j.versions().map(|s| s.name.clone()).collect();
+    let names: Vec<_> = j.versions().iter().map(|s| s.name.clone()).collect();
     assert_eq!(names, [V2, V3]);
     // re-adding the same version replaces it
     j.add_snapshot(load_snapshot(&root.path().join(V3), &cfg()).unwrap());
-    assert_eq!(j.versions().count(), 2);
+    assert_eq!(j.versions().len(), 2);
     let out = j
         .join_batch(&mentions(&[("twitter", Some("alice"), None, Some(ms(V1)))]))
         .unwrap();
@@ -631,7 +673,7 @@ fn keeps_only_the_newest_versions() {
 fn channels_ambiguity_and_misses() {
     let root = tempfile::tempdir().unwrap();
     let d = write_csv_version(root.path(), V1);
-    let mut j = IdentityJoin::new(cfg()).unwrap();
+    let j = IdentityJoin::new(cfg()).unwrap();
     let mut snap = load_snapshot(&d, &cfg()).unwrap();
     // make the email ambiguous with a second snapshot index built by hand
     let ix = IdentityIndex::build(
@@ -716,7 +758,7 @@ fn no_snapshot_misses_everything() {
 fn joins_a_parsed_envelope_batch() {
     let root = tempfile::tempdir().unwrap();
     let d = write_csv_version(root.path(), V1);
-    let mut j = IdentityJoin::new(cfg()).unwrap();
+    let j = IdentityJoin::new(cfg()).unwrap();
     j.add_snapshot(load_snapshot(&d, &cfg()).unwrap());
 
     let meta = SourceMeta {
@@ -802,4 +844,490 @@ fn config_defaults_validation_and_unknown_fields() {
     ] {
         assert!(IdentityJoin::new(bad).is_err());
     }
+}
+
+// ------------------------------------------------------------------ updates
+
+const H: i64 = 3_600_000;
+
+/// `(customer_id, miss_reason, snapshot, matched)` of one twitter/email
+/// mention.
+fn one(j: &IdentityJoin, channel: &str, handle: &str, t: i64) -> (Option<String>, Option<String>) {
+    let out = j
+        .join_batch(&mentions(&[(channel, Some(handle), None, Some(t))]))
+        .unwrap();
+    (
+        s(&out, col::CUSTOMER_ID, 0),
+        s(&out, col::IDENTITY_MISS_REASON, 0),
+    )
+}
+
+fn hit(c: &str) -> (Option<String>, Option<String>) {
+    (Some(c.to_owned()), None)
+}
+
+fn miss(r: &str) -> (Option<String>, Option<String>) {
+    (None, Some(r.to_owned()))
+}
+
+fn upd(op: UpdateOp, kind: IdentityKind, value: &str, cid: Option<&str>, t: i64) -> IdentityUpdate {
+    IdentityUpdate {
+        op,
+        kind,
+        value: value.to_owned(),
+        customer_id: cid.map(str::to_owned),
+        valid_from_ms: t,
+    }
+}
+
+/// The updates of [`updates_as_of_around_a_version_switch`], in event order.
+fn switch_updates() -> Vec<IdentityUpdate> {
+    let (t1, t2) = (ms(V1), ms(V2));
+    use IdentityKind::{Email, Twitter};
+    use UpdateOp::{Add, Change, Remove};
+    vec![
+        upd(Change, Email, "C1@example.com", Some("C2"), t1 + H),
+        upd(Remove, Twitter, "bob", None, t1 + 5 * H),
+        upd(Change, Twitter, "@ALICE", Some("C2"), t1 + 10 * H),
+        upd(Add, Twitter, "@Newbie", Some("C9"), t2 + H),
+        upd(Remove, Email, "c1@EXAMPLE.com", None, t2 + 2 * H),
+    ]
+}
+
+#[test]
+fn updates_as_of_around_a_version_switch() {
+    let root = tempfile::tempdir().unwrap();
+    let j = two_versions(root.path());
+    for u in switch_updates() {
+        j.apply_update(&u).unwrap();
+    }
+    assert_eq!(j.status().overlay_entries, 5);
+    let (t1, t2) = (ms(V1), ms(V2));
+    // alice: C1 in V1, changed to C2 at t1+10h, C2 in V2.
+    assert_eq!(one(&j, "twitter", "alice", t1 + 10 * H - 1), hit("C1"));
+    assert_eq!(one(&j, "twitter", "alice", t1 + 10 * H), hit("C2"));
+    assert_eq!(one(&j, "twitter", "alice", t2), hit("C2"));
+    // bob: C2 in V1, removed at t1+5h; unknown in V2.
+    assert_eq!(one(&j, "twitter", "bob", t1 + 5 * H - 1), hit("C2"));
+    assert_eq!(
+        one(&j, "twitter", "@Bob", t1 + 5 * H),
+        miss("identity_removed")
+    );
+    assert_eq!(one(&j, "twitter", "bob", t2), miss("unknown_identity"));
+    // c1@example.com: unknown in V1, changed to C2 at t1+1h; V2 (newer than
+    // the update) says C1: the snapshot supersedes the older update.
+    assert_eq!(
+        one(&j, "email", "c1@example.com", t1 + H - 1),
+        miss("unknown_identity")
+    );
+    assert_eq!(one(&j, "email", "c1@example.com", t1 + H), hit("C2"));
+    assert_eq!(one(&j, "email", "c1@example.com", t2 - 1), hit("C2"));
+    assert_eq!(one(&j, "email", "c1@example.com", t2), hit("C1"));
+    // ... and removed after V2.
+    assert_eq!(
+        one(&j, "email", "c1@example.com", t2 + 2 * H - 1),
+        hit("C1")
+    );
+    assert_eq!(
+        one(&j, "email", "C1@example.com", t2 + 2 * H),
+        miss("identity_removed")
+    );
+    // newbie: added to C9, a customer not in the snapshot: matched with the
+    // id and null attributes.
+    assert_eq!(
+        one(&j, "twitter", "newbie", t2 + H - 1),
+        miss("unknown_identity")
+    );
+    let out = j
+        .join_batch(&mentions(&[
+            ("twitter", Some("@NEWBIE"), None, Some(t2 + H)),
+            ("twitter", Some("alice"), None, Some(t2 + H)),
+        ]))
+        .unwrap();
+    assert_eq!(s(&out, col::CUSTOMER_ID, 0).as_deref(), Some("C9"));
+    assert_eq!(bv(&out, col::IDENTITY_MATCHED, 0), Some(true));
+    assert_eq!(
+        s(&out, col::IDENTITY_VIA, 0).as_deref(),
+        Some("twitter:handle")
+    );
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V2));
+    assert_eq!(s(&out, col::CUSTOMER_TIER, 0), None);
+    assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, 0), None);
+    assert_eq!(s(&out, col::CUSTOMER_ID, 1).as_deref(), Some("C2"));
+    assert_eq!(
+        s(&out, col::CUSTOMER_SEGMENT, 1).as_deref(),
+        Some("business")
+    );
+    // an update to a customer of the version gets its attributes
+    let out = j
+        .join_batch(&mentions(&[(
+            "twitter",
+            Some("alice"),
+            None,
+            Some(t1 + 11 * H),
+        )]))
+        .unwrap();
+    assert_eq!(
+        s(&out, col::CUSTOMER_SEGMENT, 0).as_deref(),
+        Some("business")
+    );
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V1));
+
+    let st = j.take_stats();
+    assert_eq!(st.identity_removed, 2);
+    assert_eq!(st.count("twitter", "identity_removed"), 1);
+    assert_eq!(st.count("email", "identity_removed"), 1);
+
+    // a tombstone forgets every update of the identity
+    j.forget_identity(IdentityKind::Twitter, "@NewBie");
+    assert_eq!(
+        one(&j, "twitter", "newbie", t2 + H),
+        miss("unknown_identity")
+    );
+    match parse_update(Some(b"twitter:bob"), None).unwrap() {
+        UpdateRecord::Tombstone { kind, value } => j.forget_identity(kind, &value),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(one(&j, "twitter", "bob", t1 + 5 * H), hit("C2"));
+    assert_eq!(j.status().overlay_entries, 3);
+}
+
+#[test]
+fn update_arrival_order_does_not_matter() {
+    let root = tempfile::tempdir().unwrap();
+    let (t1, t2) = (ms(V1), ms(V2));
+    let probe = mentions(&[
+        ("twitter", Some("alice"), None, Some(t1 + 10 * H - 1)),
+        ("twitter", Some("alice"), None, Some(t1 + 10 * H)),
+        ("twitter", Some("alice"), None, Some(t1 + 12 * H)),
+        ("twitter", Some("bob"), None, Some(t1 + 6 * H)),
+        ("email", Some("c1@example.com"), None, Some(t1 + 2 * H)),
+        ("email", Some("c1@example.com"), None, Some(t2 + 3 * H)),
+        ("twitter", Some("newbie"), None, Some(t2 + 2 * H)),
+        ("twitter", Some("newbie"), None, None),
+    ]);
+    let mut ups = switch_updates();
+    // a later change of alice back to C1, which must win from t1+11h
+    ups.push(upd(
+        UpdateOp::Change,
+        IdentityKind::Twitter,
+        "alice",
+        Some("C1"),
+        t1 + 11 * H,
+    ));
+    let j1 = two_versions(root.path());
+    for u in &ups {
+        j1.apply_update(u).unwrap();
+    }
+    let j2 = two_versions(root.path());
+    for u in ups.iter().rev() {
+        j2.apply_update(u).unwrap();
+    }
+    // replaying is idempotent
+    for u in &ups {
+        j2.apply_update(u).unwrap();
+    }
+    assert_eq!(j1.status().overlay_entries, j2.status().overlay_entries);
+    let (a, b) = (
+        j1.join_batch(&probe).unwrap(),
+        j2.join_batch(&probe).unwrap(),
+    );
+    assert_eq!(a, b);
+    assert_eq!(s(&a, col::CUSTOMER_ID, 2).as_deref(), Some("C1"));
+    assert_eq!(s(&a, col::CUSTOMER_ID, 7).as_deref(), Some("C9"));
+
+    // the same identity and valid-from replaces
+    j1.apply_update(&upd(
+        UpdateOp::Remove,
+        IdentityKind::Twitter,
+        "ALICE",
+        None,
+        t1 + 11 * H,
+    ))
+    .unwrap();
+    assert_eq!(j1.status().overlay_entries, j2.status().overlay_entries);
+    assert_eq!(
+        one(&j1, "twitter", "alice", t1 + 12 * H),
+        miss("identity_removed")
+    );
+}
+
+#[test]
+fn overlay_survives_swaps_and_is_pruned() {
+    let root = tempfile::tempdir().unwrap();
+    let c = customers(&[
+        ("C1", "consumer", "standard", "London", false, "active"),
+        ("C2", "business", "plus", "Leeds", false, "active"),
+    ]);
+    let i = identities(&[("C1", "twitter", "alice")]);
+    let j = IdentityJoin::new(cfg()).unwrap();
+    // updates before any snapshot are kept
+    let tu = ms(V2) + H;
+    j.apply_update(&upd(
+        UpdateOp::Change,
+        IdentityKind::Twitter,
+        "alice",
+        Some("C2"),
+        ms(V1) + H,
+    ))
+    .unwrap();
+    j.apply_update(&upd(
+        UpdateOp::Change,
+        IdentityKind::Twitter,
+        "alice",
+        Some("C2"),
+        tu,
+    ))
+    .unwrap();
+    assert_eq!(j.status().overlay_entries, 2);
+    assert_eq!(one(&j, "twitter", "alice", tu), miss("no_snapshot"));
+    j.add_snapshot(load_snapshot(&write_version(root.path(), V1, &c, &i), &cfg()).unwrap());
+    assert_eq!(one(&j, "twitter", "alice", ms(V1) + H - 1), hit("C1"));
+    assert_eq!(one(&j, "twitter", "alice", ms(V1) + H), hit("C2"));
+    // a new version keeps the overlay (V1 is still kept)
+    j.add_snapshot(load_snapshot(&write_version(root.path(), V2, &c, &i), &cfg()).unwrap());
+    assert_eq!(j.status().overlay_entries, 2);
+    assert_eq!(one(&j, "twitter", "alice", ms(V1) + H), hit("C2"));
+    assert_eq!(one(&j, "twitter", "alice", ms(V2)), hit("C1"));
+    assert_eq!(one(&j, "twitter", "alice", tu), hit("C2"));
+    // V3 evicts V1: the update before V2 is in every kept snapshot
+    j.add_snapshot(load_snapshot(&write_version(root.path(), V3, &c, &i), &cfg()).unwrap());
+    let st = j.status();
+    assert_eq!(st.overlay_entries, 1);
+    assert_eq!(
+        st.versions
+            .iter()
+            .map(|v| v.name.as_str())
+            .collect::<Vec<_>>(),
+        [V2, V3]
+    );
+    assert_eq!(
+        (
+            st.versions[0].customers,
+            st.versions[0].entries,
+            st.versions[0].ambiguous_entries
+        ),
+        (2, 1, 0)
+    );
+    assert!(st.versions[0].approx_bytes > 0);
+    assert_eq!(one(&j, "twitter", "alice", tu), hit("C2"));
+    // the update is older than V3: V3's index decides from V3 on
+    assert_eq!(one(&j, "twitter", "alice", ms(V3)), hit("C1"));
+    // an update at or before the oldest kept version is dropped
+    j.apply_update(&upd(
+        UpdateOp::Remove,
+        IdentityKind::Twitter,
+        "alice",
+        None,
+        ms(V2),
+    ))
+    .unwrap();
+    assert_eq!(j.status().overlay_entries, 1);
+}
+
+#[test]
+fn apply_update_rejects_bad_values() {
+    let j = IdentityJoin::new(cfg()).unwrap();
+    let e = j
+        .apply_update(&upd(
+            UpdateOp::Add,
+            IdentityKind::Phone,
+            "not a phone",
+            Some("C1"),
+            0,
+        ))
+        .unwrap_err();
+    assert_eq!(e.reason, "invalid_value");
+    let e = j
+        .apply_update(&upd(
+            UpdateOp::Add,
+            IdentityKind::Twitter,
+            " @ ",
+            Some("C1"),
+            0,
+        ))
+        .unwrap_err();
+    assert_eq!(e.reason, "invalid_value");
+    let e = j
+        .apply_update(&upd(UpdateOp::Change, IdentityKind::Twitter, "a", None, 0))
+        .unwrap_err();
+    assert_eq!(e.reason, "missing_field");
+    j.apply_update(&upd(
+        UpdateOp::Remove,
+        IdentityKind::Phone,
+        "07700 900123",
+        None,
+        0,
+    ))
+    .unwrap();
+    assert_eq!(j.status().overlay_entries, 1);
+}
+
+#[test]
+fn parse_update_accepts_and_rejects() {
+    let ok = parse_update(
+        Some(b"twitter:@Jane_D"),
+        Some(br#"{"op":"add","kind":"Twitter","value":"@Jane_D","customer_id":"C0000123","valid_from":"2026-11-22T10:00:00Z","extra":1}"#),
+    )
+    .unwrap();
+    assert_eq!(
+        ok,
+        UpdateRecord::Update(IdentityUpdate {
+            op: UpdateOp::Add,
+            kind: IdentityKind::Twitter,
+            value: "@Jane_D".into(),
+            customer_id: Some("C0000123".into()),
+            valid_from_ms: ms(V1) + 10 * H,
+        })
+    );
+    let rm = parse_update(
+        None,
+        Some(br#"{"op":"remove","kind":"phone","value":"07700 900123","customer_id":7,"valid_from":"2026-11-22T10:00:00+01:00"}"#),
+    )
+    .unwrap();
+    assert!(matches!(
+        rm,
+        UpdateRecord::Update(IdentityUpdate {
+            op: UpdateOp::Remove,
+            customer_id: None,
+            ..
+        })
+    ));
+    assert_eq!(
+        parse_update(Some(b"email:A@B.co"), None).unwrap(),
+        UpdateRecord::Tombstone {
+            kind: IdentityKind::Email,
+            value: "A@B.co".into()
+        }
+    );
+    let vf = r#""valid_from":"2026-11-22T10:00:00Z""#;
+    type Case<'a> = (Option<&'a [u8]>, Option<String>, &'a str);
+    let cases: Vec<Case> = vec![
+        (None, Some("{not json".into()), "invalid_json"),
+        (None, Some("[1,2]".into()), "invalid_json"),
+        (None, Some("\"add\"".into()), "invalid_json"),
+        (None, Some(format!(r#"{{"kind":"twitter","value":"a","customer_id":"C1",{vf}}}"#)), "missing_field"),
+        (None, Some(format!(r#"{{"op":"add","value":"a","customer_id":"C1",{vf}}}"#)), "missing_field"),
+        (None, Some(format!(r#"{{"op":"add","kind":"twitter","customer_id":"C1",{vf}}}"#)), "missing_field"),
+        (None, Some(format!(r#"{{"op":"add","kind":"twitter","value":"a",{vf}}}"#)), "missing_field"),
+        (None, Some(format!(r#"{{"op":"change","kind":"twitter","value":"a","customer_id":null,{vf}}}"#)), "missing_field"),
+        (None, Some(r#"{"op":"add","kind":"twitter","value":"a","customer_id":"C1"}"#.into()), "missing_field"),
+        (None, Some(format!(r#"{{"op":"add","kind":"fax","value":"a","customer_id":"C1",{vf}}}"#)), "unknown_kind"),
+        (None, Some(format!(r#"{{"op":"add","kind":3,"value":"a","customer_id":"C1",{vf}}}"#)), "unknown_kind"),
+        (None, Some(format!(r#"{{"op":"upsert","kind":"twitter","value":"a","customer_id":"C1",{vf}}}"#)), "unknown_op"),
+        (None, Some(format!(r#"{{"op":true,"kind":"twitter","value":"a","customer_id":"C1",{vf}}}"#)), "unknown_op"),
+        (None, Some(r#"{"op":"add","kind":"twitter","value":"a","customer_id":"C1","valid_from":"yesterday"}"#.into()), "invalid_time"),
+        (None, Some(r#"{"op":"add","kind":"twitter","value":"a","customer_id":"C1","valid_from":1700000000}"#.into()), "invalid_time"),
+        (None, Some(format!(r#"{{"op":"add","kind":"twitter","value":" ","customer_id":"C1",{vf}}}"#)), "invalid_value"),
+        (None, Some(format!(r#"{{"op":"add","kind":"twitter","value":42,"customer_id":"C1",{vf}}}"#)), "invalid_value"),
+        (None, Some(format!(r#"{{"op":"add","kind":"twitter","value":"a","customer_id":"",{vf}}}"#)), "invalid_value"),
+        (None, None, "invalid_key"),
+        (Some(b"twitter"), None, "invalid_key"),
+        (Some(b"twitter:"), None, "invalid_key"),
+        (Some(b"\xff:a"), None, "invalid_key"),
+        (Some(b"fax:123"), None, "unknown_kind"),
+    ];
+    for (key, payload, reason) in &cases {
+        let e = parse_update(*key, payload.as_deref().map(str::as_bytes)).unwrap_err();
+        assert_eq!(e.reason, *reason, "{payload:?} {key:?}: {e}");
+    }
+    let e = parse_update(None, Some(b"\xff\xfe")).unwrap_err();
+    assert_eq!(e.reason, "invalid_json");
+}
+
+#[test]
+fn channel_labels_are_bounded() {
+    for (c, l) in [
+        ("twitter", "twitter"),
+        ("X", "twitter"),
+        (" Facebook ", "facebook"),
+        ("instagram", "instagram"),
+        ("web_form", "web_form"),
+        ("app_chat", "app_chat"),
+        ("email", "email"),
+        ("SMS", "sms"),
+        ("carrier_pigeon", "other"),
+        ("", "other"),
+    ] {
+        assert_eq!(channel_label(c), l, "{c}");
+    }
+}
+
+#[test]
+fn concurrent_joins_while_swapping() {
+    let root = tempfile::tempdir().unwrap();
+    let d1 = write_version(
+        root.path(),
+        V1,
+        &customers(&[("C1", "consumer", "standard", "London", false, "active")]),
+        &identities(&[("C1", "twitter", "alice")]),
+    );
+    // the same version, re-issued with other attributes: each add replaces
+    let root2 = tempfile::tempdir().unwrap();
+    let d2 = write_version(
+        root2.path(),
+        V1,
+        &customers(&[("C1", "consumer", "premier", "Leeds", true, "active")]),
+        &identities(&[("C1", "twitter", "alice")]),
+    );
+    let (s1, s2) = (
+        load_snapshot(&d1, &cfg()).unwrap(),
+        load_snapshot(&d2, &cfg()).unwrap(),
+    );
+    let j = Arc::new(
+        IdentityJoin::new(IdentityJoinConfig {
+            keep_versions: 1,
+            ..cfg()
+        })
+        .unwrap(),
+    );
+    j.add_snapshot(s1.clone());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let batch = mentions(&vec![
+        ("twitter", Some("alice"), None, Some(ms(V2) + 1));
+        64
+    ]);
+    let workers: Vec<_> = (0..2)
+        .map(|_| {
+            let (j, stop, batch) = (j.clone(), stop.clone(), batch.clone());
+            std::thread::spawn(move || {
+                let mut seen = [0usize; 2];
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let out = j.join_batch(&batch).unwrap();
+                    let tier = s(&out, col::CUSTOMER_TIER, 0).unwrap();
+                    let region = if tier == "standard" {
+                        "London"
+                    } else {
+                        "Leeds"
+                    };
+                    for i in 0..out.num_rows() {
+                        // every row of a batch sees the same, whole version
+                        assert_eq!(s(&out, col::CUSTOMER_TIER, i).as_deref(), Some(&*tier));
+                        assert_eq!(s(&out, col::CUSTOMER_REGION, i).as_deref(), Some(region));
+                    }
+                    seen[(tier == "premier") as usize] += 1;
+                    j.apply_update(&upd(
+                        UpdateOp::Change,
+                        IdentityKind::Twitter,
+                        "someone",
+                        Some("C1"),
+                        ms(V2) + 5,
+                    ))
+                    .unwrap();
+                }
+                seen
+            })
+        })
+        .collect();
+    for k in 0..200 {
+        j.add_snapshot(if k % 2 == 0 { s2.clone() } else { s1.clone() });
+        let _ = j.status();
+        std::thread::yield_now();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for w in workers {
+        let seen = w.join().unwrap();
+        assert!(seen[0] + seen[1] > 0);
+    }
+    assert_eq!(j.take_stats().rows % 64, 0);
 }

@@ -8,6 +8,8 @@
 //!   per-record allocation;
 //! - `pipeline, ingest only`: the real topology with enrichment off (parse
 //!   to Arrow, DLQ, downstream stage, offset tracking and commits, metrics);
+//! - `pipeline, ingest + identity join`: the same plus the as-of identity
+//!   join against a generated CRM snapshot (`--customers`);
 //! - `pipeline, full`: the real topology with every operator built so far.
 //!
 //! Each loop's rate is its steady state: records between 10 % and 90 % of
@@ -51,6 +53,10 @@ pub struct BenchArgs {
     /// Seed of the synthetic data.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+    /// Customers in the generated CRM snapshot (the firehose's authors are
+    /// drawn from the same customers, about 80 % of them known).
+    #[arg(long, default_value_t = 100_000)]
+    pub customers: usize,
     /// Also print one JSON line with the figures.
     #[arg(long)]
     pub json: bool,
@@ -208,10 +214,19 @@ fn run_bare<H: WorkerHandler + 'static>(
     })
 }
 
-fn run_pipeline(config: &Config, group: &str, total: u64, enrich: bool) -> crate::Result<f64> {
+fn run_pipeline(
+    config: &Config,
+    group: &str,
+    total: u64,
+    enrich: bool,
+    join: bool,
+) -> crate::Result<f64> {
     let mut config = config.clone();
     config.kafka.group_id = group.to_string();
     config.pipeline.enrich = enrich;
+    if !join {
+        config.identity.snapshot_dir = String::new();
+    }
     let pipeline = Pipeline::build(&config, Health::new())?;
     let stats = pipeline.stats();
     let tracker = pipeline.tracker();
@@ -240,6 +255,14 @@ fn run_pipeline(config: &Config, group: &str, total: u64, enrich: bool) -> crate
             stats.records_in.load(Ordering::Relaxed)
         ))),
     }
+}
+
+/// A fresh directory under the system temp dir, named after the process.
+fn tempfile_dir(prefix: &str) -> crate::Result<std::path::PathBuf> {
+    let d = std::env::temp_dir().join(format!("{prefix}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).map_err(|e| crate::PipelineError::io(&d, e))?;
+    Ok(d)
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -272,8 +295,26 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     kafka.create_topic(&config.topics.dlq, args.partitions)?;
     let _ = crate::metrics::install();
 
+    let crm_dir = tempfile_dir("switchboard-bench-crm")?;
+    let t = Instant::now();
+    crate::generate::crm::write_crm_snapshot(
+        &crm_dir,
+        &crate::generate::crm::CrmGenConfig {
+            customers: args.customers,
+            seed: args.seed,
+            valid_from: chrono::Utc::now() - chrono::Duration::days(1),
+        },
+    )?;
+    eprintln!(
+        "bench: CRM snapshot of {} customers written in {:.1}s",
+        fmt_count(args.customers as u64),
+        t.elapsed().as_secs_f64()
+    );
+    config.identity.snapshot_dir = crm_dir.display().to_string();
+    config.identity.read_updates = false;
     let gen_cfg = MentionGenConfig {
         seed: args.seed,
+        customers: args.customers,
         start_ms: chrono::Utc::now().timestamp_millis(),
         ..MentionGenConfig::default()
     };
@@ -308,8 +349,8 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         args.runs
     );
 
-    let (mut consume, mut limit, mut ingest, mut full) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut consume, mut limit, mut ingest, mut joined, mut full) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for run in 0..args.runs {
         let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| {
             ConsumeOnly {
@@ -318,25 +359,30 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             }
         })?;
         let l = run_bare(&config, &format!("bench-limit-{run}"), sent, LimitLoop::new)?;
-        let i = run_pipeline(&config, &format!("bench-ingest-{run}"), sent, false)?;
-        let f = run_pipeline(&config, &format!("bench-full-{run}"), sent, true)?;
+        let i = run_pipeline(&config, &format!("bench-ingest-{run}"), sent, false, false)?;
+        let j = run_pipeline(&config, &format!("bench-join-{run}"), sent, false, true)?;
+        let f = run_pipeline(&config, &format!("bench-full-{run}"), sent, true, true)?;
         eprintln!(
-            "  run {}: consume {:>10}/s  limit {:>10}/s  pipeline(ingest) {:>10}/s  pipeline(full) {:>10}/s",
+            "  run {}: consume {:>10}/s  limit {:>10}/s  pipeline(ingest) {:>10}/s  pipeline(+join) {:>10}/s  pipeline(full) {:>10}/s",
             run + 1,
             fmt_count(c as u64),
             fmt_count(l as u64),
             fmt_count(i as u64),
+            fmt_count(j as u64),
             fmt_count(f as u64)
         );
         consume.push(c);
         limit.push(l);
         ingest.push(i);
+        joined.push(j);
         full.push(f);
     }
-    let (c, l, i, f) = (
+    let _ = std::fs::remove_dir_all(&crm_dir);
+    let (c, l, i, j, f) = (
         median(&consume),
         median(&limit),
         median(&ingest),
+        median(&joined),
         median(&full),
     );
     println!(
@@ -351,18 +397,24 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         fmt_count(i as u64)
     );
     println!(
+        "  pipeline, + identity join {:>12}   (ingest + as-of CRM join)",
+        fmt_count(j as u64)
+    );
+    println!(
         "  pipeline, full            {:>12}   (+ language, sentiment, category, spam)",
         fmt_count(f as u64)
     );
     println!("  ingest/limit              {:>11.1} %", 100.0 * i / l);
+    println!("  ingest+join/limit         {:>11.1} %", 100.0 * j / l);
     println!("  full/limit                {:>11.1} %", 100.0 * f / l);
     println!("  limit/consume             {:>11.1} %", 100.0 * l / c);
     if args.json {
         println!(
             "{}",
             serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l,
-                "ingest_per_s": i, "full_per_s": f, "ingest_over_limit": i / l, "full_over_limit": f / l, "limit_over_consume": l / c,
-                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "full_runs": full})
+                "ingest_per_s": i, "join_per_s": j, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l,
+                "full_over_limit": f / l, "limit_over_consume": l / c,
+                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "full_runs": full})
         );
     }
     drop(kafka);

@@ -110,7 +110,10 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     );
     println!();
 
+    config.identity.snapshot_dir = crm_dir.display().to_string();
+    config.identity.poll_interval_ms = 1000;
     let pipeline = Pipeline::build(&config, health.clone())?;
+    let crm = pipeline.crm();
     let stats = pipeline.stats();
     let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
@@ -168,13 +171,18 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         let dt = last.0.elapsed().as_secs_f64().max(1e-3);
         let rate = (n - last.1) as f64 / dt;
         *last = (Instant::now(), n);
+        let matched = crm
+            .as_ref()
+            .map(|c| c.totals().hit_rate() * 100.0)
+            .unwrap_or(0.0);
         let line = format!(
-            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | DLQ {:>7} | in flight {:>3}",
+            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | matched {:>5.1} % | DLQ {:>7} | in flight {:>3}",
             start.elapsed().as_secs_f64(),
             fmt_count(produced.load(Ordering::Relaxed)),
             fmt_count(n),
             fmt_count(rate as u64),
             fmt_count(stats.mentions_out.load(Ordering::Relaxed)),
+            matched,
             fmt_count(stats.dlq_total()),
             tracker.in_flight()
         );
@@ -185,8 +193,24 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         }
         let _ = std::io::stdout().flush();
     };
+    // Halfway through, the CRM publishes a new snapshot version: it is
+    // picked up while running and mentions written after its valid-from
+    // join it (as-of), the earlier ones keep the first version.
+    let mut second_version: Option<(PathBuf, f64)> = None;
     while !producer.is_finished() {
         std::thread::sleep(Duration::from_millis(250));
+        if second_version.is_none() && start.elapsed() >= args.duration / 2 {
+            let at = start.elapsed().as_secs_f64();
+            let v = write_crm_snapshot(
+                &crm_dir,
+                &CrmGenConfig {
+                    customers: args.customers,
+                    seed: args.seed,
+                    valid_from: chrono::Utc::now(),
+                },
+            )?;
+            second_version = Some((v, at));
+        }
         if last.0.elapsed() >= Duration::from_secs(1) {
             progress(false, &mut last);
         }
@@ -247,6 +271,57 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         fmt_count(accounted),
         fmt_count(consumed)
     );
+    if let Some(crm) = &crm {
+        let it = crm.totals();
+        println!(
+            "  identity join     {} of {} mentions matched to a CRM customer ({:.1} %)",
+            fmt_count(it.hits),
+            fmt_count(it.rows),
+            it.hit_rate() * 100.0
+        );
+        let mut by_channel: std::collections::BTreeMap<&str, (u64, u64)> = Default::default();
+        for ((ch, res), n) in &it.by_channel_result {
+            let e = by_channel.entry(ch).or_default();
+            e.1 += n;
+            if *res == "hit" {
+                e.0 += n;
+            }
+        }
+        for (ch, (hits, rows)) in by_channel {
+            println!(
+                "    {:<16}{:>10} of {:>10} matched ({:.1} %)",
+                ch,
+                fmt_count(hits),
+                fmt_count(rows),
+                100.0 * hits as f64 / rows.max(1) as f64
+            );
+        }
+        for (res, n) in it.by_result() {
+            if res != "hit" {
+                println!("    miss: {:<10}{:>10}", res, fmt_count(n));
+            }
+        }
+        let versions: Vec<String> = crm
+            .join()
+            .status()
+            .versions
+            .iter()
+            .map(|v| v.name.clone())
+            .collect();
+        println!(
+            "    snapshot versions loaded {} (in service: {}){}",
+            it.snapshot_loads,
+            versions.join(", "),
+            match &second_version {
+                Some((v, at)) => format!(
+                    "; {} written at {:.0}s and swapped in while running",
+                    v.file_name().unwrap_or_default().to_string_lossy(),
+                    at
+                ),
+                None => String::new(),
+            }
+        );
+    }
     let t = tallies.lock().expect("tallies poisoned");
     let total = t.rows.max(1) as f64;
     println!(
@@ -339,5 +414,13 @@ fn describe_row(b: &arrow::record_batch::RecordBatch, i: usize) -> String {
             h
         }
     };
-    format!("[{}] {}: {}", s(col::CHANNEL), author, text)
+    let who = match s(switchboard_operators::identity_join::col::CUSTOMER_ID).as_str() {
+        "-" | "" => "unmatched".to_string(),
+        id => format!(
+            "{id}, {} {}",
+            s(switchboard_operators::identity_join::col::CUSTOMER_SEGMENT),
+            s(switchboard_operators::identity_join::col::CUSTOMER_TIER)
+        ),
+    };
+    format!("[{}] {} ({}): {}", s(col::CHANNEL), author, who, text)
 }

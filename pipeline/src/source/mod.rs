@@ -1,4 +1,6 @@
-//! Sources. Today: the Kafka mention source.
+//! Sources: the Kafka mention source (group consumer, parse workers) and the
+//! identity-updates reader.
 
+pub mod identity_updates;
 pub mod kafka;
 pub mod parse_worker;

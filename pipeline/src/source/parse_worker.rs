@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
+use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
 
 use super::kafka::{MessageBatch, WorkerHandler};
@@ -84,6 +85,7 @@ impl PipelineStats {
 pub struct ParseWorker {
     parser: MentionParser,
     enricher: Arc<Enricher>,
+    join: Option<Arc<IdentityJoin>>,
     parts: Vec<(TopicPartition, i64)>,
     last_part: usize,
     dlq_pending: Vec<DlqRecord>,
@@ -106,6 +108,7 @@ impl ParseWorker {
     pub fn new(
         parse: ParseConfig,
         enricher: Arc<Enricher>,
+        join: Option<Arc<IdentityJoin>>,
         max_rows: usize,
         linger: Duration,
         tx: RowSender<MentionEnvelope>,
@@ -116,6 +119,7 @@ impl ParseWorker {
         Self {
             parser: MentionParser::new(parse),
             enricher,
+            join,
             parts: Vec::new(),
             last_part: 0,
             dlq_pending: Vec::new(),
@@ -182,7 +186,11 @@ impl ParseWorker {
         let consumed_at = self.started.take().unwrap_or_else(Instant::now);
         let oldest_record_ms = self.oldest_ms.take();
         if rows > 0 {
-            let batch = match self.enricher.apply(&batch) {
+            let enriched = self.enricher.apply(&batch).and_then(|b| match &self.join {
+                Some(j) => Ok(j.join_batch(&b)?),
+                None => Ok(b),
+            });
+            let batch = match enriched {
                 Ok(b) => b,
                 Err(e) => {
                     // Not data but a fault: never commit past it.
