@@ -9,6 +9,7 @@
 pub mod classify;
 pub mod error;
 pub mod identity_join;
+pub mod incident;
 pub mod language;
 pub mod parse;
 pub mod schema;

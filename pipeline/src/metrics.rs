@@ -93,6 +93,10 @@ pub const IDENTITY_UPDATES_REJECTED: &str = "switchboard_identity_updates_reject
 pub const IDENTITY_OVERLAY_ENTRIES: &str = "switchboard_identity_overlay_entries";
 /// 1 once the updates topic was read to the end it had at start.
 pub const IDENTITY_UPDATES_CAUGHT_UP: &str = "switchboard_identity_updates_caught_up";
+/// Events delivered by an output sink, by sink (`work_items`, `incidents`).
+pub const SINK_RECORDS: &str = "switchboard_sink_records_total";
+/// Events an output sink failed to deliver for good, by sink.
+pub const SINK_FAILURES: &str = "switchboard_sink_delivery_failures_total";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 
@@ -210,6 +214,12 @@ fn describe() {
         "Record consumed to output acknowledged"
     );
     describe_gauge!(READY, Unit::Count, "1 while ready");
+    describe_counter!(SINK_RECORDS, Unit::Count, "Events delivered, by sink");
+    describe_counter!(
+        SINK_FAILURES,
+        Unit::Count,
+        "Events that failed delivery for good, by sink"
+    );
     describe_counter!(
         IDENTITY_LOOKUPS,
         Unit::Count,

@@ -1,6 +1,8 @@
-//! Sinks: Kafka producers for outputs. Today: the dead-letter queue.
+//! Sinks: Kafka producers for outputs: the dead-letter queue, and JSON
+//! events (work items, incidents).
 
 pub mod dlq;
+pub mod events;
 
 /// Producer configuration shared by all output sinks: idempotent, acks=all.
 pub fn producer_config(config: &crate::config::Config) -> rdkafka::ClientConfig {
