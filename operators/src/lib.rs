@@ -13,6 +13,7 @@ pub mod language;
 pub mod parse;
 pub mod schema;
 pub mod sentiment;
+pub mod severity;
 pub mod spam;
 
 pub use error::{OperatorError, Result};
