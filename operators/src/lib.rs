@@ -11,6 +11,7 @@ pub mod error;
 pub mod identity_join;
 pub mod language;
 pub mod parse;
+pub mod route;
 pub mod schema;
 pub mod sentiment;
 pub mod severity;
