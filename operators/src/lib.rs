@@ -12,8 +12,10 @@ pub mod identity_join;
 pub mod incident;
 pub mod language;
 pub mod parse;
+pub mod route;
 pub mod schema;
 pub mod sentiment;
+pub mod severity;
 pub mod spam;
 
 pub use error::{OperatorError, Result};

@@ -94,6 +94,75 @@ pub fn mention_schema() -> SchemaRef {
         .clone()
 }
 
+/// Columns the correlator (not yet built) appends; listed here so that the
+/// enriched schema and routing rules can name them now.
+pub mod correlate_col {
+    /// Id of the detected incident (outage spike) the mention belongs to, if any.
+    pub const INCIDENT_ID: &str = "incident_id";
+    /// Id of the open CRM case the mention was folded into, if any.
+    pub const RELATED_CASE_ID: &str = "related_case_id";
+}
+
+/// The **enriched mention schema**: the columns a mention carries when it
+/// reaches routing, i.e. [`mention_schema`] followed by the columns of
+/// `language`, `sentiment`, `classify`, `spam`, `identity_join`, `severity`
+/// and the correlator ([`correlate_col`]), in pipeline order, with the types
+/// and nullability those operators produce. Routing rules
+/// ([`crate::route`]) are compiled against it, so it is the contract for the
+/// column names a `when` predicate may use.
+pub fn enriched_mention_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            use crate::classify::col as cl;
+            use crate::identity_join::col as id;
+            use crate::language::col as lang;
+            use crate::sentiment as se;
+            use crate::severity::col as sev;
+            use crate::spam::col as sp;
+            use DataType::{Boolean, Float32, Int32, UInt8, Utf8};
+            let mut fields: Vec<Field> = mention_schema()
+                .fields()
+                .iter()
+                .map(|f| f.as_ref().clone())
+                .collect();
+            let reasons = DataType::List(Arc::new(Field::new("item", Utf8, false)));
+            fields.extend([
+                Field::new(lang::LANGUAGE, Utf8, false),
+                Field::new(lang::IS_ENGLISH, Boolean, false),
+                Field::new(lang::LANGUAGE_SOURCE, Utf8, false),
+                Field::new(se::SENTIMENT_COMPOUND, Float32, true),
+                Field::new(se::SENTIMENT_POS, Float32, true),
+                Field::new(se::SENTIMENT_NEU, Float32, true),
+                Field::new(se::SENTIMENT_NEG, Float32, true),
+                Field::new(cl::CATEGORY, Utf8, false),
+                Field::new(cl::CATEGORIES, Utf8, false),
+                Field::new(cl::CATEGORY_EVIDENCE, Utf8, false),
+                Field::new(sp::IS_SPAM, Boolean, false),
+                Field::new(sp::SPAM_REASON, Utf8, true),
+                Field::new(id::CUSTOMER_ID, Utf8, true),
+                Field::new(id::CUSTOMER_SEGMENT, Utf8, true),
+                Field::new(id::CUSTOMER_TIER, Utf8, true),
+                Field::new(id::CUSTOMER_REGION, Utf8, true),
+                Field::new(id::CUSTOMER_VULNERABLE, Boolean, true),
+                Field::new(id::CUSTOMER_ACCOUNT_STATUS, Utf8, true),
+                Field::new(id::IDENTITY_MATCHED, Boolean, false),
+                Field::new(id::IDENTITY_VIA, Utf8, true),
+                Field::new(id::IDENTITY_SNAPSHOT, Utf8, true),
+                Field::new(id::IDENTITY_MISS_REASON, Utf8, true),
+                Field::new(id::IDENTITY_BEFORE_OLDEST_VERSION, Boolean, false),
+                Field::new(sev::SEVERITY_POINTS, Int32, false),
+                Field::new(sev::PRIORITY, UInt8, false),
+                Field::new(sev::SEVERITY, Utf8, false),
+                Field::new(sev::SEVERITY_REASONS, reasons, false),
+                Field::new(correlate_col::INCIDENT_ID, Utf8, true),
+                Field::new(correlate_col::RELATED_CASE_ID, Utf8, true),
+            ]);
+            Arc::new(Schema::new(fields))
+        })
+        .clone()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,5 +176,17 @@ mod tests {
         names.dedup();
         assert_eq!(n, names.len());
         assert!(schema.field_with_name(col::EVENT_TIME).is_ok());
+    }
+
+    #[test]
+    fn enriched_schema_has_unique_names_and_extends_the_mention_schema() {
+        let schema = enriched_mention_schema();
+        let mut names: Vec<_> = schema.fields().iter().map(|f| f.name().clone()).collect();
+        let n = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(n, names.len());
+        let base = mention_schema();
+        assert_eq!(&schema.fields()[..base.fields().len()], &base.fields()[..]);
     }
 }
