@@ -7,6 +7,7 @@
 //! → `severity` → `correlate` → `route`.
 
 pub mod classify;
+pub mod correlate;
 pub mod error;
 pub mod identity_join;
 pub mod incident;

@@ -632,7 +632,7 @@ impl<'a> StrColumn<'a> {
             .transpose()
     }
 
-    fn of(col: &'a dyn Array, name: &str) -> Result<Self> {
+    pub(crate) fn of(col: &'a dyn Array, name: &str) -> Result<Self> {
         use arrow::array::AsArray;
         Ok(match col.data_type() {
             DataType::Utf8 => StrColumn::Utf8(col.as_string::<i32>()),

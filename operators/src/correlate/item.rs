@@ -1,0 +1,458 @@
+//! Per-key state (serde-serialisable, compact) and the work-item event.
+
+use std::collections::HashSet;
+use std::mem::size_of;
+use std::sync::{Mutex, OnceLock};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::contacts::ContactKind;
+
+// ---------------------------------------------------------------- strings
+
+/// Most distinct strings the process-wide interner will ever leak.
+const MAX_INTERNED: usize = 65_536;
+/// Returned once [`MAX_INTERNED`] is reached (never expected: interned
+/// values come from small sets: categories, groups, queues, channels,
+/// segments, tiers, regions, statuses, snapshot names).
+const OVERFLOW: &str = "(too-many-distinct-values)";
+
+fn intern(s: &str) -> &'static str {
+    static SET: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
+    let set = SET.get_or_init(|| Mutex::new(HashSet::new()));
+    let mut g = set.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(&x) = g.get(s) {
+        return x;
+    }
+    if g.len() >= MAX_INTERNED {
+        return OVERFLOW;
+    }
+    let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    g.insert(leaked);
+    leaked
+}
+
+/// An interned string from a small value set (8 bytes in state; serialised
+/// as the plain string, re-interned on import).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct Sym(&'static str);
+
+impl Sym {
+    /// Interns `s`.
+    pub(crate) fn new(s: &str) -> Self {
+        Sym(intern(s))
+    }
+    /// Wraps a string that is already `'static` (no interning needed).
+    pub(crate) const fn from_static(s: &'static str) -> Self {
+        Sym(s)
+    }
+    pub(crate) fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl std::fmt::Debug for Sym {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl Serialize for Sym {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sym {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(Sym::new(&s))
+    }
+}
+
+// ---------------------------------------------------------------- state
+
+/// CRM context of an identified key (from the newest mention that had it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Customer {
+    pub id: Box<str>,
+    pub segment: Option<Sym>,
+    pub tier: Option<Sym>,
+    pub region: Option<Sym>,
+    pub vulnerable: Option<bool>,
+    pub account_status: Option<Sym>,
+}
+
+/// How the mention was matched to the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub(crate) struct Identity {
+    pub matched: bool,
+    pub via: Option<Sym>,
+    pub snapshot: Option<Sym>,
+}
+
+/// One mention kept on an item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct MentionRec {
+    /// `channel:source_id`.
+    pub uid: Box<str>,
+    pub channel: Sym,
+    pub author: Option<Box<str>>,
+    pub text: Box<str>,
+    pub at_ms: i64,
+    pub sentiment: Option<f32>,
+}
+
+/// One open work item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Item {
+    pub id: u64,
+    pub group: Sym,
+    /// Last emitted revision (0 before the first).
+    pub revision: u32,
+    /// Category and queue of the lead (most severe, first on ties) mention.
+    pub category: Sym,
+    pub queue: Sym,
+    /// Severity points of the lead mention.
+    pub base_points: i32,
+    /// Severity reasons of the lead mention.
+    pub lead_reasons: Vec<Box<str>>,
+    pub severity: Sym,
+    pub priority: u8,
+    pub sla_due_ms: i64,
+    pub identity: Identity,
+    pub related_case: Option<Box<str>>,
+    /// `related_case` is a CRM case id (not a form/call event id).
+    pub related_is_case: bool,
+    pub incident: Option<Box<str>>,
+    /// Previous closed item of the same (key, group): id and closing time.
+    pub repeat_of: Option<(u64, i64)>,
+    /// Sticky flags and counts behind the stateful points.
+    pub open_case: bool,
+    pub recent_contact: bool,
+    pub missed_appointments: u8,
+    /// Sorted by (time, uid); the earliest and the newest are kept.
+    pub mentions: Vec<MentionRec>,
+    pub mention_count: u32,
+    pub first_seen_ms: i64,
+    pub last_activity_ms: i64,
+}
+
+/// A CRM contact remembered for the contact window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ContactRec {
+    pub event_id: Box<str>,
+    pub kind: ContactKind,
+    pub at_ms: i64,
+    pub case_id: Option<Box<str>>,
+    pub category: Option<Sym>,
+}
+
+/// A CRM case (kept while open, and for the window after closing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct CaseRec {
+    pub id: Box<str>,
+    pub category: Option<Sym>,
+    pub opened_ms: i64,
+    pub closed_ms: Option<i64>,
+}
+
+/// The last closed item of a group (kept for the window: repeat contacts).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub(crate) struct ClosedRef {
+    pub group: Sym,
+    pub id: u64,
+    pub closed_ms: i64,
+}
+
+/// Everything the correlator holds for one key (customer or unidentified
+/// author). This is the unit of partitioning and of the state changelog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct KeyState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Box<Customer>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub closed: Vec<ClosedRef>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<ContactRec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cases: Vec<CaseRec>,
+}
+
+fn heap_str(s: &str) -> usize {
+    // Allocator rounding: at least 8 bytes, 8-byte granules.
+    if s.is_empty() {
+        0
+    } else {
+        s.len().div_ceil(8) * 8
+    }
+}
+
+fn heap_opt(s: &Option<Box<str>>) -> usize {
+    s.as_deref().map_or(0, heap_str)
+}
+
+impl KeyState {
+    /// Nothing left worth keeping.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.items.is_empty()
+            && self.closed.is_empty()
+            && self.contacts.is_empty()
+            && self.cases.is_empty()
+    }
+
+    /// Approximate heap + inline bytes (excluding the map entry).
+    pub(crate) fn approx_bytes(&self) -> usize {
+        let mut n = size_of::<Self>();
+        if let Some(c) = &self.customer {
+            n += size_of::<Customer>() + heap_str(&c.id);
+        }
+        n += self.items.capacity() * size_of::<Item>();
+        for it in &self.items {
+            n += it.lead_reasons.capacity() * size_of::<Box<str>>();
+            n += it.lead_reasons.iter().map(|r| heap_str(r)).sum::<usize>();
+            n += heap_opt(&it.related_case) + heap_opt(&it.incident);
+            n += it.mentions.capacity() * size_of::<MentionRec>();
+            for m in &it.mentions {
+                n += heap_str(&m.uid) + heap_opt(&m.author) + heap_str(&m.text);
+            }
+        }
+        n += self.closed.capacity() * size_of::<ClosedRef>();
+        n += self.contacts.capacity() * size_of::<ContactRec>();
+        for c in &self.contacts {
+            n += heap_str(&c.event_id) + heap_opt(&c.case_id);
+        }
+        n += self.cases.capacity() * size_of::<CaseRec>();
+        for c in &self.cases {
+            n += heap_str(&c.id);
+        }
+        n
+    }
+}
+
+// ---------------------------------------------------------------- event
+
+/// What a work-item revision did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// Revision 1.
+    Created,
+    /// New information, severity not more urgent.
+    Updated,
+    /// Severity became more urgent (e.g. P3 → P2).
+    Escalated,
+    /// Last revision: the case closed or the item went quiet.
+    Closed,
+}
+
+impl Action {
+    /// SPEC spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Updated => "updated",
+            Action::Escalated => "escalated",
+            Action::Closed => "closed",
+        }
+    }
+}
+
+/// CRM context on a work item (SPEC `customer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomerRef {
+    /// CRM customer id.
+    pub customer_id: String,
+    /// `consumer`, `business`, `wholesale`.
+    pub segment: Option<String>,
+    /// `standard`, `plus`, `premier`.
+    pub tier: Option<String>,
+    /// Region.
+    pub region: Option<String>,
+    /// Vulnerable-customer flag.
+    pub vulnerable: Option<bool>,
+    /// `active`, `in_arrears`, `suspended`, `closed`.
+    pub account_status: Option<String>,
+}
+
+/// How the customer was recognised (SPEC `identity`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityRef {
+    /// A customer was found.
+    pub matched: bool,
+    /// `twitter:handle`, `facebook:author_id`, `email`, `phone`, …
+    pub via: Option<String>,
+    /// The CRM snapshot version used.
+    pub snapshot: Option<String>,
+}
+
+/// One mention on a work item (SPEC `mentions[]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MentionRef {
+    /// `channel:source_id`, e.g. `twitter:1234`.
+    pub mention_id: String,
+    /// Channel.
+    pub channel: String,
+    /// Author handle (or source author id when there is no handle).
+    pub author: Option<String>,
+    /// Text (truncated to `max_mention_text_bytes`).
+    pub text: String,
+    /// Event time, RFC 3339 UTC with milliseconds.
+    pub created_at: String,
+    /// VADER compound score, when known.
+    pub sentiment: Option<f32>,
+}
+
+/// One work-item event: the whole state of a work item at one revision
+/// (SPEC "Work-item events"). Timestamps are RFC 3339 UTC with
+/// milliseconds (`2026-11-20T10:00:00.000Z`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkItemEvent {
+    /// `wi-` + 16 lower-case hex digits, deterministic.
+    pub work_item_id: String,
+    /// 1, 2, … consecutive per work item.
+    pub revision: u32,
+    /// What this revision did.
+    pub action: Action,
+    /// Queue (from the route/`queue` column, else the default by category).
+    pub queue: String,
+    /// Category of the lead mention.
+    pub category: String,
+    /// `P1` … `P4`.
+    pub severity: String,
+    /// 0–100.
+    pub priority: u8,
+    /// What raised or lowered the priority, human-readable.
+    pub reasons: Vec<String>,
+    /// When the SLA runs out.
+    pub sla_due_at: String,
+    /// CRM context, `null` when unidentified.
+    pub customer: Option<CustomerRef>,
+    /// How the author was recognised.
+    pub identity: IdentityRef,
+    /// The CRM case (or complaint-form/call event id) this item belongs to.
+    pub related_case_id: Option<String>,
+    /// The outage incident this item is part of.
+    pub incident_id: Option<String>,
+    /// The mentions (earliest and newest, at most `max_mentions_per_item`).
+    pub mentions: Vec<MentionRef>,
+    /// Event time of the earliest mention.
+    pub first_seen_at: String,
+    /// Event time of the latest activity (mention or CRM contact).
+    pub updated_at: String,
+}
+
+impl WorkItemEvent {
+    /// The JSON record for the `work-items` topic.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("work-item events always serialise")
+    }
+}
+
+// ---------------------------------------------------------------- helpers
+
+/// Days since the epoch → (year, month, day) (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+fn split(ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    (y, m, d, sod / 3600, sod % 3600 / 60, sod % 60, milli)
+}
+
+/// `2026-11-20T10:00:00.000Z`.
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    let (y, m, d, h, mi, s, milli) = split(ms);
+    format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+}
+
+/// `2026-11-20 10:00` (UTC), for reasons.
+pub(crate) fn format_minute(ms: i64) -> String {
+    let (y, m, d, h, mi, _, _) = split(ms);
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}")
+}
+
+/// FNV-1a 64-bit: stable across runs, platforms and versions.
+pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for (i, p) in parts.iter().enumerate() {
+        if i > 0 {
+            // Separator (never in UTF-8) so ("ab","c") ≠ ("a","bc").
+            h ^= 0xff;
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        for &b in *p {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
+/// `wi-` + 16 hex.
+pub(crate) fn item_id_string(id: u64) -> String {
+    format!("wi-{id:016x}")
+}
+
+/// Truncates to at most `max` bytes on a char boundary.
+pub(crate) fn truncate(s: &str, max: usize) -> &str {
+    if s.len() <= max {
+        return s;
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::time::parse_rfc3339;
+
+    #[test]
+    fn correlate_time_format_round_trips() {
+        for s in [
+            "1970-01-01T00:00:00.000Z",
+            "2026-11-20T10:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "2000-03-01T00:00:00.001Z",
+        ] {
+            let ms = parse_rfc3339(s).unwrap();
+            assert_eq!(format_rfc3339_ms(ms), s);
+        }
+        assert_eq!(
+            format_minute(parse_rfc3339("2026-11-20T10:00:30Z").unwrap()),
+            "2026-11-20 10:00"
+        );
+    }
+
+    #[test]
+    fn correlate_fnv_is_stable() {
+        // FNV-1a 64 test vector.
+        assert_eq!(fnv1a64(&[b"a"]), 0xaf63_dc4c_8601_ec8c);
+        assert_ne!(fnv1a64(&[b"ab", b"c"]), fnv1a64(&[b"a", b"bc"]));
+    }
+
+    #[test]
+    fn correlate_truncate_on_char_boundary() {
+        assert_eq!(truncate("héllo", 2), "h");
+        assert_eq!(truncate("abc", 10), "abc");
+    }
+}
