@@ -12,6 +12,10 @@ use figment::Figment;
 use serde::{Deserialize, Serialize};
 
 use switchboard_operators::classify::ClassifyConfig;
+use switchboard_operators::correlate::CorrelateConfig;
+use switchboard_operators::incident::IncidentConfig;
+use switchboard_operators::route::RouteConfig;
+use switchboard_operators::severity::SeverityConfig;
 use switchboard_operators::identity_join::IdentityJoinConfig;
 use switchboard_operators::language::LanguageConfig;
 use switchboard_operators::sentiment::{SentimentMode, TelcoRules};
@@ -41,6 +45,14 @@ pub struct Config {
     pub language: LanguageConfig,
     /// The identity join: CRM snapshots and identity updates.
     pub identity: IdentitySection,
+    /// Severity scoring: points, priority, P1–P4, SLAs.
+    pub severity: SeverityConfig,
+    /// Regional outage incident detection.
+    pub incident: IncidentConfig,
+    /// Routing rules (SQL predicates) and the taxonomy's default queues.
+    pub route: RouteConfig,
+    /// Correlation: contacts window, one work item per customer issue.
+    pub correlate: CorrelateConfig,
     /// Output producers.
     pub sink: SinkConfig,
     /// Wiring between stages.
@@ -279,9 +291,11 @@ pub struct PipelineSection {
     /// Capacity of the channel between the parse workers and the downstream
     /// stage, in rows: the bound that turns a slow output into paused input.
     pub channel_capacity_rows: usize,
-    /// Run the enrichment operators (language, sentiment, category, spam).
-    /// Turning this off leaves the ingest path alone (parse, DLQ, commits);
-    /// `switchboard bench` uses it to measure each stage's cost.
+    /// Run the enrichment and work-item operators (language, sentiment,
+    /// category, severity, spam, incidents, routing, correlation, work-item
+    /// and incident outputs). Turning this off leaves the ingest path alone
+    /// (parse, identity join, DLQ, commits); `switchboard bench` uses it to
+    /// measure each stage's cost.
     pub enrich: bool,
 }
 
@@ -478,8 +492,7 @@ impl Config {
                 other => PipelineError::Operator(other),
             })?;
         crate::topology::Enricher::build(self)?;
-        switchboard_operators::spam::SpamDetector::new(self.spam.clone())
-            .map_err(|e| prefix_key("spam", e))?;
+        crate::downstream::StatefulOperators::build(self)?;
         Ok(())
     }
 

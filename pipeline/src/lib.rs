@@ -5,6 +5,7 @@
 pub mod channel;
 pub mod cli;
 pub mod config;
+pub mod downstream;
 pub mod embedded;
 pub mod error;
 pub mod generate;

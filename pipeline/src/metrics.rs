@@ -97,6 +97,22 @@ pub const IDENTITY_UPDATES_CAUGHT_UP: &str = "switchboard_identity_updates_caugh
 pub const SINK_RECORDS: &str = "switchboard_sink_records_total";
 /// Events an output sink failed to deliver for good, by sink.
 pub const SINK_FAILURES: &str = "switchboard_sink_delivery_failures_total";
+/// Work-item events produced, by queue, severity and action.
+pub const WORK_ITEM_EVENTS: &str = "switchboard_workitems_events_total";
+/// Incident events produced, by action (`opened`, `closed`).
+pub const INCIDENT_EVENTS: &str = "switchboard_incidents_events_total";
+/// Incidents open now.
+pub const INCIDENTS_OPEN: &str = "switchboard_incidents_open";
+/// Keys (customers or unidentified authors) holding correlation state.
+pub const CORRELATE_KEYS: &str = "switchboard_correlate_state_keys";
+/// Open work items held by the correlator.
+pub const CORRELATE_OPEN_ITEMS: &str = "switchboard_correlate_open_items";
+/// Approximate bytes of correlation and contact-window state.
+pub const CORRELATE_STATE_BYTES: &str = "switchboard_correlate_state_bytes";
+/// Records later than the watermark (still processed), by kind (`mention`, `contact`).
+pub const CORRELATE_LATE: &str = "switchboard_correlate_late_records_total";
+/// Wall clock minus the correlator's event-time watermark.
+pub const CORRELATE_WATERMARK_LAG: &str = "switchboard_correlate_watermark_lag_seconds";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 
@@ -215,6 +231,38 @@ fn describe() {
     );
     describe_gauge!(READY, Unit::Count, "1 while ready");
     describe_counter!(SINK_RECORDS, Unit::Count, "Events delivered, by sink");
+    describe_counter!(
+        WORK_ITEM_EVENTS,
+        Unit::Count,
+        "Work-item events by queue, severity and action"
+    );
+    describe_counter!(INCIDENT_EVENTS, Unit::Count, "Incident events by action");
+    describe_gauge!(INCIDENTS_OPEN, Unit::Count, "Incidents open now");
+    describe_gauge!(
+        CORRELATE_KEYS,
+        Unit::Count,
+        "Keys holding correlation state"
+    );
+    describe_gauge!(
+        CORRELATE_OPEN_ITEMS,
+        Unit::Count,
+        "Open work items held by the correlator"
+    );
+    describe_gauge!(
+        CORRELATE_STATE_BYTES,
+        Unit::Bytes,
+        "Approximate bytes of correlation state"
+    );
+    describe_counter!(
+        CORRELATE_LATE,
+        Unit::Count,
+        "Records later than the watermark, by kind"
+    );
+    describe_gauge!(
+        CORRELATE_WATERMARK_LAG,
+        Unit::Seconds,
+        "Wall clock minus the event-time watermark"
+    );
     describe_counter!(
         SINK_FAILURES,
         Unit::Count,

@@ -25,22 +25,22 @@
 //! Offsets are committed by the control thread only when every output of a
 //! source batch (its Arrow batch downstream, its DLQ records) is acknowledged.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
 use switchboard_operators::classify::Classifier;
 use switchboard_operators::language::LanguageDetector;
 use switchboard_operators::sentiment::SentimentAnalyzer;
-use switchboard_operators::spam::{self, SpamDetector};
-use tracing::{error, info};
+use switchboard_operators::severity::Severity;
+use tracing::info;
 
-use crate::channel::{row_channel, Recv, RowReceiver};
+use crate::channel::row_channel;
+use crate::downstream::Downstream;
 use crate::config::Config;
 use crate::error::Result;
-use crate::metrics::{self as m, Health, SourceMetrics};
+use crate::metrics::{Health, SourceMetrics};
 use crate::sink::dlq::DlqSink;
 use crate::source::kafka::KafkaSource;
 use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
@@ -100,16 +100,18 @@ impl Enricher {
     }
 }
 
-/// Something that looks at each acknowledged batch (demo examples, tests).
-pub type BatchObserver = Box<dyn FnMut(&RecordBatch) + Send>;
+pub use crate::downstream::{BatchObserver, Observers, WorkItemTotals};
 
 /// A built pipeline, ready to run.
 pub struct Pipeline {
     config: Config,
     enricher: Arc<Enricher>,
+    severity: Option<Arc<Severity>>,
     source: KafkaSource,
     dlq: Arc<DlqSink>,
+    downstream: Downstream,
     stats: Arc<PipelineStats>,
+    totals: Arc<Mutex<WorkItemTotals>>,
     health: Arc<Health>,
     workers: usize,
     crm: Option<Arc<CrmState>>,
@@ -120,24 +122,44 @@ impl Pipeline {
     pub fn build(config: &Config, health: Arc<Health>) -> Result<Self> {
         let workers = config.source.worker_count();
         let enricher = Enricher::build(config)?;
-        SpamDetector::new(config.spam.clone()).map_err(|e| crate::config::prefix_key("spam", e))?;
+        let severity = if config.pipeline.enrich {
+            Some(Arc::new(
+                Severity::new(&config.severity)
+                    .map_err(|e| crate::config::prefix_key("severity", e))?,
+            ))
+        } else {
+            None
+        };
+        let stats = Arc::new(PipelineStats::default());
+        let totals = Arc::new(Mutex::new(WorkItemTotals::default()));
+        let downstream =
+            Downstream::build(config, stats.clone(), totals.clone(), Observers::default())?;
         let dlq = Arc::new(DlqSink::new(config)?);
         // Snapshots are loaded (and identity updates read) before the group
         // is joined, so the first mention already meets its customer.
         let crm = CrmState::start(config)?.map(Arc::new);
+        // Contacts are read by the same group when work items are produced:
+        // their offsets ride with the mentions' through the same tracker.
+        let mut topics = vec![config.topics.mentions.as_str()];
+        if config.pipeline.enrich {
+            topics.push(config.topics.crm_contacts.as_str());
+        }
         let source = KafkaSource::subscribe(
             config,
             &config.kafka.group_id,
-            &config.topics.mentions,
+            &topics,
             workers,
             health.clone(),
         )?;
         Ok(Self {
             config: config.clone(),
             enricher,
+            severity,
             source,
             dlq,
-            stats: Arc::new(PipelineStats::default()),
+            downstream,
+            stats,
+            totals,
             health,
             workers,
             crm,
@@ -154,38 +176,52 @@ impl Pipeline {
         self.stats.clone()
     }
 
+    /// Work-item and incident totals (live while running).
+    pub fn work_item_totals(&self) -> Arc<Mutex<WorkItemTotals>> {
+        self.totals.clone()
+    }
+
+    /// Sets observers of what the downstream stage produces.
+    pub fn observe(&mut self, observers: Observers) {
+        self.downstream.set_observers(observers);
+    }
+
     /// The offset tracker (in-flight batches), for progress displays and tests.
     pub fn tracker(&self) -> Arc<crate::state::offsets::OffsetTracker> {
         self.source.tracker().clone()
     }
 
     /// Runs until `stop` is set, then drains in-flight work and commits.
+    /// `observer`, when given, sees each batch after the spam filter.
     pub fn run(self, stop: Arc<AtomicBool>, observer: Option<BatchObserver>) -> Result<()> {
         let Pipeline {
             config,
             enricher,
+            severity,
             source,
             dlq,
+            mut downstream,
             stats,
+            totals: _,
             health,
             workers,
             crm,
         } = self;
+        if observer.is_some() {
+            downstream.set_batch_observer(observer);
+        }
         let join = crm.as_ref().map(|c| c.join().clone());
-        let spam = SpamDetector::new(config.spam.clone())
-            .map_err(|e| crate::config::prefix_key("spam", e))?;
+        let sinks = downstream.sinks();
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
-        let downstream = {
-            let stats = stats.clone();
-            let config_enrich = config.pipeline.enrich;
-            std::thread::Builder::new()
-                .name("sb-downstream".into())
-                .spawn(move || terminal_stage(rx, spam, config_enrich, stats, observer))
-                .map_err(|e| {
-                    crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}"))
-                })?
-        };
+        let downstream = std::thread::Builder::new()
+            .name("sb-downstream".into())
+            .spawn(move || downstream.run(rx))
+            .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?;
         let topic = config.topics.mentions.clone();
+        let contacts_topic = config
+            .pipeline
+            .enrich
+            .then(|| config.topics.crm_contacts.clone());
         let parse = config.parse.build();
         let max_rows = config.source.max_batch_rows;
         let linger = Duration::from_millis(config.source.batch_linger_ms);
@@ -200,6 +236,8 @@ impl Pipeline {
                     parse.clone(),
                     enricher.clone(),
                     join.clone(),
+                    severity.clone(),
+                    contacts_topic.as_deref(),
                     max_rows,
                     linger,
                     tx.clone(),
@@ -208,7 +246,12 @@ impl Pipeline {
                     stats_for_workers.clone(),
                 )
             },
-            |timeout| dlq.flush(timeout),
+            |timeout| {
+                dlq.flush(timeout);
+                for s in &sinks {
+                    s.flush(timeout);
+                }
+            },
         );
         // The handler factory (and its sender) is dropped by now; the workers'
         // senders went with their threads, so the downstream stage sees Closed.
@@ -219,86 +262,6 @@ impl Pipeline {
         health.set_ready(false, "stopped");
         result
     }
-}
-
-/// The last stage as built today: drops spam (counted), acknowledges batches
-/// and records latency.
-fn terminal_stage(
-    rx: RowReceiver<MentionEnvelope>,
-    mut spam: SpamDetector,
-    enrich: bool,
-    stats: Arc<PipelineStats>,
-    mut observer: Option<BatchObserver>,
-) {
-    let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
-    let spam_by_reason =
-        spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
-    let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
-    let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
-    let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
-    let e2e = metrics::histogram!(m::E2E_LATENCY);
-    let proc = metrics::histogram!(m::PROCESSING_LATENCY);
-    let channel_rows = metrics::gauge!(m::CHANNEL_ROWS);
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Recv::Item(env) => {
-                spam_in.increment(env.batch.num_rows() as u64);
-                let batch = match if enrich {
-                    drop_spam(&mut spam, &env.batch)
-                } else {
-                    Ok(env.batch.clone())
-                } {
-                    Ok(b) => b,
-                    Err(e) => {
-                        // A programming fault, not data: keep the input uncommitted.
-                        error!(error = %e, "spam stage failed; batch not acknowledged");
-                        env.ack.fail();
-                        continue;
-                    }
-                };
-                let st = spam.take_stats();
-                stats.spam_dropped.fetch_add(st.spam, Ordering::Relaxed);
-                for (c, n) in spam_by_reason.iter().zip(st.spam_by_reason) {
-                    if n > 0 {
-                        c.increment(n);
-                    }
-                }
-                spam_tracked.set(spam.tracked_texts() as f64);
-                let rows = batch.num_rows() as u64;
-                inn.increment(rows);
-                if let Some(obs) = observer.as_mut() {
-                    obs(&batch);
-                }
-                out.increment(rows);
-                stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
-                proc.record(env.consumed_at.elapsed().as_secs_f64());
-                if let Some(ts) = env.oldest_record_ms {
-                    let now = chrono::Utc::now().timestamp_millis();
-                    e2e.record(((now - ts).max(0) as f64) / 1000.0);
-                }
-                drop(env.ack);
-            }
-            Recv::Timeout => {}
-            Recv::Closed => break,
-        }
-        channel_rows.set(rx.queued_rows() as f64);
-    }
-}
-
-/// Runs the spam detector and removes the spam rows.
-fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {
-    let marked = spam.detect_batch(batch)?;
-    let is_spam = marked
-        .column_by_name(spam::col::IS_SPAM)
-        .and_then(|c| c.as_boolean_opt().cloned())
-        .ok_or_else(|| {
-            crate::PipelineError::Runtime("spam stage produced no is_spam column".into())
-        })?;
-    if is_spam.true_count() == 0 {
-        return Ok(marked);
-    }
-    let keep = arrow::compute::not(&is_spam)?;
-    Ok(arrow::compute::filter_record_batch(&marked, &keep)?)
 }
 
 /// Waits until `cond` holds or `timeout` passes; returns whether it held.

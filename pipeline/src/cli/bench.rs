@@ -179,7 +179,7 @@ fn run_bare<H: WorkerHandler + 'static>(
     let source = KafkaSource::subscribe(
         config,
         group,
-        &config.topics.mentions,
+        &[config.topics.mentions.as_str()],
         workers,
         Health::new(),
     )?;

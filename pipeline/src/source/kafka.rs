@@ -418,11 +418,12 @@ pub struct KafkaSource {
 }
 
 impl KafkaSource {
-    /// Creates the consumer with `workers` worker queues and subscribes to `topic`.
+    /// Creates the consumer with `workers` worker queues and subscribes to
+    /// `topics` (the handlers see each message's topic).
     pub fn subscribe(
         config: &Config,
         group_id: &str,
-        topic: &str,
+        topics: &[&str],
         workers: usize,
         health: Arc<Health>,
     ) -> Result<Self> {
@@ -441,14 +442,14 @@ impl KafkaSource {
             .map(|_| Arc::new(WorkerQueue::new(rk)))
             .collect();
         *consumer.context().queues.lock().expect("queues poisoned") = queues.clone();
-        consumer.subscribe(&[topic])?;
+        consumer.subscribe(topics)?;
         Ok(Self {
             consumer: Arc::new(consumer),
             queues,
             tracker,
             commit_interval: Duration::from_millis(config.source.commit_interval_ms),
             drain_timeout,
-            topic: topic.to_string(),
+            topic: topics.join(","),
         })
     }
 

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
+use switchboard_operators::correlate::{parse_contact, ContactEvent};
 use switchboard_operators::identity_join::IdentityJoin;
+use switchboard_operators::severity::Severity;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
 
 use super::kafka::{MessageBatch, WorkerHandler};
@@ -21,8 +23,10 @@ use crate::topology::Enricher;
 /// A parsed batch on its way downstream, with the acknowledgement of the
 /// source records it came from.
 pub struct MentionEnvelope {
-    /// Normalized mentions (`mention_schema`).
+    /// Normalized mentions (`mention_schema`), enriched in the worker.
     pub batch: RecordBatch,
+    /// CRM contact events consumed in the same source batch.
+    pub contacts: Vec<ContactEvent>,
     /// Drop (or fail) when everything derived from this batch is acknowledged.
     pub ack: Ack,
     /// Oldest Kafka record timestamp in the batch, ms since the epoch.
@@ -33,7 +37,7 @@ pub struct MentionEnvelope {
 
 impl Rows for MentionEnvelope {
     fn rows(&self) -> usize {
-        self.batch.num_rows()
+        self.batch.num_rows() + self.contacts.len()
     }
 }
 
@@ -61,6 +65,10 @@ pub struct PipelineStats {
     pub mentions_out: AtomicU64,
     /// Consumer errors delivered in-band.
     pub consumer_errors: AtomicU64,
+    /// CRM contact events consumed (parsed).
+    pub contacts_in: AtomicU64,
+    /// CRM contact records sent to the DLQ.
+    pub contacts_rejected: AtomicU64,
 }
 
 impl PipelineStats {
@@ -86,6 +94,9 @@ pub struct ParseWorker {
     parser: MentionParser,
     enricher: Arc<Enricher>,
     join: Option<Arc<IdentityJoin>>,
+    severity: Option<Arc<Severity>>,
+    contacts_topic: Option<Arc<str>>,
+    contacts: Vec<ContactEvent>,
     parts: Vec<(TopicPartition, i64)>,
     last_part: usize,
     dlq_pending: Vec<DlqRecord>,
@@ -109,6 +120,8 @@ impl ParseWorker {
         parse: ParseConfig,
         enricher: Arc<Enricher>,
         join: Option<Arc<IdentityJoin>>,
+        severity: Option<Arc<Severity>>,
+        contacts_topic: Option<&str>,
         max_rows: usize,
         linger: Duration,
         tx: RowSender<MentionEnvelope>,
@@ -120,6 +133,9 @@ impl ParseWorker {
             parser: MentionParser::new(parse),
             enricher,
             join,
+            severity,
+            contacts_topic: contacts_topic.map(Arc::from),
+            contacts: Vec::new(),
             parts: Vec::new(),
             last_part: 0,
             dlq_pending: Vec::new(),
@@ -157,7 +173,7 @@ impl ParseWorker {
     }
 
     fn flush(&mut self, tracker: &Arc<OffsetTracker>) {
-        if self.records == 0 {
+        if self.records == 0 && self.parts.is_empty() {
             return;
         }
         let ack = tracker.begin(&self.parts);
@@ -185,11 +201,19 @@ impl ParseWorker {
         self.bytes = 0;
         let consumed_at = self.started.take().unwrap_or_else(Instant::now);
         let oldest_record_ms = self.oldest_ms.take();
+        let contacts = std::mem::take(&mut self.contacts);
         if rows > 0 {
-            let enriched = self.enricher.apply(&batch).and_then(|b| match &self.join {
-                Some(j) => Ok(j.join_batch(&b)?),
-                None => Ok(b),
-            });
+            let enriched = self
+                .enricher
+                .apply(&batch)
+                .and_then(|b| match &self.join {
+                    Some(j) => Ok(j.join_batch(&b)?),
+                    None => Ok(b),
+                })
+                .and_then(|b| match &self.severity {
+                    Some(s) => Ok(s.score_batch(&b)?),
+                    None => Ok(b),
+                });
             let batch = match enriched {
                 Ok(b) => b,
                 Err(e) => {
@@ -205,6 +229,15 @@ impl ParseWorker {
             // that pauses consumption (librdkafka's prefetch queue is bounded too).
             let _ = self.tx.send(MentionEnvelope {
                 batch,
+                contacts,
+                ack,
+                oldest_record_ms,
+                consumed_at,
+            });
+        } else if !contacts.is_empty() {
+            let _ = self.tx.send(MentionEnvelope {
+                batch: RecordBatch::new_empty(switchboard_operators::schema::mention_schema()),
+                contacts,
                 ack,
                 oldest_record_ms,
                 consumed_at,
@@ -220,6 +253,34 @@ impl WorkerHandler for ParseWorker {
             self.started = Some(Instant::now());
         }
         batch.for_each(|msg, topic| match msg {
+            Ok(m) if self.contacts_topic.as_deref() == Some(&**topic) => {
+                match parse_contact(m.payload) {
+                    Ok(ev) => {
+                        self.stats.contacts_in.fetch_add(1, Ordering::Relaxed);
+                        self.contacts.push(ev);
+                    }
+                    Err(rej) => {
+                        self.stats.contacts_rejected.fetch_add(1, Ordering::Relaxed);
+                        // The DLQ's reasons are the parser's: a field of the
+                        // wrong type counts as missing (the detail says which).
+                        let reason = match rej.reason {
+                            "invalid_utf8" => DlqReason::InvalidUtf8,
+                            "invalid_json" => DlqReason::InvalidJson,
+                            _ => DlqReason::MissingField,
+                        };
+                        self.dlq_pending.push(DlqRecord {
+                            key: m.key.map(|k| k.to_vec()),
+                            payload: m.payload.to_vec(),
+                            reason,
+                            detail: rej.to_string(),
+                            source_topic: topic.clone(),
+                            source_partition: m.partition,
+                            source_offset: m.offset,
+                        });
+                    }
+                }
+                self.note_offset(topic, m.partition, m.offset);
+            }
             Ok(m) => {
                 self.records += 1;
                 self.bytes += m.payload.len() as u64;

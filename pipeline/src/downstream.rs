@@ -1,0 +1,404 @@
+//! The downstream (stateful) stage: one thread, `sb-downstream`, that sees
+//! every enriched batch in arrival order:
+//!
+//! ```text
+//! MentionEnvelope ─► SpamDetector (repetition across authors; spam = counted drop)
+//!                 ─► IncidentDetector (regional outage spikes → `incidents`)
+//!                 ─► Router (SQL rules, first match, else the taxonomy)
+//!                 ─► Correlator (contacts window, one item per customer issue,
+//!                     revisions, closing by case or quiet period)
+//!                 ─► EventSink `work-items` / `incidents`
+//! ```
+//!
+//! Every event produced holds a clone of the envelope's [`Ack`]: the source
+//! offsets are committed only once all of them are delivered. With the
+//! enrichment operators switched off (`pipeline.enrich = false`, used by
+//! `bench`) the stage only acknowledges batches.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::array::AsArray;
+use arrow::record_batch::RecordBatch;
+use switchboard_operators::correlate::{Correlator, WorkItemEvent};
+use switchboard_operators::incident::{IncidentDetector, IncidentEvent};
+use switchboard_operators::route::Router;
+use switchboard_operators::severity::Severity;
+use switchboard_operators::spam::{self, SpamDetector};
+use tracing::error;
+
+use crate::channel::{Recv, RowReceiver};
+use crate::config::{prefix_key, Config};
+use crate::error::Result;
+use crate::metrics as m;
+use crate::sink::events::EventSink;
+use crate::source::parse_worker::{MentionEnvelope, PipelineStats};
+use crate::state::offsets::Ack;
+
+/// Something that looks at each acknowledged batch (demo examples, tests).
+pub type BatchObserver = Box<dyn FnMut(&RecordBatch) + Send>;
+/// Something that looks at each work-item event produced.
+pub type WorkItemObserver = Box<dyn FnMut(&WorkItemEvent) + Send>;
+/// Something that looks at each incident event produced.
+pub type IncidentObserver = Box<dyn FnMut(&IncidentEvent) + Send>;
+
+/// Optional observers of what the stage produces.
+#[derive(Default)]
+pub struct Observers {
+    /// Each enriched batch after the spam filter.
+    pub batches: Option<BatchObserver>,
+    /// Each work-item event.
+    pub work_items: Option<WorkItemObserver>,
+    /// Each incident event.
+    pub incidents: Option<IncidentObserver>,
+}
+
+/// Work-item totals for progress lines and summaries (bounded: labels only).
+#[derive(Debug, Default, Clone)]
+pub struct WorkItemTotals {
+    /// Events by action.
+    pub by_action: BTreeMap<&'static str, u64>,
+    /// `created` events by (queue, severity).
+    pub created_by_queue_severity: BTreeMap<(String, String), u64>,
+    /// Incidents opened.
+    pub incidents_opened: u64,
+    /// Incidents closed.
+    pub incidents_closed: u64,
+    /// Mention rows that reached the correlator.
+    pub mentions_correlated: u64,
+}
+
+/// The stateful operators, built (and so validated) from config.
+pub struct StatefulOperators {
+    spam: SpamDetector,
+    incidents: IncidentDetector,
+    router: Router,
+    correlator: Correlator,
+}
+
+impl StatefulOperators {
+    /// Builds the operators of a config.
+    pub fn build(config: &Config) -> Result<Self> {
+        let severity = Arc::new(
+            Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?,
+        );
+        Ok(Self {
+            spam: SpamDetector::new(config.spam.clone()).map_err(|e| prefix_key("spam", e))?,
+            incidents: IncidentDetector::new(config.incident.clone())
+                .map_err(|e| prefix_key("incident", e))?,
+            router: Router::new(&config.route).map_err(|e| prefix_key("route", e))?,
+            correlator: Correlator::new(
+                config.correlate.clone(),
+                scale_fn(&severity),
+                sla_fn(&severity),
+            )
+            .map_err(|e| prefix_key("correlate", e))?,
+        })
+    }
+
+    /// Runs one envelope through spam → incidents → route → correlate.
+    /// Returns the surviving batch (for observers) and the events.
+    pub fn process(
+        &mut self,
+        batch: &RecordBatch,
+        contacts: &[switchboard_operators::correlate::ContactEvent],
+    ) -> Result<Processed> {
+        let mut out = Processed::default();
+        for c in contacts {
+            out.work_items.extend(self.correlator.on_contact(c));
+        }
+        if batch.num_rows() > 0 {
+            let kept = drop_spam(&mut self.spam, batch)?;
+            let st = self.spam.take_stats();
+            out.spam = st.spam;
+            out.spam_by_reason = st.spam_by_reason;
+            let (with_incident, inc) = self.incidents.detect_batch(&kept)?;
+            let routed = self.router.route_batch(&with_incident)?;
+            out.work_items
+                .extend(self.correlator.on_mentions(&routed)?);
+            for (incident_id, members) in &inc.retro_members {
+                out.work_items
+                    .extend(retro_tag(&mut self.correlator, incident_id, members));
+            }
+            out.incidents = inc.events;
+            out.batch = Some(routed);
+        }
+        out.work_items.extend(self.correlator.advance());
+        Ok(out)
+    }
+
+    /// The correlator (state size, watermark).
+    pub fn correlator(&self) -> &Correlator {
+        &self.correlator
+    }
+
+    /// The incident detector.
+    pub fn incidents(&self) -> &IncidentDetector {
+        &self.incidents
+    }
+
+    /// Distinct texts held by the spam detector.
+    pub fn spam_tracked_texts(&self) -> usize {
+        self.spam.tracked_texts()
+    }
+}
+
+/// What one envelope produced.
+#[derive(Default)]
+pub struct Processed {
+    /// The batch after spam removal, with incident, queue and rule columns.
+    pub batch: Option<RecordBatch>,
+    /// Work-item events, in order.
+    pub work_items: Vec<WorkItemEvent>,
+    /// Incident events, in order.
+    pub incidents: Vec<IncidentEvent>,
+    /// Mentions dropped as spam.
+    pub spam: u64,
+    /// Spam drops by reason (a mention counts once per reason).
+    pub spam_by_reason: [u64; spam::reason::ALL.len()],
+}
+
+/// Re-tags the work items of an incident's earlier members (pending the
+/// correlator's own API: nothing yet).
+fn retro_tag(_c: &mut Correlator, _incident_id: &str, _members: &[String]) -> Vec<WorkItemEvent> {
+    Vec::new()
+}
+
+/// The severity operator's grading as the correlator's scale.
+pub fn scale_fn(s: &Arc<Severity>) -> switchboard_operators::correlate::ScaleFn {
+    let s = s.clone();
+    Arc::new(move |points| {
+        let (p, level) = s.grade(points);
+        (p, level.as_str())
+    })
+}
+
+/// The severity operator's SLAs as the correlator's SLA function.
+pub fn sla_fn(s: &Arc<Severity>) -> switchboard_operators::correlate::SlaFn {
+    let s = s.clone();
+    Arc::new(move |sev| {
+        switchboard_operators::severity::SeverityLevel::parse(sev)
+            .map(|l| s.sla_ms(l) as i64)
+            .unwrap_or(72 * 3_600_000)
+    })
+}
+
+/// The running stage.
+pub struct Downstream {
+    ops: Option<StatefulOperators>,
+    work_items: Option<Arc<EventSink>>,
+    incidents: Option<Arc<EventSink>>,
+    stats: Arc<PipelineStats>,
+    totals: Arc<Mutex<WorkItemTotals>>,
+    observers: Observers,
+}
+
+impl Downstream {
+    /// Builds the stage; `enrich = false` makes it acknowledge only.
+    pub fn build(
+        config: &Config,
+        stats: Arc<PipelineStats>,
+        totals: Arc<Mutex<WorkItemTotals>>,
+        observers: Observers,
+    ) -> Result<Self> {
+        let (ops, work_items, incidents) = if config.pipeline.enrich {
+            (
+                Some(StatefulOperators::build(config)?),
+                Some(Arc::new(EventSink::new(
+                    config,
+                    &config.topics.work_items,
+                    "work_items",
+                )?)),
+                Some(Arc::new(EventSink::new(
+                    config,
+                    &config.topics.incidents,
+                    "incidents",
+                )?)),
+            )
+        } else {
+            (None, None, None)
+        };
+        Ok(Self {
+            ops,
+            work_items,
+            incidents,
+            stats,
+            totals,
+            observers,
+        })
+    }
+
+    /// Replaces the observers.
+    pub fn set_observers(&mut self, observers: Observers) {
+        self.observers = observers;
+    }
+
+    /// Replaces the batch observer only.
+    pub fn set_batch_observer(&mut self, observer: Option<BatchObserver>) {
+        self.observers.batches = observer;
+    }
+
+    /// The output sinks (flushed by the source when partitions are revoked).
+    pub fn sinks(&self) -> Vec<Arc<EventSink>> {
+        [&self.work_items, &self.incidents]
+            .into_iter()
+            .flatten()
+            .cloned()
+            .collect()
+    }
+
+    /// Receives until the channel closes, then flushes the sinks.
+    pub fn run(mut self, rx: RowReceiver<MentionEnvelope>) {
+        let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
+        let spam_by_reason =
+            spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
+        let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
+        let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
+        let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
+        let e2e = metrics::histogram!(m::E2E_LATENCY);
+        let proc = metrics::histogram!(m::PROCESSING_LATENCY);
+        let channel_rows = metrics::gauge!(m::CHANNEL_ROWS);
+        let mut last_state_publish = Instant::now();
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Recv::Item(env) => {
+                    spam_in.increment(env.batch.num_rows() as u64);
+                    let MentionEnvelope {
+                        batch,
+                        contacts,
+                        ack,
+                        oldest_record_ms,
+                        consumed_at,
+                    } = env;
+                    let processed = match self.ops.as_mut() {
+                        Some(ops) => match ops.process(&batch, &contacts) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                // A programming fault, not data: keep the input uncommitted.
+                                error!(error = %e, "downstream stage failed; batch not acknowledged");
+                                ack.fail();
+                                continue;
+                            }
+                        },
+                        None => Processed {
+                            batch: Some(batch),
+                            ..Default::default()
+                        },
+                    };
+                    self.stats
+                        .spam_dropped
+                        .fetch_add(processed.spam, Ordering::Relaxed);
+                    for (c, n) in spam_by_reason.iter().zip(processed.spam_by_reason) {
+                        if n > 0 {
+                            c.increment(n);
+                        }
+                    }
+                    if let Some(ops) = &self.ops {
+                        spam_tracked.set(ops.spam_tracked_texts() as f64);
+                    }
+                    let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
+                    inn.increment(rows);
+                    if let (Some(obs), Some(b)) =
+                        (self.observers.batches.as_mut(), processed.batch.as_ref())
+                    {
+                        obs(b);
+                    }
+                    self.emit(&processed, &ack);
+                    out.increment(rows);
+                    self.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
+                    proc.record(consumed_at.elapsed().as_secs_f64());
+                    if let Some(ts) = oldest_record_ms {
+                        let now = chrono::Utc::now().timestamp_millis();
+                        e2e.record(((now - ts).max(0) as f64) / 1000.0);
+                    }
+                    drop(ack);
+                }
+                Recv::Timeout => {}
+                Recv::Closed => break,
+            }
+            channel_rows.set(rx.queued_rows() as f64);
+            if last_state_publish.elapsed() >= Duration::from_secs(2) {
+                self.publish_state();
+                last_state_publish = Instant::now();
+            }
+        }
+        for s in [&self.work_items, &self.incidents].into_iter().flatten() {
+            s.flush(Duration::from_secs(30));
+        }
+        self.publish_state();
+    }
+
+    fn emit(&mut self, p: &Processed, ack: &Ack) {
+        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = &p.batch {
+            totals.mentions_correlated += b.num_rows() as u64;
+        }
+        if let Some(sink) = &self.work_items {
+            for ev in &p.work_items {
+                let action = ev.action.as_str();
+                metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => action)
+                    .increment(1);
+                *totals.by_action.entry(action).or_insert(0) += 1;
+                if action == "created" {
+                    *totals
+                        .created_by_queue_severity
+                        .entry((ev.queue.clone(), ev.severity.clone()))
+                        .or_insert(0) += 1;
+                }
+                sink.send(&ev.work_item_id, ev.to_json().as_bytes(), ack.clone());
+                if let Some(obs) = self.observers.work_items.as_mut() {
+                    obs(ev);
+                }
+            }
+        }
+        if let Some(sink) = &self.incidents {
+            for ev in &p.incidents {
+                metrics::counter!(m::INCIDENT_EVENTS, "action" => if ev.action == "opened" { "opened" } else { "closed" })
+                    .increment(1);
+                if ev.action == "opened" {
+                    totals.incidents_opened += 1;
+                } else {
+                    totals.incidents_closed += 1;
+                }
+                let json = serde_json::to_vec(ev).unwrap_or_default();
+                sink.send(&ev.incident_id, &json, ack.clone());
+                if let Some(obs) = self.observers.incidents.as_mut() {
+                    obs(ev);
+                }
+            }
+        }
+    }
+
+    fn publish_state(&self) {
+        let Some(ops) = &self.ops else { return };
+        let st = ops.correlator().stats();
+        metrics::gauge!(m::CORRELATE_KEYS).set(st.keys as f64);
+        metrics::gauge!(m::CORRELATE_OPEN_ITEMS).set(st.items_open as f64);
+        metrics::gauge!(m::CORRELATE_STATE_BYTES).set(st.approx_state_bytes as f64);
+        metrics::counter!(m::CORRELATE_LATE, "kind" => "mention").absolute(st.late_mentions);
+        metrics::counter!(m::CORRELATE_LATE, "kind" => "contact").absolute(st.late_contacts);
+        if let Some(w) = ops.correlator().watermark() {
+            let now = chrono::Utc::now().timestamp_millis();
+            metrics::gauge!(m::CORRELATE_WATERMARK_LAG).set(((now - w).max(0) as f64) / 1e3);
+        }
+        metrics::gauge!(m::INCIDENTS_OPEN).set(ops.incidents().open_incidents() as f64);
+    }
+}
+
+/// Runs the spam detector and removes the spam rows.
+pub fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {
+    let marked = spam.detect_batch(batch)?;
+    let is_spam = marked
+        .column_by_name(spam::col::IS_SPAM)
+        .and_then(|c| c.as_boolean_opt().cloned())
+        .ok_or_else(|| {
+            crate::PipelineError::Runtime("spam stage produced no is_spam column".into())
+        })?;
+    if is_spam.true_count() == 0 {
+        return Ok(marked);
+    }
+    let keep = arrow::compute::not(&is_spam)?;
+    Ok(arrow::compute::filter_record_batch(&marked, &keep)?)
+}
