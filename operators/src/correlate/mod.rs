@@ -10,7 +10,7 @@
 //!   `h:<channel>:<handle>` (handle lower-cased, without `@`), else
 //!   `a:<channel>:<author_id>`, else `m:<channel>:<mention_id>` (a one-off
 //!   item). CRM contacts are keyed `c:<customer_id>`. *All* state lives in
-//!   one [`KeyState`](item) per key, so it partitions by key and is
+//!   one `KeyState` per key, so it partitions by key and is
 //!   exported/imported per key ([`Correlator::export_key`],
 //!   [`Correlator::import_key`]) for the changelog of a later issue.
 //! - **Group**: [`CorrelateConfig::issue_groups`] maps a category to an
