@@ -118,7 +118,7 @@ pub mod col {
     pub const SENTIMENT_COMPOUND: &str = crate::sentiment::SENTIMENT_COMPOUND;
     /// Severity points of the mention (any integer type); 0 when absent.
     pub const SEVERITY_POINTS: &str = "severity_points";
-    /// Why (List<Utf8>, or Utf8 joined by `\n`).
+    /// Why (`List<Utf8>`, or `Utf8` joined by `\n`).
     pub const SEVERITY_REASONS: &str = "severity_reasons";
     /// Target queue (Utf8); [`super::default_queue`] when absent.
     pub const QUEUE: &str = "queue";
