@@ -1,6 +1,6 @@
 //! Per-key state (serde-serialisable, compact) and the work-item event.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::mem::size_of;
 use std::sync::{Mutex, OnceLock};
 
@@ -17,34 +17,35 @@ const MAX_INTERNED: usize = 65_536;
 /// segments, tiers, regions, statuses, snapshot names).
 const OVERFLOW: &str = "(too-many-distinct-values)";
 
-fn intern(s: &str) -> &'static str {
-    static SET: OnceLock<Mutex<HashSet<&'static str>>> = OnceLock::new();
-    let set = SET.get_or_init(|| Mutex::new(HashSet::new()));
+/// Interns `s`: one leaked `&'static str` (and one leaked thin handle to
+/// it) per distinct value, for the life of the process.
+fn intern(s: &str) -> &'static &'static str {
+    static SET: OnceLock<Mutex<HashMap<&'static str, &'static &'static str>>> = OnceLock::new();
+    static OVERFLOW_SYM: &str = OVERFLOW;
+    let set = SET.get_or_init(|| Mutex::new(HashMap::new()));
     let mut g = set.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(&x) = g.get(s) {
         return x;
     }
     if g.len() >= MAX_INTERNED {
-        return OVERFLOW;
+        return &OVERFLOW_SYM;
     }
     let leaked: &'static str = Box::leak(s.to_owned().into_boxed_str());
-    g.insert(leaked);
-    leaked
+    let handle: &'static &'static str = Box::leak(Box::new(leaked));
+    g.insert(leaked, handle);
+    handle
 }
 
-/// An interned string from a small value set (8 bytes in state; serialised
-/// as the plain string, re-interned on import).
+/// An interned string from a small value set: a thin pointer (8 bytes in
+/// state, `Option<Sym>` too); serialised as the plain string and
+/// re-interned on import.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub(crate) struct Sym(&'static str);
+pub(crate) struct Sym(&'static &'static str);
 
 impl Sym {
     /// Interns `s`.
     pub(crate) fn new(s: &str) -> Self {
         Sym(intern(s))
-    }
-    /// Wraps a string that is already `'static` (no interning needed).
-    pub(crate) const fn from_static(s: &'static str) -> Self {
-        Sym(s)
     }
     pub(crate) fn as_str(self) -> &'static str {
         self.0
@@ -72,10 +73,10 @@ impl<'de> Deserialize<'de> for Sym {
 
 // ---------------------------------------------------------------- state
 
-/// CRM context of an identified key (from the newest mention that had it).
+/// CRM context of an identified key (from the newest mention that had it;
+/// the customer id is the key itself, `c:<id>`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Customer {
-    pub id: Box<str>,
     pub segment: Option<Sym>,
     pub tier: Option<Sym>,
     pub region: Option<Sym>,
@@ -91,16 +92,126 @@ pub(crate) struct Identity {
     pub snapshot: Option<Sym>,
 }
 
-/// One mention kept on an item.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One mention kept on an item: id, author and text share one allocation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(into = "MentionSer", from = "MentionSer")]
 pub(crate) struct MentionRec {
-    /// `channel:source_id`.
-    pub uid: Box<str>,
+    /// `uid` (`channel:source_id`) + author + text, concatenated.
+    data: Box<str>,
+    uid_len: u16,
+    /// `u16::MAX` when there is no author.
+    author_len: u16,
+    /// NaN when unknown.
+    sentiment: f32,
     pub channel: Sym,
-    pub author: Option<Box<str>>,
-    pub text: Box<str>,
     pub at_ms: i64,
-    pub sentiment: Option<f32>,
+}
+
+/// The serialised (readable) form of [`MentionRec`].
+#[derive(Serialize, Deserialize)]
+struct MentionSer {
+    uid: String,
+    channel: Sym,
+    #[serde(default)]
+    author: Option<String>,
+    text: String,
+    at_ms: i64,
+    #[serde(default)]
+    sentiment: Option<f32>,
+}
+
+impl From<MentionRec> for MentionSer {
+    fn from(m: MentionRec) -> Self {
+        MentionSer {
+            uid: m.uid().to_owned(),
+            channel: m.channel,
+            author: m.author().map(str::to_owned),
+            text: m.text().to_owned(),
+            at_ms: m.at_ms,
+            sentiment: m.sentiment(),
+        }
+    }
+}
+
+impl From<MentionSer> for MentionRec {
+    fn from(m: MentionSer) -> Self {
+        MentionRec::new(
+            &m.uid,
+            m.channel,
+            m.author.as_deref(),
+            &m.text,
+            m.at_ms,
+            m.sentiment,
+        )
+    }
+}
+
+impl PartialEq for MentionRec {
+    fn eq(&self, o: &Self) -> bool {
+        self.data == o.data
+            && self.uid_len == o.uid_len
+            && self.author_len == o.author_len
+            && self.sentiment.to_bits() == o.sentiment.to_bits()
+            && self.channel == o.channel
+            && self.at_ms == o.at_ms
+    }
+}
+
+impl MentionRec {
+    const MAX_PART: usize = u16::MAX as usize - 1;
+
+    pub(crate) fn new(
+        uid: &str,
+        channel: Sym,
+        author: Option<&str>,
+        text: &str,
+        at_ms: i64,
+        sentiment: Option<f32>,
+    ) -> Self {
+        let uid = truncate(uid, Self::MAX_PART);
+        let author = author.map(|a| truncate(a, Self::MAX_PART));
+        let mut data = String::with_capacity(uid.len() + author.map_or(0, str::len) + text.len());
+        data.push_str(uid);
+        data.push_str(author.unwrap_or(""));
+        data.push_str(text);
+        MentionRec {
+            data: data.into_boxed_str(),
+            uid_len: uid.len() as u16,
+            author_len: author.map_or(u16::MAX, |a| a.len() as u16),
+            sentiment: sentiment.unwrap_or(f32::NAN),
+            channel,
+            at_ms,
+        }
+    }
+
+    fn author_bytes(&self) -> usize {
+        if self.author_len == u16::MAX {
+            0
+        } else {
+            usize::from(self.author_len)
+        }
+    }
+
+    pub(crate) fn uid(&self) -> &str {
+        &self.data[..usize::from(self.uid_len)]
+    }
+
+    pub(crate) fn author(&self) -> Option<&str> {
+        let u = usize::from(self.uid_len);
+        (self.author_len != u16::MAX).then(|| &self.data[u..u + self.author_bytes()])
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        &self.data[usize::from(self.uid_len) + self.author_bytes()..]
+    }
+
+    pub(crate) fn sentiment(&self) -> Option<f32> {
+        (!self.sentiment.is_nan()).then_some(self.sentiment)
+    }
+
+    pub(crate) fn data_len(&self) -> usize {
+        self.data.len()
+    }
 }
 
 /// One open work item.
@@ -115,8 +226,8 @@ pub(crate) struct Item {
     pub queue: Sym,
     /// Severity points of the lead mention.
     pub base_points: i32,
-    /// Severity reasons of the lead mention.
-    pub lead_reasons: Vec<Box<str>>,
+    /// Severity reasons of the lead mention, `\n`-joined (one allocation).
+    pub lead_reasons: Box<str>,
     pub severity: Sym,
     pub priority: u8,
     pub sla_due_ms: i64,
@@ -165,14 +276,10 @@ pub(crate) struct ClosedRef {
     pub closed_ms: i64,
 }
 
-/// Everything the correlator holds for one key (customer or unidentified
-/// author). This is the unit of partitioning and of the state changelog.
+/// CRM memory of a key: contacts, cases and the last closed item per group
+/// (boxed: most keys have none, and the key map stays small).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub(crate) struct KeyState {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub customer: Option<Box<Customer>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub items: Vec<Item>,
+pub(crate) struct Crm {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub closed: Vec<ClosedRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -181,52 +288,127 @@ pub(crate) struct KeyState {
     pub cases: Vec<CaseRec>,
 }
 
-fn heap_str(s: &str) -> usize {
-    // Allocator rounding: at least 8 bytes, 8-byte granules.
-    if s.is_empty() {
+impl Crm {
+    fn is_empty(&self) -> bool {
+        self.closed.is_empty() && self.contacts.is_empty() && self.cases.is_empty()
+    }
+}
+
+static NO_CRM: Crm = Crm {
+    closed: Vec::new(),
+    contacts: Vec::new(),
+    cases: Vec::new(),
+};
+
+/// Everything the correlator holds for one key (customer or unidentified
+/// author). This is the unit of partitioning and of the state changelog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct KeyState {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer: Option<Box<Customer>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<Item>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub crm: Option<Box<Crm>>,
+}
+
+/// `Vec::push` with exact growth: state vectors stay tight (memory budget)
+/// at the cost of a reallocation per push on these tiny vectors.
+pub(crate) fn push_tight<T>(v: &mut Vec<T>, x: T) {
+    v.reserve_exact(1);
+    v.push(x);
+}
+
+/// `Vec::insert` with exact growth, see [`push_tight`].
+pub(crate) fn insert_tight<T>(v: &mut Vec<T>, i: usize, x: T) {
+    v.reserve_exact(1);
+    v.insert(i, x);
+}
+
+/// Bytes a heap allocation of `n` bytes really takes (glibc-like malloc:
+/// 8-byte header, 16-byte granules, 32-byte minimum); 0 for `n == 0`.
+pub(crate) fn alloc_cost(n: usize) -> usize {
+    if n == 0 {
         0
     } else {
-        s.len().div_ceil(8) * 8
+        (n + 8).div_ceil(16).max(2) * 16
     }
 }
 
 fn heap_opt(s: &Option<Box<str>>) -> usize {
-    s.as_deref().map_or(0, heap_str)
+    s.as_deref().map_or(0, |s| alloc_cost(s.len()))
+}
+
+fn vec_cost<T>(v: &Vec<T>) -> usize {
+    alloc_cost(v.capacity() * size_of::<T>())
 }
 
 impl KeyState {
     /// Nothing left worth keeping.
     pub(crate) fn is_empty(&self) -> bool {
-        self.items.is_empty()
-            && self.closed.is_empty()
-            && self.contacts.is_empty()
-            && self.cases.is_empty()
+        self.items.is_empty() && self.crm.is_none()
     }
 
-    /// Approximate heap + inline bytes (excluding the map entry).
-    pub(crate) fn approx_bytes(&self) -> usize {
-        let mut n = size_of::<Self>();
-        if let Some(c) = &self.customer {
-            n += size_of::<Customer>() + heap_str(&c.id);
+    /// The CRM memory (empty when none).
+    pub(crate) fn crm(&self) -> &Crm {
+        self.crm.as_deref().unwrap_or(&NO_CRM)
+    }
+
+    /// The CRM memory, created on first use.
+    pub(crate) fn crm_mut(&mut self) -> &mut Crm {
+        self.crm.get_or_insert_with(Box::default)
+    }
+
+    /// Drops the CRM box when it holds nothing.
+    pub(crate) fn tidy(&mut self) {
+        if self.crm.as_deref().is_some_and(Crm::is_empty) {
+            self.crm = None;
         }
-        n += self.items.capacity() * size_of::<Item>();
+    }
+
+    /// Drops spare capacity (after deserialisation).
+    pub(crate) fn shrink(&mut self) {
+        self.items.shrink_to_fit();
+        for it in &mut self.items {
+            it.mentions.shrink_to_fit();
+        }
+        if let Some(c) = &mut self.crm {
+            c.closed.shrink_to_fit();
+            c.contacts.shrink_to_fit();
+            c.cases.shrink_to_fit();
+        }
+        self.tidy();
+    }
+
+    /// Approximate bytes held outside the map entry (all heap allocations,
+    /// with allocator overhead, see [`alloc_cost`]).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let mut n = 0;
+        if self.customer.is_some() {
+            n += alloc_cost(size_of::<Customer>());
+        }
+        n += vec_cost(&self.items);
         for it in &self.items {
-            n += it.lead_reasons.capacity() * size_of::<Box<str>>();
-            n += it.lead_reasons.iter().map(|r| heap_str(r)).sum::<usize>();
+            n += alloc_cost(it.lead_reasons.len());
             n += heap_opt(&it.related_case) + heap_opt(&it.incident);
-            n += it.mentions.capacity() * size_of::<MentionRec>();
-            for m in &it.mentions {
-                n += heap_str(&m.uid) + heap_opt(&m.author) + heap_str(&m.text);
+            n += vec_cost(&it.mentions);
+            n += it
+                .mentions
+                .iter()
+                .map(|m| alloc_cost(m.data_len()))
+                .sum::<usize>();
+        }
+        if let Some(crm) = &self.crm {
+            n += alloc_cost(size_of::<Crm>());
+            n += vec_cost(&crm.closed) + vec_cost(&crm.contacts) + vec_cost(&crm.cases);
+            for c in &crm.contacts {
+                n += alloc_cost(c.event_id.len()) + heap_opt(&c.case_id);
             }
-        }
-        n += self.closed.capacity() * size_of::<ClosedRef>();
-        n += self.contacts.capacity() * size_of::<ContactRec>();
-        for c in &self.contacts {
-            n += heap_str(&c.event_id) + heap_opt(&c.case_id);
-        }
-        n += self.cases.capacity() * size_of::<CaseRec>();
-        for c in &self.cases {
-            n += heap_str(&c.id);
+            n += crm
+                .cases
+                .iter()
+                .map(|c| alloc_cost(c.id.len()))
+                .sum::<usize>();
         }
         n
     }

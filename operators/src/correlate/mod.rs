@@ -10,7 +10,7 @@
 //!   `h:<channel>:<handle>` (handle lower-cased, without `@`), else
 //!   `a:<channel>:<author_id>`, else `m:<channel>:<mention_id>` (a one-off
 //!   item). CRM contacts are keyed `c:<customer_id>`. *All* state lives in
-//!   one [`KeyState`](item) per key, so it partitions by key and is
+//!   one `KeyState` per key, so it partitions by key and is
 //!   exported/imported per key ([`Correlator::export_key`],
 //!   [`Correlator::import_key`]) for the changelog of a later issue.
 //! - **Group**: [`CorrelateConfig::issue_groups`] maps a category to an
@@ -106,8 +106,8 @@ pub use item::{format_rfc3339_ms, Action, CustomerRef, IdentityRef, MentionRef, 
 
 use crate::error::{OperatorError, Result};
 use item::{
-    fnv1a64, format_minute, item_id_string, truncate, CaseRec, ClosedRef, ContactRec, Customer,
-    Identity, Item, KeyState, MentionRec, Sym,
+    fnv1a64, format_minute, insert_tight, item_id_string, push_tight, truncate, CaseRec, ClosedRef,
+    ContactRec, Customer, Identity, Item, KeyState, MentionRec, Sym,
 };
 
 /// Input columns read besides the mention, identity and classify columns.
@@ -118,7 +118,7 @@ pub mod col {
     pub const SENTIMENT_COMPOUND: &str = crate::sentiment::SENTIMENT_COMPOUND;
     /// Severity points of the mention (any integer type); 0 when absent.
     pub const SEVERITY_POINTS: &str = "severity_points";
-    /// Why (List<Utf8>, or Utf8 joined by `\n`).
+    /// Why (`List<Utf8>`, or `Utf8` joined by `\n`).
     pub const SEVERITY_REASONS: &str = "severity_reasons";
     /// Target queue (Utf8); [`super::default_queue`] when absent.
     pub const QUEUE: &str = "queue";
@@ -466,6 +466,7 @@ fn crm_view(ctx: &Ctx, ks: &KeyState, item: &Item, ref_ms: i64) -> CrmView {
     }
     if item.related_case.is_none() || !item.related_is_case {
         if let Some(c) = ks
+            .crm()
             .cases
             .iter()
             .filter(|c| c.closed_ms.is_none() && ctx.relevant(item, c.category, Some(&c.id)))
@@ -474,6 +475,7 @@ fn crm_view(ctx: &Ctx, ks: &KeyState, item: &Item, ref_ms: i64) -> CrmView {
             link = Some((c.id.clone(), true));
         } else if item.related_case.is_none() {
             if let Some(c) = ks
+                .crm()
                 .contacts
                 .iter()
                 .filter(|c| {
@@ -495,17 +497,19 @@ fn crm_view(ctx: &Ctx, ks: &KeyState, item: &Item, ref_ms: i64) -> CrmView {
         .map(|l| &*l.0)
         .or(item.related_case.as_deref());
     let open_case = related.is_some_and(|r| {
-        ks.cases
+        ks.crm()
+            .cases
             .iter()
             .any(|c| &*c.id == r && c.closed_ms.is_none())
     });
-    let recent_contact = ks.contacts.iter().any(|c| {
+    let recent_contact = ks.crm().contacts.iter().any(|c| {
         matches!(c.kind, ContactKind::ComplaintForm | ContactKind::Call)
             && c.at_ms >= lo
             && ctx.relevant(item, c.category, c.case_id.as_deref())
     });
     let missed = if ctx.missed_groups.contains(&item.group) {
         let n = ks
+            .crm()
             .contacts
             .iter()
             .filter(|c| c.kind == ContactKind::AppointmentMissed && c.at_ms >= lo)
@@ -532,7 +536,7 @@ fn history(ctx: &Ctx, ks: &KeyState, item: &Item) -> Option<String> {
         .saturating_sub(ctx.cfg.contact_window_ms);
     let cat = |c: Option<Sym>| c.map(|c| format!(" ({})", c.as_str())).unwrap_or_default();
     let mut entries: Vec<(i64, String)> = Vec::new();
-    for c in &ks.cases {
+    for c in &ks.crm().cases {
         if !ctx.relevant(item, c.category, Some(&c.id)) {
             continue;
         }
@@ -552,7 +556,7 @@ fn history(ctx: &Ctx, ks: &KeyState, item: &Item) -> Option<String> {
         }
     }
     let appointments = ctx.missed_groups.contains(&item.group);
-    for c in &ks.contacts {
+    for c in &ks.crm().contacts {
         let shown = match c.kind {
             ContactKind::ComplaintForm | ContactKind::Call => true,
             ContactKind::AppointmentBooked | ContactKind::AppointmentMissed => appointments,
@@ -586,13 +590,19 @@ fn history(ctx: &Ctx, ks: &KeyState, item: &Item) -> Option<String> {
 
 fn build_event(
     ctx: &Ctx,
+    key: &str,
     ks: &KeyState,
     item: &Item,
     action: Action,
     closing: Option<String>,
 ) -> WorkItemEvent {
     let c = &ctx.cfg;
-    let mut reasons: Vec<String> = item.lead_reasons.iter().map(|r| r.to_string()).collect();
+    let mut reasons: Vec<String> = item
+        .lead_reasons
+        .split('\n')
+        .filter(|r| !r.is_empty())
+        .map(str::to_owned)
+        .collect();
     if let Some((id, at)) = item.repeat_of {
         reasons.push(format!(
             "repeat contact: previous item {} closed {} (+{})",
@@ -640,7 +650,7 @@ fn build_event(
         reasons.push(why);
     }
     let customer = ks.customer.as_deref().map(|cu| CustomerRef {
-        customer_id: cu.id.to_string(),
+        customer_id: key.strip_prefix("c:").unwrap_or(key).to_owned(),
         segment: cu.segment.map(|s| s.as_str().to_owned()),
         tier: cu.tier.map(|s| s.as_str().to_owned()),
         region: cu.region.map(|s| s.as_str().to_owned()),
@@ -669,12 +679,12 @@ fn build_event(
             .mentions
             .iter()
             .map(|m| MentionRef {
-                mention_id: m.uid.to_string(),
+                mention_id: m.uid().to_owned(),
                 channel: m.channel.as_str().to_owned(),
-                author: m.author.as_deref().map(str::to_owned),
-                text: m.text.to_string(),
+                author: m.author().map(str::to_owned),
+                text: m.text().to_owned(),
                 created_at: format_rfc3339_ms(m.at_ms),
-                sentiment: m.sentiment,
+                sentiment: m.sentiment(),
             })
             .collect(),
         first_seen_at: format_rfc3339_ms(item.first_seen_ms),
@@ -683,7 +693,7 @@ fn build_event(
 }
 
 /// Emits the next revision of `ks.items[idx]` after activity at `t`.
-fn revise(ctx: &mut Ctx, ks: &mut KeyState, idx: usize, t: i64) -> WorkItemEvent {
+fn revise(ctx: &mut Ctx, key: &str, ks: &mut KeyState, idx: usize, t: i64) -> WorkItemEvent {
     let ref_ms = ks.items[idx].last_activity_ms.max(t);
     let view = crm_view(ctx, ks, &ks.items[idx], ref_ms);
     let item = &mut ks.items[idx];
@@ -709,7 +719,7 @@ fn revise(ctx: &mut Ctx, ks: &mut KeyState, idx: usize, t: i64) -> WorkItemEvent
             Action::Updated
         }
     };
-    item.severity = Sym::from_static(severity);
+    item.severity = Sym::new(severity);
     item.priority = priority.min(100);
     item.revision += 1;
     match action {
@@ -717,28 +727,38 @@ fn revise(ctx: &mut Ctx, ks: &mut KeyState, idx: usize, t: i64) -> WorkItemEvent
         Action::Escalated => ctx.stats.escalated += 1,
         _ => ctx.stats.updated += 1,
     }
-    build_event(ctx, ks, &ks.items[idx], action, None)
+    build_event(ctx, key, ks, &ks.items[idx], action, None)
 }
 
 /// Emits the `closed` revision of `ks.items[idx]` at `at` and removes it.
-fn close(ctx: &mut Ctx, ks: &mut KeyState, idx: usize, at: i64, why: String) -> WorkItemEvent {
+fn close(
+    ctx: &mut Ctx,
+    key: &str,
+    ks: &mut KeyState,
+    idx: usize,
+    at: i64,
+    why: String,
+) -> WorkItemEvent {
     let item = &mut ks.items[idx];
     item.revision += 1;
     item.last_activity_ms = item.last_activity_ms.max(at);
     ctx.stats.closed += 1;
-    let ev = build_event(ctx, ks, &ks.items[idx], Action::Closed, Some(why));
+    let ev = build_event(ctx, key, ks, &ks.items[idx], Action::Closed, Some(why));
     let item = ks.items.remove(idx);
-    ks.closed.retain(|c| c.group != item.group);
-    ks.closed.push(ClosedRef {
-        group: item.group,
-        id: item.id,
-        closed_ms: item.last_activity_ms,
-    });
+    ks.crm_mut().closed.retain(|c| c.group != item.group);
+    push_tight(
+        &mut ks.crm_mut().closed,
+        ClosedRef {
+            group: item.group,
+            id: item.id,
+            closed_ms: item.last_activity_ms,
+        },
+    );
     ev
 }
 
 /// Closes quiet items and drops expired CRM state of one key.
-fn maintain(ctx: &mut Ctx, ks: &mut KeyState, wm: i64, out: &mut Vec<WorkItemEvent>) {
+fn maintain(ctx: &mut Ctx, key: &str, ks: &mut KeyState, wm: i64, out: &mut Vec<WorkItemEvent>) {
     let quiet = ctx.cfg.quiet_period_ms;
     let mut i = 0;
     while i < ks.items.len() {
@@ -750,19 +770,23 @@ fn maintain(ctx: &mut Ctx, ks: &mut KeyState, wm: i64, out: &mut Vec<WorkItemEve
                 hours(quiet),
                 format_minute(last)
             );
-            out.push(close(ctx, ks, i, deadline, why));
+            out.push(close(ctx, key, ks, i, deadline, why));
         } else {
             i += 1;
         }
     }
     let lo = wm.saturating_sub(ctx.cfg.contact_window_ms);
     let case_lo = wm.saturating_sub(ctx.cfg.open_case_ttl_ms);
-    ks.contacts.retain(|c| c.at_ms >= lo);
-    ks.closed.retain(|c| c.closed_ms >= lo);
-    ks.cases.retain(|c| match c.closed_ms {
-        Some(t) => t >= lo,
-        None => c.opened_ms.max(last_case_activity(&ks.contacts, &c.id)) >= case_lo,
-    });
+    if let Some(crm) = ks.crm.as_deref_mut() {
+        crm.contacts.retain(|c| c.at_ms >= lo);
+        crm.closed.retain(|c| c.closed_ms >= lo);
+        let contacts = &crm.contacts;
+        crm.cases.retain(|c| match c.closed_ms {
+            Some(t) => t >= lo,
+            None => c.opened_ms.max(last_case_activity(contacts, &c.id)) >= case_lo,
+        });
+    }
+    ks.tidy();
 }
 
 fn last_case_activity(contacts: &[ContactRec], case_id: &str) -> i64 {
@@ -893,19 +917,18 @@ impl Correlator {
         }
         let ctx = &mut self.ctx;
         let ks = self.keys.get_mut(key.as_str()).expect("inserted above");
-        maintain(ctx, ks, wm, out);
+        maintain(ctx, &key, ks, wm, out);
         if ks
             .items
             .iter()
-            .any(|it| it.mentions.iter().any(|m| *m.uid == *uid))
+            .any(|it| it.mentions.iter().any(|m| m.uid() == uid))
         {
             ctx.stats.duplicate_mentions += 1;
             self.drop_if_empty(&key);
             return;
         }
-        if let Some(cid) = row.customer_id {
+        if row.customer_id.is_some() {
             let cu = Customer {
-                id: cid.into(),
                 segment: row.segment.map(Sym::new),
                 tier: row.tier.map(Sym::new),
                 region: row.region.map(Sym::new),
@@ -927,14 +950,14 @@ impl Correlator {
             via: row.via.map(Sym::new),
             snapshot: row.snapshot.map(Sym::new),
         };
-        let rec = MentionRec {
-            uid: uid.as_str().into(),
-            channel: Sym::new(row.channel),
-            author: row.handle.or(row.author_id).map(Into::into),
-            text: truncate(row.text, ctx.cfg.max_mention_text_bytes).into(),
-            at_ms: t,
-            sentiment: row.sentiment,
-        };
+        let rec = MentionRec::new(
+            &uid,
+            Sym::new(row.channel),
+            row.handle.or(row.author_id),
+            truncate(row.text, ctx.cfg.max_mention_text_bytes),
+            t,
+            row.sentiment,
+        );
         let target = if ctx.attach.contains(&category) {
             ks.items
                 .iter()
@@ -951,8 +974,8 @@ impl Correlator {
                 let it = &mut ks.items[i];
                 let pos = it
                     .mentions
-                    .partition_point(|m| (m.at_ms, &*m.uid) < (t, &*rec.uid));
-                it.mentions.insert(pos, rec);
+                    .partition_point(|m| (m.at_ms, m.uid()) < (t, rec.uid()));
+                insert_tight(&mut it.mentions, pos, rec);
                 if it.mentions.len() > max_mentions {
                     let drop = if max_mentions >= 2 { 1 } else { 0 };
                     it.mentions.remove(drop);
@@ -960,7 +983,7 @@ impl Correlator {
                 it.mention_count = it.mention_count.saturating_add(1);
                 if row.points > it.base_points {
                     it.base_points = row.points;
-                    it.lead_reasons = row.reasons.clone();
+                    it.lead_reasons = row.reasons.join("\n").into();
                     it.category = category;
                     it.queue = queue;
                 }
@@ -969,10 +992,10 @@ impl Correlator {
                 }
                 it.identity = identity;
                 it.first_seen_ms = it.first_seen_ms.min(t);
-                out.push(revise(ctx, ks, i, t));
+                out.push(revise(ctx, &key, ks, i, t));
             }
             None => {
-                let pred = ks.closed.iter().find(|c| c.group == group).copied();
+                let pred = ks.crm().closed.iter().find(|c| c.group == group).copied();
                 let pred_id = pred.map_or(0u64, |p| p.id).to_le_bytes();
                 let id = fnv1a64(&[
                     key.as_bytes(),
@@ -981,34 +1004,37 @@ impl Correlator {
                     &pred_id,
                 ]);
                 let lo = t.saturating_sub(ctx.cfg.contact_window_ms);
-                ks.items.push(Item {
-                    id,
-                    group,
-                    revision: 0,
-                    category,
-                    queue,
-                    base_points: row.points,
-                    lead_reasons: row.reasons.clone(),
-                    severity: Sym::from_static("P4"),
-                    priority: 0,
-                    sla_due_ms: 0,
-                    identity,
-                    related_case: None,
-                    related_is_case: false,
-                    incident: row.incident.map(Into::into),
-                    repeat_of: pred
-                        .filter(|p| p.closed_ms >= lo)
-                        .map(|p| (p.id, p.closed_ms)),
-                    open_case: false,
-                    recent_contact: false,
-                    missed_appointments: 0,
-                    mentions: vec![rec],
-                    mention_count: 1,
-                    first_seen_ms: t,
-                    last_activity_ms: t,
-                });
+                push_tight(
+                    &mut ks.items,
+                    Item {
+                        id,
+                        group,
+                        revision: 0,
+                        category,
+                        queue,
+                        base_points: row.points,
+                        lead_reasons: row.reasons.join("\n").into(),
+                        severity: Sym::new("P4"),
+                        priority: 0,
+                        sla_due_ms: 0,
+                        identity,
+                        related_case: None,
+                        related_is_case: false,
+                        incident: row.incident.map(Into::into),
+                        repeat_of: pred
+                            .filter(|p| p.closed_ms >= lo)
+                            .map(|p| (p.id, p.closed_ms)),
+                        open_case: false,
+                        recent_contact: false,
+                        missed_appointments: 0,
+                        mentions: vec![rec],
+                        mention_count: 1,
+                        first_seen_ms: t,
+                        last_activity_ms: t,
+                    },
+                );
                 let i = ks.items.len() - 1;
-                out.push(revise(ctx, ks, i, t));
+                out.push(revise(ctx, &key, ks, i, t));
             }
         }
     }
@@ -1028,8 +1054,13 @@ impl Correlator {
         }
         let ctx = &mut self.ctx;
         let ks = self.keys.get_mut(key.as_str()).expect("inserted above");
-        maintain(ctx, ks, wm, &mut out);
-        if ks.contacts.iter().any(|c| *c.event_id == *ev.event_id) {
+        maintain(ctx, &key, ks, wm, &mut out);
+        if ks
+            .crm()
+            .contacts
+            .iter()
+            .any(|c| *c.event_id == *ev.event_id)
+        {
             ctx.stats.duplicate_contacts += 1;
             self.drop_if_empty(&key);
             return out;
@@ -1044,15 +1075,16 @@ impl Correlator {
             category,
         };
         let pos = ks
+            .crm()
             .contacts
             .partition_point(|c| (c.at_ms, &c.event_id) < (t, &rec.event_id));
-        ks.contacts.insert(pos, rec);
-        if ks.contacts.len() > ctx.cfg.max_contacts_per_key {
-            ks.contacts.remove(0);
+        insert_tight(&mut ks.crm_mut().contacts, pos, rec);
+        if ks.crm().contacts.len() > ctx.cfg.max_contacts_per_key {
+            ks.crm_mut().contacts.remove(0);
         }
         // Case bookkeeping.
         if let Some(cid) = case_id.as_deref() {
-            let found = ks.cases.iter_mut().find(|c| &*c.id == cid);
+            let found = ks.crm_mut().cases.iter_mut().find(|c| &*c.id == cid);
             match (ev.kind, found) {
                 (ContactKind::CaseOpened | ContactKind::CaseUpdated, Some(c)) => {
                     if ev.kind == ContactKind::CaseOpened {
@@ -1066,31 +1098,36 @@ impl Correlator {
                 (ContactKind::CaseClosed, Some(c)) => {
                     c.closed_ms = Some(c.closed_ms.map_or(t, |x| x.max(t)));
                 }
-                (ContactKind::CaseOpened | ContactKind::CaseUpdated, None) => {
-                    ks.cases.push(CaseRec {
+                (ContactKind::CaseOpened | ContactKind::CaseUpdated, None) => push_tight(
+                    &mut ks.crm_mut().cases,
+                    CaseRec {
                         id: cid.into(),
                         category,
                         opened_ms: t,
                         closed_ms: None,
-                    })
-                }
-                (ContactKind::CaseClosed, None) => ks.cases.push(CaseRec {
-                    id: cid.into(),
-                    category,
-                    opened_ms: t,
-                    closed_ms: Some(t),
-                }),
+                    },
+                ),
+                (ContactKind::CaseClosed, None) => push_tight(
+                    &mut ks.crm_mut().cases,
+                    CaseRec {
+                        id: cid.into(),
+                        category,
+                        opened_ms: t,
+                        closed_ms: Some(t),
+                    },
+                ),
                 _ => {}
             }
-            while ks.cases.len() > ctx.cfg.max_cases_per_key {
+            while ks.crm().cases.len() > ctx.cfg.max_cases_per_key {
                 // Oldest closed case first, else the oldest open one.
                 let victim = ks
+                    .crm()
                     .cases
                     .iter()
                     .enumerate()
                     .min_by_key(|(_, c)| (c.closed_ms.is_none(), c.opened_ms))
                     .map_or(0, |(i, _)| i);
-                ks.cases.remove(victim);
+                ks.crm_mut().cases.remove(victim);
             }
         }
         let cg = ctx.contact_group(category);
@@ -1123,7 +1160,7 @@ impl Correlator {
                     while let Some(i) = ks.items.iter().position(|it| {
                         it.related_is_case && it.related_case.as_deref() == Some(cid)
                     }) {
-                        out.push(close(ctx, ks, i, t, why.clone()));
+                        out.push(close(ctx, &key, ks, i, t, why.clone()));
                     }
                     Vec::new()
                 }
@@ -1154,7 +1191,7 @@ impl Correlator {
                 ContactKind::AppointmentBooked => Vec::new(),
             };
         for i in targets {
-            out.push(revise(ctx, ks, i, t));
+            out.push(revise(ctx, &key, ks, i, t));
         }
         self.drop_if_empty(&key);
         out
@@ -1174,8 +1211,8 @@ impl Correlator {
         }
         self.last_sweep_wm = Some(wm);
         let mut out = Vec::new();
-        for ks in self.keys.values_mut() {
-            maintain(&mut self.ctx, ks, wm, &mut out);
+        for (key, ks) in self.keys.iter_mut() {
+            maintain(&mut self.ctx, key, ks, wm, &mut out);
         }
         self.keys.retain(|_, ks| !ks.is_empty());
         out.sort_by(|a, b| (&a.updated_at, &a.work_item_id).cmp(&(&b.updated_at, &b.work_item_id)));
@@ -1188,17 +1225,15 @@ impl Correlator {
         let mut s = self.ctx.stats.clone();
         s.keys = self.keys.len();
         s.items_open = self.keys.values().map(|k| k.items.len()).sum();
-        // Map entry: key box + value inline + hash-table control byte,
-        // at the table's typical 7/8 load.
-        let entry = std::mem::size_of::<(Box<str>, KeyState)>() + 1;
+        // Map: one bucket (key box + inline value + control byte) per slot;
+        // `capacity()` is 7/8 of the slots.
+        let bucket = std::mem::size_of::<(Box<str>, KeyState)>() + 1;
         s.approx_state_bytes = self
             .keys
             .iter()
-            .map(|(k, v)| {
-                k.len().div_ceil(8) * 8 + v.approx_bytes() - std::mem::size_of::<KeyState>()
-            })
+            .map(|(k, v)| item::alloc_cost(k.len()) + v.heap_bytes())
             .sum::<usize>()
-            + self.keys.capacity() * entry;
+            + self.keys.capacity() * 8 / 7 * bucket;
         s
     }
 
@@ -1223,6 +1258,8 @@ impl Correlator {
         if ks.is_empty() {
             self.keys.remove(key);
         } else {
+            let mut ks = ks;
+            ks.shrink();
             *self.key_state(key) = ks;
         }
         Ok(())
