@@ -13,12 +13,12 @@ use serde::{Deserialize, Serialize};
 
 use switchboard_operators::classify::ClassifyConfig;
 use switchboard_operators::correlate::CorrelateConfig;
-use switchboard_operators::incident::IncidentConfig;
-use switchboard_operators::route::RouteConfig;
-use switchboard_operators::severity::SeverityConfig;
 use switchboard_operators::identity_join::IdentityJoinConfig;
+use switchboard_operators::incident::IncidentConfig;
 use switchboard_operators::language::LanguageConfig;
+use switchboard_operators::route::RouteConfig;
 use switchboard_operators::sentiment::{SentimentMode, TelcoRules};
+use switchboard_operators::severity::SeverityConfig;
 use switchboard_operators::spam::SpamConfig;
 
 use crate::error::{PipelineError, Result};

@@ -76,19 +76,20 @@ pub struct StatefulOperators {
     incidents: IncidentDetector,
     router: Router,
     correlator: Correlator,
+    incident_queue: String,
 }
 
 impl StatefulOperators {
     /// Builds the operators of a config.
     pub fn build(config: &Config) -> Result<Self> {
-        let severity = Arc::new(
-            Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?,
-        );
+        let severity =
+            Arc::new(Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?);
         Ok(Self {
             spam: SpamDetector::new(config.spam.clone()).map_err(|e| prefix_key("spam", e))?,
             incidents: IncidentDetector::new(config.incident.clone())
                 .map_err(|e| prefix_key("incident", e))?,
             router: Router::new(&config.route).map_err(|e| prefix_key("route", e))?,
+            incident_queue: config.route.incident_queue.clone(),
             correlator: Correlator::new(
                 config.correlate.clone(),
                 scale_fn(&severity),
@@ -116,11 +117,13 @@ impl StatefulOperators {
             out.spam_by_reason = st.spam_by_reason;
             let (with_incident, inc) = self.incidents.detect_batch(&kept)?;
             let routed = self.router.route_batch(&with_incident)?;
-            out.work_items
-                .extend(self.correlator.on_mentions(&routed)?);
+            out.work_items.extend(self.correlator.on_mentions(&routed)?);
             for (incident_id, members) in &inc.retro_members {
-                out.work_items
-                    .extend(retro_tag(&mut self.correlator, incident_id, members));
+                out.work_items.extend(self.correlator.tag_incident(
+                    incident_id,
+                    &self.incident_queue,
+                    members,
+                ));
             }
             out.incidents = inc.events;
             out.batch = Some(routed);
@@ -158,12 +161,6 @@ pub struct Processed {
     pub spam: u64,
     /// Spam drops by reason (a mention counts once per reason).
     pub spam_by_reason: [u64; spam::reason::ALL.len()],
-}
-
-/// Re-tags the work items of an incident's earlier members (pending the
-/// correlator's own API: nothing yet).
-fn retro_tag(_c: &mut Correlator, _incident_id: &str, _members: &[String]) -> Vec<WorkItemEvent> {
-    Vec::new()
 }
 
 /// The severity operator's grading as the correlator's scale.

@@ -37,8 +37,8 @@ use switchboard_operators::severity::Severity;
 use tracing::info;
 
 use crate::channel::row_channel;
-use crate::downstream::Downstream;
 use crate::config::Config;
+use crate::downstream::Downstream;
 use crate::error::Result;
 use crate::metrics::{Health, SourceMetrics};
 use crate::sink::dlq::DlqSink;

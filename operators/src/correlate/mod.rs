@@ -646,6 +646,9 @@ fn build_event(
             chans.join(", ")
         ));
     }
+    if let Some(inc) = &item.incident {
+        reasons.push(format!("part of outage incident {inc}"));
+    }
     if let Some(why) = closing {
         reasons.push(why);
     }
@@ -1194,6 +1197,52 @@ impl Correlator {
             out.push(revise(ctx, &key, ks, i, t));
         }
         self.drop_if_empty(&key);
+        out
+    }
+
+    /// Makes the open items holding any of `mention_ids` (the source ids,
+    /// without channel) part of `incident_id` and moves them to `queue`:
+    /// used when an incident opens, for the mentions that led to it (they
+    /// were correlated before the incident existed). One `updated` revision
+    /// per item changed, in key order; items already in an incident keep it.
+    pub fn tag_incident(
+        &mut self,
+        incident_id: &str,
+        queue: &str,
+        mention_ids: &[String],
+    ) -> Vec<WorkItemEvent> {
+        if mention_ids.is_empty() {
+            return Vec::new();
+        }
+        let wanted: std::collections::HashSet<&str> =
+            mention_ids.iter().map(String::as_str).collect();
+        let mut hits: Vec<(Box<str>, usize)> = Vec::new();
+        for (key, ks) in &self.keys {
+            for (i, it) in ks.items.iter().enumerate() {
+                if it.incident.is_none()
+                    && it.mentions.iter().any(|m| {
+                        let uid = m.uid();
+                        let id = uid.split_once(':').map_or(uid, |(_, id)| id);
+                        wanted.contains(id)
+                    })
+                {
+                    hits.push((key.clone(), i));
+                }
+            }
+        }
+        hits.sort();
+        let mut out = Vec::with_capacity(hits.len());
+        let queue = Sym::new(queue);
+        for (key, idx) in hits {
+            let ctx = &mut self.ctx;
+            let Some(ks) = self.keys.get_mut(&key) else {
+                continue;
+            };
+            let t = ks.items[idx].last_activity_ms;
+            ks.items[idx].incident = Some(incident_id.into());
+            ks.items[idx].queue = queue;
+            out.push(revise(ctx, &key, ks, idx, t));
+        }
         out
     }
 

@@ -9,6 +9,7 @@ pub mod bench;
 pub mod check_config;
 pub mod demo;
 pub mod generate;
+pub mod process;
 pub mod run;
 pub mod score;
 
@@ -35,6 +36,8 @@ pub enum Command {
     CheckConfig(ConfigArg),
     /// Score texts (or mentions as JSON lines) from stdin: sentiment, category, spam, language.
     Score(score::ScoreArgs),
+    /// Run the same operators on files, no Kafka: mentions (and contacts) in, work items out. Deterministic.
+    Process(process::ProcessArgs),
     /// Measure consume-only, the bare consume+parse limit loop and the pipeline on the embedded broker.
     Bench(bench::BenchArgs),
 }
@@ -82,6 +85,7 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
         Command::CheckConfig(a) => check_config::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Score(a) => score::run(a),
+        Command::Process(a) => process::run(a),
     }
 }
 

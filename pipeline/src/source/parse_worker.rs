@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{parse_contact, ContactEvent};
 use switchboard_operators::identity_join::IdentityJoin;
-use switchboard_operators::severity::Severity;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
+use switchboard_operators::severity::Severity;
 
 use super::kafka::{MessageBatch, WorkerHandler};
 use crate::channel::{RowSender, Rows};

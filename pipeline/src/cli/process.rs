@@ -1,0 +1,302 @@
+//! `switchboard process --mentions FILE.jsonl --crm DIR [--contacts FILE.jsonl]
+//! [--config FILE] --out FILE.jsonl`: the same operators as the stream, on
+//! files, without Kafka — for testing routing rules, backfills and
+//! evaluation.
+//!
+//! Deterministic: one thread, inputs in file order, every clock an event
+//! time (the ingest time of every row is the epoch). Mentions are read in
+//! batches of `source.max_batch_rows` lines; contact events (sorted by
+//! time, then line) are interleaved with them: each goes before the first
+//! mention, in file order, whose event time is at or after its
+//! `occurred_at`; the rest after the last mention. Every CRM snapshot
+//! version under `--crm` is loaded (a backfill may span them all), so each
+//! mention joins the version valid when it was written.
+//!
+//! Every input line ends in exactly one place: a work item (through its
+//! mention), a counted drop (spam, non-actionable) or the DLQ file
+//! (`--dlq`, default `<out>.dlq.jsonl`, one JSON line with the reason, the
+//! detail, the input file and line). A summary goes to stderr.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use arrow::record_batch::RecordBatch;
+use clap::Args;
+use serde_json::json;
+use switchboard_operators::correlate::{parse_contact, ContactEvent};
+use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
+use switchboard_operators::parse::{MentionParser, SourceMeta};
+use switchboard_operators::schema::col;
+use switchboard_operators::severity::Severity;
+
+use crate::config::{prefix_key, Config};
+use crate::downstream::StatefulOperators;
+use crate::error::{PipelineError, Result};
+use crate::topology::Enricher;
+
+/// `process` arguments.
+#[derive(Debug, Args)]
+pub struct ProcessArgs {
+    /// Mentions, one record per line (any supported format).
+    #[arg(long)]
+    pub mentions: PathBuf,
+    /// CRM snapshot directory (versions as sub-directories).
+    #[arg(long)]
+    pub crm: PathBuf,
+    /// CRM contact events, one JSON object per line.
+    #[arg(long)]
+    pub contacts: Option<PathBuf>,
+    /// Config file (TOML); its operator sections are used.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Work-item events out, one JSON object per line.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Incident events out (default: `<out>.incidents.jsonl`).
+    #[arg(long)]
+    pub incidents: Option<PathBuf>,
+    /// Rejected input lines (default: `<out>.dlq.jsonl`).
+    #[arg(long)]
+    pub dlq: Option<PathBuf>,
+}
+
+/// What a run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct ProcessSummary {
+    /// Mention lines read (blank lines skipped).
+    pub mention_lines: u64,
+    /// Mention rows parsed (a record may carry several).
+    pub mentions: u64,
+    /// Contact lines read.
+    pub contact_lines: u64,
+    /// Lines sent to the DLQ file, by reason.
+    pub dlq: BTreeMap<String, u64>,
+    /// Non-actionable entries dropped (counted).
+    pub non_actionable: u64,
+    /// Mentions dropped as spam (counted).
+    pub spam: u64,
+    /// Mention rows correlated into work items.
+    pub correlated: u64,
+    /// Work-item events written, by action.
+    pub events: BTreeMap<String, u64>,
+    /// Incident events written.
+    pub incident_events: u64,
+    /// Mentions later than the correlator's watermark (still processed).
+    pub late_mentions: u64,
+}
+
+/// Runs `process` and prints the summary to stderr.
+pub fn run(args: ProcessArgs) -> Result<()> {
+    let config = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default(),
+    };
+    let s = process_files(&config, &args)?;
+    eprintln!(
+        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, non-actionable {}, DLQ {:?}",
+        s.mention_lines,
+        s.mentions,
+        s.contact_lines,
+        s.events.values().sum::<u64>(),
+        s.events,
+        s.incident_events,
+        s.spam,
+        s.non_actionable,
+        s.dlq
+    );
+    Ok(())
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn create(p: &Path) -> Result<BufWriter<std::fs::File>> {
+    Ok(BufWriter::new(
+        std::fs::File::create(p).map_err(|e| PipelineError::io(p, e))?,
+    ))
+}
+
+fn write_line(w: &mut impl Write, p: &Path, line: &[u8]) -> Result<()> {
+    w.write_all(line)
+        .and_then(|_| w.write_all(b"\n"))
+        .map_err(|e| PipelineError::io(p, e))
+}
+
+/// Loads every snapshot version under `dir` into one join.
+fn load_join(config: &Config, dir: &Path) -> Result<IdentityJoin> {
+    let versions = list_versions(dir)?;
+    if versions.is_empty() {
+        return Err(PipelineError::Usage(format!(
+            "--crm {}: no snapshot version directory (named like 2026-11-22T00-00-00Z) found",
+            dir.display()
+        )));
+    }
+    let mut cfg = config.identity.join_config();
+    cfg.keep_versions = versions.len();
+    let join = IdentityJoin::new(cfg.clone()).map_err(|e| prefix_key("identity", e))?;
+    for (_, path) in versions {
+        join.add_snapshot(load_snapshot(&path, &cfg)?);
+    }
+    Ok(join)
+}
+
+/// Runs the topology on files (the library entry point of `process`).
+pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSummary> {
+    let mut summary = ProcessSummary::default();
+    let enricher = Enricher::build(config)?;
+    let severity = Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?;
+    let join = load_join(config, &args.crm)?;
+    let mut ops = StatefulOperators::build(config)?;
+    let dlq_path = args
+        .dlq
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.out, ".dlq.jsonl"));
+    let inc_path = args
+        .incidents
+        .clone()
+        .unwrap_or_else(|| with_suffix(&args.out, ".incidents.jsonl"));
+    let mut out = create(&args.out)?;
+    let mut dlq = create(&dlq_path)?;
+    let mut inc = create(&inc_path)?;
+
+    // Contacts: all read first, ordered by time then line.
+    let mut contacts: Vec<(i64, u64, ContactEvent)> = Vec::new();
+    if let Some(path) = &args.contacts {
+        let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
+        for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+            let line = line.map_err(|e| PipelineError::io(path, e))?;
+            let line = line.strip_suffix(b"\r").unwrap_or(&line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            summary.contact_lines += 1;
+            match parse_contact(line) {
+                Ok(ev) => contacts.push((ev.occurred_at_ms, i as u64 + 1, ev)),
+                Err(rej) => {
+                    *summary.dlq.entry(rej.reason.to_string()).or_default() += 1;
+                    let rec = json!({"input": path.display().to_string(), "line": i + 1,
+                        "reason": rej.reason, "detail": rej.detail});
+                    write_line(&mut dlq, &dlq_path, rec.to_string().as_bytes())?;
+                }
+            }
+        }
+    }
+    contacts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    let mut contacts = contacts.into_iter().map(|(_, _, c)| c).peekable();
+
+    let mut parser = MentionParser::new(config.parse.build());
+    let max_rows = config.source.max_batch_rows;
+    let input = args.mentions.display().to_string();
+    let f =
+        std::fs::File::open(&args.mentions).map_err(|e| PipelineError::io(&args.mentions, e))?;
+    let mut lines = std::io::BufReader::new(f)
+        .split(b'\n')
+        .enumerate()
+        .peekable();
+    loop {
+        // One batch of mention lines.
+        while parser.rows() < max_rows {
+            let Some((i, line)) = lines.next() else { break };
+            let line = line.map_err(|e| PipelineError::io(&args.mentions, e))?;
+            let line = line.strip_suffix(b"\r").unwrap_or(&line);
+            if line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            summary.mention_lines += 1;
+            let meta = SourceMeta {
+                topic: &input,
+                partition: -1,
+                offset: i as i64 + 1,
+            };
+            if let Err(rej) = parser.push(line, &meta, 0) {
+                *summary
+                    .dlq
+                    .entry(rej.reason.as_str().to_string())
+                    .or_default() += 1;
+                let rec = json!({"input": input, "line": i + 1, "reason": rej.reason.as_str(),
+                    "detail": rej.detail});
+                write_line(&mut dlq, &dlq_path, rec.to_string().as_bytes())?;
+            }
+        }
+        let done = lines.peek().is_none();
+        let batch = parser.finish();
+        let st = parser.take_stats();
+        summary.non_actionable += st.non_actionable_entries;
+        summary.mentions += batch.num_rows() as u64;
+        let batch = if batch.num_rows() > 0 {
+            severity.score_batch(&join.join_batch(&enricher.apply(&batch)?)?)?
+        } else {
+            batch
+        };
+        // Interleave contacts with the rows by time: a contact goes before
+        // the first row (in file order) whose event time is at or after it.
+        let times = event_times(&batch);
+        let mut start = 0;
+        let mut due: Vec<ContactEvent> = Vec::new();
+        let mut segments: Vec<(RecordBatch, Vec<ContactEvent>)> = Vec::new();
+        for (i, t) in times.iter().enumerate() {
+            if contacts.peek().is_some_and(|c| c.occurred_at_ms <= *t) {
+                if i > start || !due.is_empty() {
+                    segments.push((batch.slice(start, i - start), std::mem::take(&mut due)));
+                }
+                start = i;
+                while let Some(c) = contacts.next_if(|c| c.occurred_at_ms <= *t) {
+                    due.push(c);
+                }
+            }
+        }
+        segments.push((batch.slice(start, batch.num_rows() - start), due));
+        if done {
+            // Contacts after the last mention.
+            let rest: Vec<ContactEvent> = contacts.by_ref().collect();
+            segments.push((batch.slice(0, 0), rest));
+        }
+        for (seg, due) in segments {
+            let p = ops.process(&seg, &due)?;
+            summary.spam += p.spam;
+            summary.correlated += p.batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+            for ev in &p.work_items {
+                *summary
+                    .events
+                    .entry(ev.action.as_str().to_string())
+                    .or_default() += 1;
+                write_line(&mut out, &args.out, ev.to_json().as_bytes())?;
+            }
+            for ev in &p.incidents {
+                summary.incident_events += 1;
+                let json = serde_json::to_vec(ev).unwrap_or_default();
+                write_line(&mut inc, &inc_path, &json)?;
+            }
+        }
+        if done && contacts.peek().is_none() {
+            break;
+        }
+    }
+    summary.late_mentions = ops.correlator().stats().late_mentions;
+    for (w, p) in [
+        (&mut out, &args.out),
+        (&mut dlq, &dlq_path),
+        (&mut inc, &inc_path),
+    ] {
+        w.flush().map_err(|e| PipelineError::io(p, e))?;
+    }
+    Ok(summary)
+}
+
+fn event_times(batch: &RecordBatch) -> Vec<i64> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::TimestampMillisecondType;
+    match batch
+        .column_by_name(col::EVENT_TIME)
+        .and_then(|c| c.as_primitive_opt::<TimestampMillisecondType>())
+    {
+        Some(t) => (0..t.len())
+            .map(|i| if t.is_valid(i) { t.value(i) } else { i64::MIN })
+            .collect(),
+        None => vec![i64::MIN; batch.num_rows()],
+    }
+}
