@@ -13,7 +13,9 @@
 //! window: an incident opens when the window holds at least `min_mentions`
 //! and at least `spike_ratio` × the baseline (a baseline below
 //! `baseline_floor_per_window` counts as that floor, so a quiet region needs
-//! a real spike, not three tweets). The mentions of the window that led to
+//! a real spike, not three tweets). Nothing opens before `warmup_ms` of
+//! event time has been observed (no history, no baseline), and the baseline
+//! is averaged over the history observed so far. The mentions of the window that led to
 //! the opening are reported as retroactive members (their work items are
 //! re-tagged downstream); later outage mentions of the region carry the
 //! `incident_id` while it is open.
@@ -24,7 +26,8 @@
 //! A mention later than the watermark is still counted (it is data), but
 //! never reopens a closed incident by itself: reopening needs a new spike.
 //!
-//! **Ids** are deterministic: `inc-<region>-<bucket start, UTC compact>`, so
+//! **Ids** are deterministic: `inc-<region>-<bucket start, UTC, compact to
+//! the millisecond>` (`inc-north_east-20261120T120000000Z`), so
 //! a replay yields the same incidents. Memory is bounded: per region, the
 //! buckets of `window_ms + baseline_ms` and at most
 //! `max_members_tracked` recent member ids.
@@ -71,6 +74,11 @@ pub struct IncidentConfig {
     pub max_out_of_orderness_ms: i64,
     /// Recent member mention ids kept per region (for retroactive tagging).
     pub max_members_tracked: usize,
+    /// Event time the detector must have observed (since its first outage
+    /// mention) before it may open an incident, in milliseconds: without
+    /// history every region would look like a spike at start. The baseline
+    /// is averaged over the history actually observed, up to `baseline_ms`.
+    pub warmup_ms: i64,
     /// Place (town, lower case) → region, for authors without a CRM region.
     /// Region names are the CRM's.
     pub place_regions: BTreeMap<String, String>,
@@ -89,6 +97,7 @@ impl Default for IncidentConfig {
             close_below_mentions: 5,
             max_out_of_orderness_ms: 5 * 60_000,
             max_members_tracked: 5_000,
+            warmup_ms: 30 * 60_000,
             place_regions: default_place_regions(),
         }
     }
@@ -264,6 +273,9 @@ impl IncidentConfig {
         if self.close_below_mentions > self.min_mentions {
             return bad("close_below_mentions", "must not exceed min_mentions");
         }
+        if self.warmup_ms < 0 {
+            return bad("warmup_ms", "must not be negative");
+        }
         if self.max_out_of_orderness_ms < 0 {
             return bad("max_out_of_orderness_ms", "must not be negative");
         }
@@ -341,6 +353,7 @@ pub struct IncidentDetector {
     cfg: IncidentConfig,
     regions: HashMap<String, RegionState>,
     max_event_ms: Option<i64>,
+    first_event_ms: Option<i64>,
     stats: IncidentStats,
 }
 
@@ -352,6 +365,7 @@ impl IncidentDetector {
             cfg,
             regions: HashMap::new(),
             max_event_ms: None,
+            first_event_ms: None,
             stats: IncidentStats::default(),
         })
     }
@@ -427,6 +441,7 @@ impl IncidentDetector {
                 self.stats.late += 1;
             }
             self.max_event_ms = Some(self.max_event_ms.map_or(t, |m| m.max(t)));
+            let first = *self.first_event_ms.get_or_insert(t);
             let cfg = &self.cfg;
             let st = self.regions.entry(r.clone()).or_default();
             let bucket = t.div_euclid(bucket_ms) * bucket_ms;
@@ -443,13 +458,17 @@ impl IncidentDetector {
                 t - cfg.window_ms - cfg.baseline_ms,
                 t - cfg.window_ms,
             );
-            let base = if cfg.baseline_ms > 0 {
-                base_total as f64 * cfg.window_ms as f64 / cfg.baseline_ms as f64
+            // Averaged over the baseline history actually observed.
+            let observed = (t - cfg.window_ms - first).clamp(0, cfg.baseline_ms);
+            let base = if observed > 0 {
+                base_total as f64 * cfg.window_ms as f64 / observed.max(cfg.window_ms) as f64
             } else {
                 0.0
             }
             .max(cfg.baseline_floor_per_window);
-            if window >= cfg.min_mentions as u64 && window as f64 >= cfg.spike_ratio * base {
+            let warm = t - first >= cfg.warmup_ms;
+            if warm && window >= cfg.min_mentions as u64 && window as f64 >= cfg.spike_ratio * base
+            {
                 let iid: Arc<str> = format!("inc-{}-{}", slug(&r), compact_time(bucket)).into();
                 let lo = t - cfg.window_ms;
                 let members: Vec<String> = st
@@ -572,7 +591,7 @@ fn rfc3339(ms: i64) -> String {
 
 fn compact_time(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y%m%dT%H%MZ").to_string())
+        .map(|t| t.format("%Y%m%dT%H%M%S%3fZ").to_string())
         .unwrap_or_default()
 }
 
@@ -782,6 +801,26 @@ mod tests {
             ev
         };
         assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn no_incident_opens_before_the_warm_up() {
+        // The spike alone, with no history before it: not an incident.
+        let rows: Vec<Row> = scenario()
+            .into_iter()
+            .filter(|r| r.id.starts_with("spike"))
+            .collect();
+        let mut d = IncidentDetector::new(IncidentConfig::default()).unwrap();
+        let (_, o) = d.detect_batch(&batch(&rows)).unwrap();
+        assert!(o.events.is_empty(), "{:?}", o.events);
+        // With the warm-up off, it is.
+        let mut d = IncidentDetector::new(IncidentConfig {
+            warmup_ms: 0,
+            ..Default::default()
+        })
+        .unwrap();
+        let (_, o) = d.detect_batch(&batch(&rows)).unwrap();
+        assert_eq!(o.events.len(), 1, "{:?}", o.events);
     }
 
     #[test]

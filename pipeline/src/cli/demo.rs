@@ -19,7 +19,9 @@ use crate::generate::crm::{write_crm_snapshot, CrmGenConfig};
 use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
 use crate::metrics::{self, Health};
 use crate::source::parse_worker::dlq_reason_label;
-use crate::topology::{wait_until, Pipeline};
+use crate::topology::{wait_until, Observers, Pipeline};
+use switchboard_operators::correlate::WorkItemEvent;
+use switchboard_operators::incident::IncidentEvent;
 
 /// `demo` arguments.
 #[derive(Debug, Args)]
@@ -72,6 +74,18 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     config.kafka.group_id = "switchboard-demo".into();
     config.metrics.addr = addr.to_string();
     config.source.stats_interval_ms = 1000;
+    // The demo's firehose is far denser in event time than real traffic
+    // (`--rate` mentions per second of event time), so the incident windows
+    // are scaled to hold about 5,000 mentions, not ten minutes.
+    let window_ms = (5_000_000 / args.rate.max(1)).clamp(100, 600_000) as i64;
+    config.incident.window_ms = window_ms;
+    config.incident.bucket_ms = (window_ms / 8).max(1);
+    config.incident.baseline_ms = window_ms * 10;
+    config.incident.warmup_ms = window_ms * 3;
+    config.incident.max_out_of_orderness_ms = window_ms / 2;
+    config.incident.min_mentions = 50;
+    config.incident.spike_ratio = 3.0;
+    config.incident.close_below_mentions = 10;
     kafka.create_topics(&config.topics, args.partitions)?;
 
     let tmp;
@@ -102,6 +116,10 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         t.elapsed().as_secs_f64()
     );
     println!(
+        "  incidents         spikes over {} ms windows against a {} ms baseline (scaled to the demo's event-time rate)",
+        config.incident.window_ms, config.incident.baseline_ms
+    );
+    println!(
         "  firehose          {} mentions/s for {:?} into `{}` ({} partitions)",
         fmt_count(args.rate),
         args.duration,
@@ -112,8 +130,29 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
 
     config.identity.snapshot_dir = crm_dir.display().to_string();
     config.identity.poll_interval_ms = 1000;
-    let pipeline = Pipeline::build(&config, health.clone())?;
+    let mut pipeline = Pipeline::build(&config, health.clone())?;
     let crm = pipeline.crm();
+    let work_totals = pipeline.work_item_totals();
+    let item_examples: Arc<Mutex<Vec<WorkItemEvent>>> = Arc::default();
+    let incident_log: Arc<Mutex<Vec<IncidentEvent>>> = Arc::default();
+    {
+        let (ex, inc) = (item_examples.clone(), incident_log.clone());
+        pipeline.observe(Observers {
+            batches: None,
+            work_items: Some(Box::new(move |e: &WorkItemEvent| {
+                let mut ex = ex.lock().expect("examples poisoned");
+                // Keep a few urgent ones, and one of each other severity.
+                let urgent = matches!(e.severity.as_str(), "P1" | "P2") && ex.len() < 4;
+                let new_sev = !ex.iter().any(|x| x.severity == e.severity) && ex.len() < 6;
+                if e.revision >= 2 && (urgent || new_sev) && !e.reasons.is_empty() {
+                    ex.push(e.clone());
+                }
+            })),
+            incidents: Some(Box::new(move |e: &IncidentEvent| {
+                inc.lock().expect("incidents poisoned").push(e.clone());
+            })),
+        });
+    }
     let stats = pipeline.stats();
     let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
@@ -163,6 +202,28 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         })
     };
 
+    // CRM contact events for the same customers, at a fortieth of the rate.
+    let contacts_producer = {
+        let brokers = config.kafka.brokers.clone();
+        let topic = config.topics.crm_contacts.clone();
+        let rate = (args.rate as f64 / 40.0).max(1.0);
+        let count = (total / 40).max(1);
+        let cfg = crate::generate::contacts::ContactGenConfig {
+            seed: args.seed,
+            customers: args.customers,
+            start_ms: now.timestamp_millis(),
+            events_per_sec: rate,
+        };
+        std::thread::spawn(move || {
+            crate::generate::kafka::produce_to_topic(
+                &brokers,
+                &topic,
+                crate::generate::contacts::ContactGenerator::new(cfg),
+                count,
+                Some(rate),
+            )
+        })
+    };
     let start = Instant::now();
     let tty = std::io::stdout().is_terminal();
     let mut last = (Instant::now(), 0u64);
@@ -175,14 +236,19 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             .as_ref()
             .map(|c| c.totals().hit_rate() * 100.0)
             .unwrap_or(0.0);
+        let items = work_totals
+            .lock()
+            .map(|t| t.by_action.get("created").copied().unwrap_or(0))
+            .unwrap_or(0);
         let line = format!(
-            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | matched {:>5.1} % | DLQ {:>7} | in flight {:>3}",
+            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | matched {:>5.1} % | work items {:>8} | DLQ {:>7} | in flight {:>3}",
             start.elapsed().as_secs_f64(),
             fmt_count(produced.load(Ordering::Relaxed)),
             fmt_count(n),
             fmt_count(rate as u64),
             fmt_count(stats.mentions_out.load(Ordering::Relaxed)),
             matched,
+            fmt_count(items),
             fmt_count(stats.dlq_total()),
             tracker.in_flight()
         );
@@ -218,11 +284,18 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     let sent = producer
         .join()
         .map_err(|_| crate::PipelineError::Runtime("producer thread panicked".into()))??;
+    let contacts_sent = contacts_producer
+        .join()
+        .map_err(|_| crate::PipelineError::Runtime("contacts producer panicked".into()))??;
     let caught_up = wait_until(Duration::from_secs(60), || {
         if last.0.elapsed() >= Duration::from_secs(1) {
             progress(false, &mut last);
         }
-        stats.records_in.load(Ordering::Relaxed) >= sent && tracker.in_flight() == 0
+        stats.records_in.load(Ordering::Relaxed) >= sent
+            && stats.contacts_in.load(Ordering::Relaxed)
+                + stats.contacts_rejected.load(Ordering::Relaxed)
+                >= contacts_sent
+            && tracker.in_flight() == 0
     });
     let elapsed = start.elapsed();
     progress(true, &mut last);
@@ -321,6 +394,105 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
                 None => String::new(),
             }
         );
+    }
+    {
+        let w = work_totals.lock().expect("totals poisoned");
+        let created = w.by_action.get("created").copied().unwrap_or(0);
+        println!(
+            "  work items        {} created from {} mentions and {} CRM contact events; revisions: {}",
+            fmt_count(created),
+            fmt_count(w.mentions_correlated),
+            fmt_count(stats.contacts_in.load(Ordering::Relaxed)),
+            w.by_action
+                .iter()
+                .map(|(a, n)| format!("{a} {}", fmt_count(*n)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let mut queues: std::collections::BTreeMap<&str, [u64; 4]> = Default::default();
+        for ((q, sev), n) in &w.created_by_queue_severity {
+            let i = match sev.as_str() {
+                "P1" => 0,
+                "P2" => 1,
+                "P3" => 2,
+                _ => 3,
+            };
+            queues.entry(q.as_str()).or_default()[i] += n;
+        }
+        println!(
+            "    {:<24}{:>8}{:>8}{:>8}{:>8}",
+            "queue (created)", "P1", "P2", "P3", "P4"
+        );
+        for (q, c) in &queues {
+            println!(
+                "    {:<24}{:>8}{:>8}{:>8}{:>8}",
+                q,
+                fmt_count(c[0]),
+                fmt_count(c[1]),
+                fmt_count(c[2]),
+                fmt_count(c[3])
+            );
+        }
+        println!(
+            "  incidents         {} opened, {} closed",
+            w.incidents_opened, w.incidents_closed
+        );
+        for e in incident_log
+            .lock()
+            .expect("incidents poisoned")
+            .iter()
+            .filter(|e| e.action == "opened")
+            .take(5)
+        {
+            println!(
+                "    {} in {} from {} ({} outage mentions in the window, baseline {:.1})",
+                e.incident_id, e.region, e.opened_at, e.window_mentions, e.baseline_per_window
+            );
+        }
+        println!(
+            "  accounted         {} mentions = {} in work items + {} spam (DLQ and non-actionable above)",
+            fmt_count(stats.mentions.load(Ordering::Relaxed)),
+            fmt_count(w.mentions_correlated),
+            fmt_count(stats.spam_dropped.load(Ordering::Relaxed))
+        );
+    }
+    println!("  example work items");
+    for e in item_examples.lock().expect("examples poisoned").iter() {
+        let who = e
+            .customer
+            .as_ref()
+            .map(|c| {
+                format!(
+                    "{} ({}, {}{})",
+                    c.customer_id,
+                    c.segment.as_deref().unwrap_or("?"),
+                    c.tier.as_deref().unwrap_or("?"),
+                    if c.vulnerable == Some(true) {
+                        ", vulnerable"
+                    } else {
+                        ""
+                    }
+                )
+            })
+            .unwrap_or_else(|| "unidentified".into());
+        println!(
+            "    {} rev {} {} → {} · {} priority {} · {} · {} mention(s){}",
+            e.work_item_id,
+            e.revision,
+            e.action.as_str(),
+            e.queue,
+            e.severity,
+            e.priority,
+            who,
+            e.mentions.len(),
+            e.related_case_id
+                .as_deref()
+                .map(|c| format!(" · case {c}"))
+                .unwrap_or_default()
+        );
+        for r in &e.reasons {
+            println!("        {r}");
+        }
     }
     let t = tallies.lock().expect("tallies poisoned");
     let total = t.rows.max(1) as f64;
