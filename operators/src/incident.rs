@@ -421,6 +421,14 @@ impl IncidentDetector {
         let mut b = StringBuilder::with_capacity(n, 0);
         let bucket_ms = self.cfg.bucket_ms;
         for i in 0..n {
+            // Every mention moves event time (watermark, warm-up), counted or not.
+            if time.is_valid(i) {
+                let t = time.value(i);
+                self.first_event_ms.get_or_insert(t);
+                if !self.watermark_ms().is_some_and(|w| t < w) {
+                    self.max_event_ms = Some(self.max_event_ms.map_or(t, |m| m.max(t)));
+                }
+            }
             let cat = category.and_then(|c| get(c, i));
             let counted = cat.is_some_and(|c| self.cfg.categories.iter().any(|x| x == c));
             if !counted || time.is_null(i) {
@@ -440,8 +448,7 @@ impl IncidentDetector {
             if self.watermark_ms().is_some_and(|w| t < w) {
                 self.stats.late += 1;
             }
-            self.max_event_ms = Some(self.max_event_ms.map_or(t, |m| m.max(t)));
-            let first = *self.first_event_ms.get_or_insert(t);
+            let first = self.first_event_ms.unwrap_or(t);
             let cfg = &self.cfg;
             let st = self.regions.entry(r.clone()).or_default();
             let bucket = t.div_euclid(bucket_ms) * bucket_ms;
