@@ -64,6 +64,17 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
             "classify.negation_window_tokens",
         ),
         ("[sentiment]\nmode = \"angry\"\n", "sentiment.mode"),
+        (
+            "[[route.rules]]\nname = \"wholesale\"\nwhen = \"customer.segment = 'wholesale'\"\nqueue = \"wholesale-liaison\"\n\n[[route.rules]]\nname = \"vip-typo\"\nwhen = \"customer.teir = 'premier'\"\nqueue = \"vip\"\n",
+            "route.rules[1].when",
+        ),
+        (
+            "[[route.rules]]\nname = \"not-a-predicate\"\nwhen = \"priority + 1\"\nqueue = \"x\"\n",
+            "not-a-predicate",
+        ),
+        ("[correlate]\nquiet_period_ms = -5\n", "correlate.quiet_period_ms"),
+        ("[incident]\nspike_ratio = 0.5\n", "incident.spike_ratio"),
+        ("[severity]\np1_min_priority = 500\n", "severity.p1_min_priority"),
         ("not toml at all [[[", "TOML"),
     ] {
         let path = dir.path().join("bad.toml");
