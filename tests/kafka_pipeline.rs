@@ -270,3 +270,200 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
     let stats = run.stop();
     assert_eq!(stats.records_in.load(Ordering::Relaxed), 25);
 }
+
+#[test]
+fn work_items_reach_their_topic_and_every_mention_is_in_one() {
+    use switchboard::generate::contacts::{ContactGenConfig, ContactGenerator};
+    use switchboard::generate::crm::{write_crm_snapshot, CrmGenConfig};
+    use switchboard::topology::Observers;
+    use switchboard_operators::correlate::WorkItemEvent;
+
+    let kafka = EmbeddedKafka::start(1).unwrap();
+    let mut config = config_for(&kafka, "it-work-items");
+    kafka.create_topics(&config.topics, PARTITIONS).unwrap();
+    let crm = tempfile::tempdir().unwrap();
+    let start_ms = 1_795_600_000_000; // 2026-11-24T…
+    write_crm_snapshot(
+        crm.path(),
+        &CrmGenConfig {
+            customers: 300,
+            seed: 21,
+            valid_from: chrono::DateTime::from_timestamp_millis(start_ms - 86_400_000).unwrap(),
+        },
+    )
+    .unwrap();
+    config.identity.snapshot_dir = crm.path().display().to_string();
+
+    let n = 3000;
+    let records: Vec<GeneratedRecord> = MentionGenerator::new(MentionGenConfig {
+        seed: 21,
+        customers: 300,
+        start_ms,
+        events_per_sec: 20.0,
+        malformed_ratio: 0.02,
+        ..MentionGenConfig::default()
+    })
+    .take(n)
+    .collect();
+    let want_rows: u64 = records
+        .iter()
+        .map(|r| match &r.expect {
+            Expect::Mentions { rows, .. } => *rows as u64,
+            _ => 0,
+        })
+        .sum();
+    let contacts: Vec<_> = ContactGenerator::new(ContactGenConfig {
+        seed: 21,
+        customers: 300,
+        start_ms,
+        events_per_sec: 1.0,
+    })
+    .take(150)
+    .collect();
+    let n_contacts = contacts.len() as u64;
+    let produced = switchboard::generate::kafka::produce_to_topic(
+        &config.kafka.brokers,
+        &config.topics.crm_contacts,
+        contacts.into_iter(),
+        n_contacts,
+        None,
+    )
+    .unwrap();
+    assert_eq!(produced, n_contacts);
+    produce(&config.kafka.brokers, &config.topics.mentions, &records);
+
+    let health = Health::new();
+    let mut pipeline = Pipeline::build(&config, health.clone()).unwrap();
+    let events: Arc<std::sync::Mutex<Vec<WorkItemEvent>>> = Arc::default();
+    {
+        let events = events.clone();
+        pipeline.observe(Observers {
+            work_items: Some(Box::new(move |e: &WorkItemEvent| {
+                events.lock().unwrap().push(e.clone())
+            })),
+            ..Observers::default()
+        });
+    }
+    let stats = pipeline.stats();
+    let totals = pipeline.work_item_totals();
+    let tracker = pipeline.tracker();
+    let stop = Arc::new(AtomicBool::new(false));
+    let handle = {
+        let stop = stop.clone();
+        std::thread::spawn(move || pipeline.run(stop, None))
+    };
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            stats.records_in.load(Ordering::Relaxed) >= n as u64
+                && stats.contacts_in.load(Ordering::Relaxed)
+                    + stats.contacts_rejected.load(Ordering::Relaxed)
+                    >= n_contacts
+                && tracker.in_flight() == 0
+        }),
+        "consumed {} of {n} mentions",
+        stats.records_in.load(Ordering::Relaxed)
+    );
+    stop.store(true, Ordering::Release);
+    handle.join().unwrap().unwrap();
+
+    // Every mention row is in a work item or a counted spam drop.
+    let t = totals.lock().unwrap().clone();
+    assert_eq!(stats.mentions.load(Ordering::Relaxed), want_rows);
+    assert_eq!(
+        t.mentions_correlated + stats.spam_dropped.load(Ordering::Relaxed),
+        want_rows
+    );
+    assert_eq!(stats.contacts_in.load(Ordering::Relaxed), n_contacts);
+    let events = events.lock().unwrap().clone();
+    assert!(!events.is_empty());
+    assert!(
+        events.iter().any(|e| e.related_case_id.is_some()),
+        "CRM contacts were joined to some work item"
+    );
+    // Revisions per item are 1, 2, 3, … in order.
+    let mut last: HashMap<&str, u32> = HashMap::new();
+    for e in &events {
+        let prev = last.insert(&e.work_item_id, e.revision).unwrap_or(0);
+        assert_eq!(e.revision, prev + 1, "{}", e.work_item_id);
+    }
+
+    // The topic holds exactly those events (keyed by work_item_id).
+    let reader = assign_consumer(
+        &config.kafka.brokers,
+        &config.topics.work_items,
+        "it-work-items-reader",
+    );
+    let mut on_topic: Vec<(String, u32)> = Vec::new();
+    let _ = wait_until(Duration::from_secs(30), || {
+        while let Some(Ok(m)) = reader.poll(Duration::from_millis(100)) {
+            let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+            assert_eq!(
+                m.key().unwrap(),
+                v["work_item_id"].as_str().unwrap().as_bytes()
+            );
+            for f in [
+                "work_item_id",
+                "revision",
+                "action",
+                "queue",
+                "category",
+                "severity",
+                "priority",
+                "reasons",
+                "sla_due_at",
+                "customer",
+                "identity",
+                "related_case_id",
+                "incident_id",
+                "mentions",
+                "first_seen_at",
+                "updated_at",
+            ] {
+                assert!(v.get(f).is_some(), "field {f} missing: {v}");
+            }
+            on_topic.push((
+                v["work_item_id"].as_str().unwrap().to_string(),
+                v["revision"].as_u64().unwrap() as u32,
+            ));
+        }
+        on_topic.len() >= events.len()
+    });
+    let mut want: Vec<(String, u32)> = events
+        .iter()
+        .map(|e| (e.work_item_id.clone(), e.revision))
+        .collect();
+    want.sort();
+    on_topic.sort();
+    assert_eq!(
+        on_topic, want,
+        "work-items topic = events produced, once each"
+    );
+
+    // The contacts' offsets were committed with the mentions'.
+    let probe: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &config.kafka.brokers)
+        .set("group.id", &config.kafka.group_id)
+        .create()
+        .unwrap();
+    let mut tpl = TopicPartitionList::new();
+    for p in 0..PARTITIONS {
+        tpl.add_partition(&config.topics.crm_contacts, p);
+    }
+    let committed = probe
+        .committed_offsets(tpl, Duration::from_secs(10))
+        .unwrap();
+    for p in 0..PARTITIONS {
+        let (_, high) = probe
+            .fetch_watermarks(&config.topics.crm_contacts, p, Duration::from_secs(5))
+            .unwrap();
+        if high > 0 {
+            assert_eq!(
+                committed
+                    .find_partition(&config.topics.crm_contacts, p)
+                    .map(|e| e.offset()),
+                Some(Offset::Offset(high)),
+                "crm-contacts partition {p}"
+            );
+        }
+    }
+}
