@@ -10,7 +10,8 @@
 //!   to Arrow, DLQ, downstream stage, offset tracking and commits, metrics);
 //! - `pipeline, ingest + identity join`: the same plus the as-of identity
 //!   join against a generated CRM snapshot (`--customers`);
-//! - `pipeline, full`: the real topology with every operator built so far.
+//! - `pipeline, full`: the real topology with every operator, producing
+//!   work items (and incidents) to their topics.
 //!
 //! Each loop's rate is its steady state: records between 10 % and 90 % of
 //! the data set over the time between those two points, so the group join
@@ -293,6 +294,14 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     config.topics.dlq = "bench-mentions-dlq".into();
     kafka.create_topic(&config.topics.mentions, args.partitions)?;
     kafka.create_topic(&config.topics.dlq, args.partitions)?;
+    config.topics.crm_contacts = "bench-crm-contacts".into();
+    config.topics.work_items = "bench-work-items".into();
+    config.topics.incidents = "bench-incidents".into();
+    config.topics.crm_identity_updates = "bench-crm-identity-updates".into();
+    kafka.create_topic(&config.topics.crm_contacts, 4)?;
+    // Work items are about as many as mentions: spread them like the input.
+    kafka.create_topic(&config.topics.work_items, args.partitions)?;
+    kafka.create_topic(&config.topics.incidents, 1)?;
     let _ = crate::metrics::install();
 
     let crm_dir = tempfile_dir("switchboard-bench-crm")?;
@@ -401,7 +410,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         fmt_count(j as u64)
     );
     println!(
-        "  pipeline, full            {:>12}   (+ language, sentiment, category, spam)",
+        "  pipeline, full            {:>12}   (+ language, sentiment, category, severity, spam, incidents, routing, correlation, work-item sink)",
         fmt_count(f as u64)
     );
     println!("  ingest/limit              {:>11.1} %", 100.0 * i / l);
