@@ -425,9 +425,7 @@ impl IncidentDetector {
             if time.is_valid(i) {
                 let t = time.value(i);
                 self.first_event_ms.get_or_insert(t);
-                if !self.watermark_ms().is_some_and(|w| t < w) {
-                    self.max_event_ms = Some(self.max_event_ms.map_or(t, |m| m.max(t)));
-                }
+                self.max_event_ms = Some(self.max_event_ms.map_or(t, |m| m.max(t)));
             }
             let cat = category.and_then(|c| get(c, i));
             let counted = cat.is_some_and(|c| self.cfg.categories.iter().any(|x| x == c));

@@ -16,12 +16,9 @@
 //!   stated outage length, missed engineer appointment stated in the text.
 //!   A missing input column means the factor is absent (no points), never an
 //!   error: without the identity join there are simply no customer factors.
-//! - **Stateful factors** ([`Severity::rescore`]): repeat contacts in the
-//!   correlation window, missed appointments from the CRM, an open case, an
-//!   incident. The correlator owns the state and calls `rescore` with the
-//!   row's *stateless* score each time (never a rescored one), so lines are
-//!   never added twice. A CRM-confirmed missed appointment tops up a
-//!   text-stated one rather than adding to it.
+//! - **Stateful factors** (repeat contacts, open cases, forms and calls,
+//!   CRM-reported missed appointments) are the correlator's: it owns that
+//!   state and their points are in `[correlate]`.
 //! - **Text factors** are phrase matches (one Aho-Corasick automaton, ASCII
 //!   case-insensitive, word boundaries, `'` also matching `’`). Outage length
 //!   and missed-appointment phrases only count when the row's categories
@@ -174,18 +171,6 @@ pub struct SeverityConfig {
     /// Outage length and missed-appointment phrases count only for rows whose
     /// categories include one of these (always when the batch has no category columns).
     pub fault_categories: Vec<String>,
-    /// Points per earlier contact of the same customer in the correlation window.
-    pub repeat_contact_points: i32,
-    /// Cap on the repeat-contact points.
-    pub repeat_contact_max_points: i32,
-    /// Points per missed appointment reported by the CRM (`appointment_missed`).
-    pub crm_missed_appointment_points: i32,
-    /// Cap on the CRM missed-appointment points (text-stated points count towards it).
-    pub crm_missed_appointment_max_points: i32,
-    /// Points when the customer has an open CRM case.
-    pub open_case_points: i32,
-    /// Points when the mention is part of a detected incident.
-    pub incident_points: i32,
     /// Lowest priority (0–100) that is `P1`.
     pub p1_min_priority: u8,
     /// Lowest priority that is `P2` (below `p1_min_priority`).
@@ -280,12 +265,6 @@ impl Default for SeverityConfig {
                 "broadband_fault",
                 "engineer_appointment",
             ]),
-            repeat_contact_points: 5,
-            repeat_contact_max_points: 15,
-            crm_missed_appointment_points: 10,
-            crm_missed_appointment_max_points: 20,
-            open_case_points: 5,
-            incident_points: 10,
             p1_min_priority: 70,
             p2_min_priority: 45,
             p3_min_priority: 25,
@@ -382,20 +361,6 @@ impl SeverityConfig {
                 }
             }
         }
-        for (key, v) in [
-            ("repeat_contact_max_points", self.repeat_contact_max_points),
-            (
-                "crm_missed_appointment_max_points",
-                self.crm_missed_appointment_max_points,
-            ),
-        ] {
-            if v < 0 {
-                return Err(config_err(
-                    format!("severity.{key}"),
-                    "must not be negative",
-                ));
-            }
-        }
         if self.p1_min_priority > 100 {
             return Err(config_err(
                 "severity.p1_min_priority",
@@ -457,22 +422,6 @@ pub struct MentionFactors<'a> {
     pub segment: Option<&'a str>,
 }
 
-/// Facts only the stateful correlator knows, for [`Severity::rescore`].
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StatefulFactors {
-    /// Earlier contacts of the same customer inside the window (this one not
-    /// counted): 2 means this is the 3rd contact.
-    pub repeat_contacts_in_window: u32,
-    /// Length of the correlation window, for the reason text (`in 72 h`).
-    pub window_ms: u64,
-    /// `appointment_missed` CRM events for the customer in the window.
-    pub missed_appointments: u32,
-    /// The customer has an open CRM case.
-    pub open_case: bool,
-    /// The mention is part of a detected incident.
-    pub incident: bool,
-}
-
 /// The score of one mention.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowScore {
@@ -495,7 +444,7 @@ pub struct StatedOutage {
     pub phrase: String,
 }
 
-/// Label of the text-stated missed appointment line (also found by [`Severity::rescore`]).
+/// Label of the text-stated missed appointment line.
 const MISSED_STATED: &str = "missed engineer appointment (stated)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -687,62 +636,6 @@ impl Severity {
         self.finish(points, reasons)
     }
 
-    /// Adds the stateful factors to a row's stateless score (`base`, as
-    /// produced by [`Severity::score_row`] / [`Severity::score_batch`]; never
-    /// pass an already rescored score).
-    pub fn rescore(&self, base: &RowScore, extra: &StatefulFactors) -> RowScore {
-        let c = &self.cfg;
-        let mut points = base.points;
-        let mut reasons = base.reasons.clone();
-        let mut add = |p: i32, label: String| {
-            if p != 0 {
-                points = points.saturating_add(p);
-                reasons.push(format!("{p:+} {label}"));
-            }
-        };
-        let repeats = extra.repeat_contacts_in_window;
-        if repeats > 0 {
-            let p = (c.repeat_contact_points as i64 * repeats as i64)
-                .min(c.repeat_contact_max_points as i64) as i32;
-            add(
-                p,
-                format!(
-                    "{} contact in {}",
-                    ordinal(repeats as u64 + 1),
-                    human_duration(extra.window_ms)
-                ),
-            );
-        }
-        if extra.missed_appointments > 0 {
-            let crm = (c.crm_missed_appointment_points as i64 * extra.missed_appointments as i64)
-                .min(c.crm_missed_appointment_max_points as i64) as i32;
-            let stated = if base.reasons.iter().any(|r| r.ends_with(MISSED_STATED)) {
-                c.missed_appointment_points
-            } else {
-                0
-            };
-            let n = extra.missed_appointments;
-            add(
-                crm.saturating_sub(stated).max(0),
-                format!(
-                    "missed engineer appointment{} (CRM)",
-                    if n > 1 {
-                        format!("s: {n}")
-                    } else {
-                        String::new()
-                    }
-                ),
-            );
-        }
-        if extra.open_case {
-            add(c.open_case_points, "open CRM case".into());
-        }
-        if extra.incident {
-            add(c.incident_points, "part of an incident".into());
-        }
-        self.finish(points, reasons)
-    }
-
     /// Whether outage length / missed-appointment phrases count for a row.
     fn is_fault(&self, category: Option<&str>, categories: Option<&str>) -> bool {
         match (categories, category) {
@@ -875,7 +768,7 @@ impl Severity {
     }
 
     /// Reads the stateless score of row `row` back from a batch produced by
-    /// [`Severity::score_batch`] (for the correlator's [`Severity::rescore`]).
+    /// [`Severity::score_batch`] (for callers that need one row's score).
     pub fn row_score(&self, batch: &RecordBatch, row: usize) -> Result<RowScore> {
         let missing = |name: &str| OperatorError::Input(format!("no usable column `{name}`"));
         let points = batch
@@ -936,28 +829,6 @@ fn step_points(steps: &[Step], v: i64) -> Option<i32> {
         .rev()
         .find(|s| v >= s.at_least)
         .map(|s| s.points)
-}
-
-fn ordinal(n: u64) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
-/// `72 h`, `90 min`, `45 s`.
-fn human_duration(ms: u64) -> String {
-    if ms >= HOUR_MS && ms.is_multiple_of(HOUR_MS) {
-        format!("{} h", ms / HOUR_MS)
-    } else if ms >= 60_000 {
-        format!("{} min", ms / 60_000)
-    } else {
-        format!("{} s", ms / 1000)
-    }
 }
 
 fn number_word(t: &str) -> Option<u32> {
@@ -1260,48 +1131,6 @@ mod tests {
     }
 
     #[test]
-    fn rescore_adds_stateful_lines() {
-        let s = sev();
-        let base = s.score_row(&MentionFactors {
-            text: "engineer was a no show again",
-            category: Some("engineer_appointment"),
-            ..Default::default()
-        });
-        assert_eq!(base.points, 35);
-        let r = s.rescore(
-            &base,
-            &StatefulFactors {
-                repeat_contacts_in_window: 2,
-                window_ms: 72 * HOUR_MS,
-                missed_appointments: 2,
-                open_case: true,
-                incident: false,
-            },
-        );
-        assert_eq!(
-            &r.reasons[base.reasons.len()..],
-            [
-                "+10 3rd contact in 72 h",
-                "+10 missed engineer appointments: 2 (CRM)",
-                "+5 open CRM case",
-            ]
-        );
-        assert_eq!(r.points, 60);
-        assert_eq!(r.severity, SeverityLevel::P2);
-        // Capped repeats; nothing stateful → unchanged.
-        let r = s.rescore(
-            &base,
-            &StatefulFactors {
-                repeat_contacts_in_window: 10,
-                window_ms: 90 * 60_000,
-                ..Default::default()
-            },
-        );
-        assert_eq!(r.reasons.last().unwrap(), "+15 11th contact in 90 min");
-        assert_eq!(s.rescore(&base, &StatefulFactors::default()), base);
-    }
-
-    #[test]
     fn sla_due_and_grades() {
         let s = sev();
         assert_eq!(
@@ -1420,8 +1249,6 @@ mod tests {
             retweets in proptest::option::of(any::<i64>()),
             vulnerable in proptest::option::of(any::<bool>()),
             cat in proptest::option::of(0usize..10),
-            repeats in any::<u32>(),
-            missed in any::<u32>(),
         ) {
             let s = sev();
             let category = cat.map(|c| Category::ALL[c].as_str());
@@ -1436,14 +1263,6 @@ mod tests {
                 ..Default::default()
             });
             prop_assert!(base.priority <= 100);
-            let r = s.rescore(&base, &StatefulFactors {
-                repeat_contacts_in_window: repeats,
-                missed_appointments: missed,
-                window_ms: 3 * 24 * HOUR_MS,
-                open_case: true,
-                incident: true,
-            });
-            prop_assert!(r.priority <= 100);
             let _ = stated_outage(&text, u32::MAX);
         }
 
