@@ -297,6 +297,11 @@ pub struct PipelineSection {
     /// (parse, identity join, DLQ, commits); `switchboard bench` uses it to
     /// measure each stage's cost.
     pub enrich: bool,
+    /// Produce work items: severity, incidents, routing, correlation and the
+    /// `work-items`/`incidents` outputs (needs `enrich`). Off, enriched
+    /// mentions are spam-filtered and acknowledged; `switchboard bench` uses
+    /// it to measure the enrichment operators alone.
+    pub work_items: bool,
 }
 
 impl Default for PipelineSection {
@@ -304,6 +309,7 @@ impl Default for PipelineSection {
         Self {
             channel_capacity_rows: 65_536,
             enrich: true,
+            work_items: true,
         }
     }
 }

@@ -77,6 +77,7 @@ pub struct StatefulOperators {
     router: Router,
     correlator: Correlator,
     incident_queue: String,
+    work_items: bool,
 }
 
 impl StatefulOperators {
@@ -90,6 +91,7 @@ impl StatefulOperators {
                 .map_err(|e| prefix_key("incident", e))?,
             router: Router::new(&config.route).map_err(|e| prefix_key("route", e))?,
             incident_queue: config.route.incident_queue.clone(),
+            work_items: config.pipeline.work_items,
             correlator: Correlator::new(
                 config.correlate.clone(),
                 scale_fn(&severity),
@@ -107,6 +109,16 @@ impl StatefulOperators {
         contacts: &[switchboard_operators::correlate::ContactEvent],
     ) -> Result<Processed> {
         let mut out = Processed::default();
+        if !self.work_items {
+            if batch.num_rows() > 0 {
+                let kept = drop_spam(&mut self.spam, batch)?;
+                let st = self.spam.take_stats();
+                out.spam = st.spam;
+                out.spam_by_reason = st.spam_by_reason;
+                out.batch = Some(kept);
+            }
+            return Ok(out);
+        }
         for c in contacts {
             out.work_items.extend(self.correlator.on_contact(c));
         }
@@ -200,7 +212,10 @@ impl Downstream {
         totals: Arc<Mutex<WorkItemTotals>>,
         observers: Observers,
     ) -> Result<Self> {
-        let (ops, work_items, incidents) = if config.pipeline.enrich {
+        let (ops, work_items, incidents) = if config.pipeline.enrich && !config.pipeline.work_items
+        {
+            (Some(StatefulOperators::build(config)?), None, None)
+        } else if config.pipeline.enrich {
             (
                 Some(StatefulOperators::build(config)?),
                 Some(Arc::new(EventSink::new(

@@ -122,7 +122,7 @@ impl Pipeline {
     pub fn build(config: &Config, health: Arc<Health>) -> Result<Self> {
         let workers = config.source.worker_count();
         let enricher = Enricher::build(config)?;
-        let severity = if config.pipeline.enrich {
+        let severity = if config.pipeline.enrich && config.pipeline.work_items {
             Some(Arc::new(
                 Severity::new(&config.severity)
                     .map_err(|e| crate::config::prefix_key("severity", e))?,
@@ -141,7 +141,7 @@ impl Pipeline {
         // Contacts are read by the same group when work items are produced:
         // their offsets ride with the mentions' through the same tracker.
         let mut topics = vec![config.topics.mentions.as_str()];
-        if config.pipeline.enrich {
+        if config.pipeline.enrich && config.pipeline.work_items {
             topics.push(config.topics.crm_contacts.as_str());
         }
         let source = KafkaSource::subscribe(
@@ -218,9 +218,7 @@ impl Pipeline {
             .spawn(move || downstream.run(rx))
             .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?;
         let topic = config.topics.mentions.clone();
-        let contacts_topic = config
-            .pipeline
-            .enrich
+        let contacts_topic = (config.pipeline.enrich && config.pipeline.work_items)
             .then(|| config.topics.crm_contacts.clone());
         let parse = config.parse.build();
         let max_rows = config.source.max_batch_rows;

@@ -10,6 +10,8 @@
 //!   to Arrow, DLQ, downstream stage, offset tracking and commits, metrics);
 //! - `pipeline, ingest + identity join`: the same plus the as-of identity
 //!   join against a generated CRM snapshot (`--customers`);
+//! - `pipeline, + enrichment`: + language, sentiment, category and spam
+//!   (`pipeline.work_items = false`);
 //! - `pipeline, full`: the real topology with every operator, producing
 //!   work items (and incidents) to their topics.
 //!
@@ -221,10 +223,12 @@ fn run_pipeline(
     total: u64,
     enrich: bool,
     join: bool,
+    work_items: bool,
 ) -> crate::Result<f64> {
     let mut config = config.clone();
     config.kafka.group_id = group.to_string();
     config.pipeline.enrich = enrich;
+    config.pipeline.work_items = work_items;
     if !join {
         config.identity.snapshot_dir = String::new();
     }
@@ -358,8 +362,14 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         args.runs
     );
 
-    let (mut consume, mut limit, mut ingest, mut joined, mut full) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut consume, mut limit, mut ingest, mut joined, mut enriched, mut full) = (
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+        Vec::new(),
+    );
     for run in 0..args.runs {
         let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| {
             ConsumeOnly {
@@ -368,30 +378,35 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             }
         })?;
         let l = run_bare(&config, &format!("bench-limit-{run}"), sent, LimitLoop::new)?;
-        let i = run_pipeline(&config, &format!("bench-ingest-{run}"), sent, false, false)?;
-        let j = run_pipeline(&config, &format!("bench-join-{run}"), sent, false, true)?;
-        let f = run_pipeline(&config, &format!("bench-full-{run}"), sent, true, true)?;
+        let g = |name: &str| format!("bench-{name}-{run}");
+        let i = run_pipeline(&config, &g("ingest"), sent, false, false, false)?;
+        let j = run_pipeline(&config, &g("join"), sent, false, true, false)?;
+        let e = run_pipeline(&config, &g("enrich"), sent, true, true, false)?;
+        let f = run_pipeline(&config, &g("full"), sent, true, true, true)?;
         eprintln!(
-            "  run {}: consume {:>10}/s  limit {:>10}/s  pipeline(ingest) {:>10}/s  pipeline(+join) {:>10}/s  pipeline(full) {:>10}/s",
+            "  run {}: consume {:>9}/s  limit {:>9}/s  ingest {:>9}/s  +join {:>9}/s  +enrich {:>9}/s  full {:>9}/s",
             run + 1,
             fmt_count(c as u64),
             fmt_count(l as u64),
             fmt_count(i as u64),
             fmt_count(j as u64),
+            fmt_count(e as u64),
             fmt_count(f as u64)
         );
         consume.push(c);
         limit.push(l);
         ingest.push(i);
         joined.push(j);
+        enriched.push(e);
         full.push(f);
     }
     let _ = std::fs::remove_dir_all(&crm_dir);
-    let (c, l, i, j, f) = (
+    let (c, l, i, j, e, f) = (
         median(&consume),
         median(&limit),
         median(&ingest),
         median(&joined),
+        median(&enriched),
         median(&full),
     );
     println!(
@@ -410,20 +425,25 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         fmt_count(j as u64)
     );
     println!(
-        "  pipeline, full            {:>12}   (+ language, sentiment, category, severity, spam, incidents, routing, correlation, work-item sink)",
+        "  pipeline, + enrichment    {:>12}   (+ language, sentiment, category, spam)",
+        fmt_count(e as u64)
+    );
+    println!(
+        "  pipeline, full            {:>12}   (+ severity, incidents, routing, correlation, work-item sink)",
         fmt_count(f as u64)
     );
     println!("  ingest/limit              {:>11.1} %", 100.0 * i / l);
     println!("  ingest+join/limit         {:>11.1} %", 100.0 * j / l);
+    println!("  +enrichment/limit         {:>11.1} %", 100.0 * e / l);
     println!("  full/limit                {:>11.1} %", 100.0 * f / l);
     println!("  limit/consume             {:>11.1} %", 100.0 * l / c);
     if args.json {
         println!(
             "{}",
             serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l,
-                "ingest_per_s": i, "join_per_s": j, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l,
+                "ingest_per_s": i, "join_per_s": j, "enrich_per_s": e, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l, "enrich_over_limit": e / l,
                 "full_over_limit": f / l, "limit_over_consume": l / c,
-                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "full_runs": full})
+                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "enrich_runs": enriched, "full_runs": full})
         );
     }
     drop(kafka);
