@@ -268,7 +268,7 @@ impl Default for CorrelateConfig {
             attach_to_open_item: vec!["complaint_escalation".into()],
             crm_exempt_groups: vec!["engagement".into()],
             missed_appointment_groups: vec!["service".into()],
-            max_mentions_per_item: 20,
+            max_mentions_per_item: 8,
             max_mention_text_bytes: 1_000,
             max_contacts_per_key: 32,
             max_cases_per_key: 8,
