@@ -419,21 +419,60 @@ const ENGLISH_MARKERS: &[&str] = &[
     "someone", "nothing",
 ];
 
+/// [`ENGLISH_MARKERS`] packed into little-endian `u64`s (every marker is
+/// ASCII, at most 8 bytes and NUL-free), sorted for binary search.
+fn packed_markers() -> &'static [u64] {
+    static PACKED: std::sync::OnceLock<Vec<u64>> = std::sync::OnceLock::new();
+    PACKED.get_or_init(|| {
+        let mut v: Vec<u64> = ENGLISH_MARKERS
+            .iter()
+            .map(|m| {
+                let mut b = [0u8; 8];
+                b[..m.len()].copy_from_slice(m.as_bytes());
+                u64::from_le_bytes(b)
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    })
+}
+
+/// Whether a word (at most 8 bytes) is an English marker: ASCII
+/// case-insensitively, with `’` read as `'` (the same verdict as comparing
+/// with `eq_ignore_ascii_case` against every marker, without the scan).
+#[inline]
+fn is_english_marker(w: &str, packed: &[u64]) -> bool {
+    let b = w.as_bytes();
+    let mut out = [0u8; 8];
+    let (mut i, mut n) = (0, 0);
+    while i < b.len() {
+        let c = b[i];
+        if c.is_ascii() {
+            out[n] = c.to_ascii_lowercase();
+            i += 1;
+        } else if b[i..].starts_with("\u{2019}".as_bytes()) {
+            out[n] = b'\'';
+            i += 3;
+        } else {
+            // Markers are ASCII: any other non-ASCII character cannot match.
+            return false;
+        }
+        n += 1;
+    }
+    packed.binary_search(&u64::from_le_bytes(out)).is_ok()
+}
+
 /// Counts (English marker words, all words) in a cleaned text.
 fn english_markers(clean: &str) -> (usize, usize) {
+    let packed = packed_markers();
     let (mut markers, mut words) = (0, 0);
     for w in clean
         .split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '\u{2019}'))
         .filter(|w| !w.is_empty())
     {
         words += 1;
-        if w.len() <= 8
-            && ENGLISH_MARKERS.iter().any(|m| {
-                m.eq_ignore_ascii_case(w)
-                    || (w.contains('\u{2019}')
-                        && m.eq_ignore_ascii_case(&w.replace('\u{2019}', "'")))
-            })
-        {
+        if w.len() <= 8 && is_english_marker(w, packed) {
             markers += 1;
         }
     }
@@ -685,11 +724,58 @@ mod tests {
         assert!(acc >= 0.90, "accuracy {acc:.3} below 0.90");
     }
 
+    /// The packed marker lookup gives the verdicts of the plain scan.
+    fn marker_by_scan(w: &str) -> bool {
+        ENGLISH_MARKERS.iter().any(|m| {
+            m.eq_ignore_ascii_case(w)
+                || (w.contains('\u{2019}') && m.eq_ignore_ascii_case(&w.replace('\u{2019}', "'")))
+        })
+    }
+
+    #[test]
+    fn marker_lookup_matches_scan() {
+        let packed = packed_markers();
+        for m in ENGLISH_MARKERS {
+            for w in [
+                m.to_string(),
+                m.to_ascii_uppercase(),
+                m.replace('\'', "\u{2019}"),
+            ] {
+                if w.len() <= 8 {
+                    assert_eq!(is_english_marker(&w, packed), marker_by_scan(&w), "{w}");
+                    assert!(is_english_marker(&w, packed), "{w}");
+                }
+            }
+        }
+        for w in [
+            "a",
+            "i",
+            "thé",
+            "theé",
+            "dont’",
+            "don’t’",
+            "İt",
+            "ıt",
+            "x",
+            "wasn’t",
+            "mY",
+        ] {
+            if w.len() <= 8 {
+                assert_eq!(is_english_marker(w, packed), marker_by_scan(w), "{w}");
+            }
+        }
+    }
+
     proptest! {
         #[test]
         fn arbitrary_text_never_panics(text in "\\PC{0,300}", lang in proptest::option::of("\\PC{0,8}")) {
             let v = det().detect(&text, lang.as_deref());
             prop_assert!(!v.lang.is_empty());
+            for w in text.split(|c: char| !(c.is_alphabetic() || c == '\'' || c == '\u{2019}')) {
+                if !w.is_empty() && w.len() <= 8 {
+                    prop_assert_eq!(is_english_marker(w, packed_markers()), marker_by_scan(w));
+                }
+            }
             prop_assert!((0.0..=1.0).contains(&v.confidence));
         }
     }
