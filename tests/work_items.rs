@@ -154,7 +154,7 @@ fn items_with(events: &[Value], mention: &str) -> BTreeMap<String, Vec<Value>> {
     out
 }
 
-fn latest<'a>(revs: &'a [Value]) -> &'a Value {
+fn latest(revs: &[Value]) -> &Value {
     revs.iter()
         .max_by_key(|e| e["revision"].as_u64().unwrap())
         .unwrap()
@@ -428,7 +428,7 @@ fn out_of_order_and_late_events_and_identical_output_across_runs() {
     mentions.push(tweet(
         "8003",
         "tom_t",
-        &format!("2026-11-23T10:00:00Z"),
+        "2026-11-23T10:00:00Z",
         "@AlbionHelp how do I change my direct debit date?",
     ));
     // A very late tweet from C7, written before the item closed: it is

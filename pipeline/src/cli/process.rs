@@ -185,7 +185,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
             }
         }
     }
-    contacts.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    contacts.sort_by_key(|c| (c.0, c.1));
     let mut contacts = contacts.into_iter().map(|(_, _, c)| c).peekable();
 
     let mut parser = MentionParser::new(config.parse.build());
