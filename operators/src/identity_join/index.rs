@@ -147,6 +147,83 @@ impl Slots {
     }
 }
 
+/// Customer columns ([`customer_schema`] positions) packed as byte codes:
+/// segment, tier, region, account_status.
+pub(crate) const PACKED_COLS: [usize; 4] = [1, 2, 3, 5];
+/// Byte code of a null (or of a column with too many distinct values).
+pub(crate) const NULL_CODE: u8 = u8::MAX;
+
+/// The low-cardinality customer attributes packed per row, so that the join
+/// reads one `u64` per matched customer instead of gathering four string
+/// columns: byte `k` is the code of [`PACKED_COLS`]`[k]` in `dicts[k]`
+/// ([`NULL_CODE`] = null), byte 4 is `vulnerable` (0 null, 1 false, 2
+/// true).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Packed {
+    pub(crate) rows: Vec<u64>,
+    /// Distinct values per packed column; `None` when there are more than
+    /// 254 (the join then gathers that column from the batch).
+    pub(crate) dicts: [Option<Vec<Box<str>>>; 4],
+}
+
+impl Packed {
+    fn build(customers: &RecordBatch) -> Self {
+        let n = customers.num_rows();
+        let mut rows = vec![0u64; n];
+        let mut dicts: [Option<Vec<Box<str>>>; 4] = Default::default();
+        for (k, &c) in PACKED_COLS.iter().enumerate() {
+            let a = customers.column(c).as_string::<i32>();
+            let mut codes: std::collections::HashMap<&str, u8, foldhash::fast::FixedState> =
+                Default::default();
+            let mut dict: Vec<Box<str>> = Vec::new();
+            let mut ok = true;
+            for (r, slot) in rows.iter_mut().enumerate() {
+                let code = if a.is_null(r) || !ok {
+                    NULL_CODE
+                } else {
+                    let v = a.value(r);
+                    match codes.get(v) {
+                        Some(&code) => code,
+                        None if dict.len() < NULL_CODE as usize => {
+                            let code = dict.len() as u8;
+                            codes.insert(v, code);
+                            dict.push(v.into());
+                            code
+                        }
+                        None => {
+                            ok = false;
+                            NULL_CODE
+                        }
+                    }
+                };
+                *slot |= (code as u64) << (8 * k);
+            }
+            dicts[k] = ok.then_some(dict);
+        }
+        let vul = customers.column(4).as_boolean();
+        for (r, slot) in rows.iter_mut().enumerate() {
+            let v = if vul.is_null(r) {
+                0
+            } else {
+                1 + vul.value(r) as u64
+            };
+            *slot |= v << 32;
+        }
+        Self { rows, dicts }
+    }
+
+    fn bytes(&self) -> usize {
+        self.rows.capacity() * 8
+            + self
+                .dicts
+                .iter()
+                .flatten()
+                .flatten()
+                .map(|s| s.len() + 16)
+                .sum::<usize>()
+    }
+}
+
 /// Identity index of one snapshot version.
 #[derive(Debug, Clone)]
 pub struct IdentityIndex {
@@ -164,6 +241,8 @@ pub struct IdentityIndex {
     customer_ids: StringArray,
     /// `customer_id` → row over [`Self::customer_ids`].
     by_customer: Slots,
+    /// Packed low-cardinality attributes.
+    pub(crate) packed: Packed,
 }
 
 /// Builds an [`IdentityIndex`] incrementally (used by the loader).
@@ -197,6 +276,7 @@ impl IndexBuilder {
         }
         let mut offsets = Vec::with_capacity(identities + 1);
         offsets.push(0);
+        let packed = Packed::build(&customers);
         Self {
             ix: IdentityIndex {
                 slots: Slots::with_capacity(identities),
@@ -207,6 +287,7 @@ impl IndexBuilder {
                 customers,
                 customer_ids,
                 by_customer,
+                packed,
             },
         }
     }
@@ -356,6 +437,7 @@ impl IdentityIndex {
             + self.arena.capacity()
             + self.offsets.capacity() * 4
             + self.rows.capacity() * 4
+            + self.packed.bytes()
             + self.customers.get_array_memory_size()
     }
 

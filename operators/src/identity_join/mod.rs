@@ -467,17 +467,12 @@ impl IdentityJoin {
             let nv = versions.len();
             let newest_ms = versions.last().map_or(i64::MAX, |v| v.valid_from_ms);
             let mut key = String::with_capacity(64);
-            let mut last_ch: (&str, usize) = ("", channel_index(""));
             for i in 0..n {
-                let ch = if channel.is_valid(i) {
-                    channel.value(i)
+                let ci = if channel.is_valid(i) {
+                    channel_index(channel.value(i))
                 } else {
-                    ""
+                    CHANNEL_LABELS.len() - 1
                 };
-                if ch != last_ch.0 {
-                    last_ch = (ch, channel_index(ch));
-                }
-                let ci = last_ch.1;
                 let o = if nv == 0 {
                     O_NO_SNAPSHOT
                 } else {
@@ -613,29 +608,40 @@ fn attributes(
 ) -> Result<[ArrayRef; 6]> {
     let n = rows.len();
     let schema = customer_schema();
-    let mut out: Vec<ArrayRef> = if hit_version == NO_VERSION {
-        schema
+    if hit_version == NO_VERSION {
+        let mut out: Vec<ArrayRef> = schema
             .fields()
             .iter()
             .map(|f| new_null_array(f.data_type(), n))
-            .collect()
-    } else if !multi_version {
-        // One version: `take` with a null index for every miss.
+            .collect();
+        if !foreign.is_empty() {
+            out[0] = with_foreign(&out[0], foreign);
+        }
+        return out
+            .try_into()
+            .map_err(|_| OperatorError::Input("customer attribute columns".into()));
+    }
+    // Gathers one column of the customers batch(es).
+    let idx = (!multi_version).then(|| {
         let valid: NullBuffer = rows.iter().map(|&r| r != NO_ROW).collect();
         let values: ScalarBuffer<u32> = rows
             .iter()
             .map(|&r| if r == NO_ROW { 0 } else { r })
             .collect();
-        let idx = UInt32Array::new(values, Some(valid));
-        let customers = versions[hit_version as usize].index.customers();
-        customers
-            .columns()
-            .iter()
-            .map(|c| arrow::compute::take(c.as_ref(), &idx, None))
-            .collect::<std::result::Result<_, _>>()?
-    } else {
+        UInt32Array::new(values, Some(valid))
+    });
+    let gather = |c: usize| -> Result<ArrayRef> {
+        if let Some(idx) = &idx {
+            // One version: `take` with a null index for every miss.
+            let customers = versions[hit_version as usize].index.customers();
+            return Ok(arrow::compute::take(
+                customers.column(c).as_ref(),
+                idx,
+                None,
+            )?);
+        }
         // Several versions: interleave, with a one-row all-null source last.
-        let idx: Vec<(usize, usize)> = (0..n)
+        let ix: Vec<(usize, usize)> = (0..n)
             .map(|i| {
                 if rows[i] == NO_ROW {
                     (versions.len(), 0)
@@ -644,36 +650,74 @@ fn attributes(
                 }
             })
             .collect();
-        (0..schema.fields().len())
-            .map(|c| {
-                let null = new_null_array(schema.field(c).data_type(), 1);
-                let mut srcs: Vec<&dyn Array> = versions
-                    .iter()
-                    .map(|v| v.index.customers().column(c).as_ref())
-                    .collect();
-                srcs.push(null.as_ref());
-                arrow::compute::interleave(&srcs, &idx)
-            })
-            .collect::<std::result::Result<_, _>>()?
+        let null = new_null_array(schema.field(c).data_type(), 1);
+        let mut srcs: Vec<&dyn Array> = versions
+            .iter()
+            .map(|v| v.index.customers().column(c).as_ref())
+            .collect();
+        srcs.push(null.as_ref());
+        Ok(arrow::compute::interleave(&srcs, &ix)?)
     };
+    let mut cid = gather(0)?;
     if !foreign.is_empty() {
-        let ids = out[0].as_string::<i32>();
-        let mut b = StringBuilder::with_capacity(n, n * 10);
-        let mut next = foreign.iter().peekable();
+        cid = with_foreign(&cid, foreign);
+    }
+    // The packed attributes: one random read per matched row.
+    let packed: Vec<u64> = (0..n)
+        .map(|i| match rows[i] {
+            NO_ROW => 0,
+            r => versions[ver[i] as usize].index.packed.rows[r as usize],
+        })
+        .collect();
+    let mut strs: Vec<ArrayRef> = Vec::with_capacity(4);
+    for (k, &c) in index::PACKED_COLS.iter().enumerate() {
+        if versions.iter().any(|v| v.index.packed.dicts[k].is_none()) {
+            strs.push(gather(c)?);
+            continue;
+        }
+        let mut b = StringBuilder::with_capacity(n, n * 8);
         for i in 0..n {
-            match next.peek() {
-                Some((fi, id)) if *fi == i => {
-                    b.append_value(id.as_ref());
-                    next.next();
-                }
-                _ => b.append_option(ids.is_valid(i).then(|| ids.value(i))),
+            let code = (packed[i] >> (8 * k)) as u8;
+            if rows[i] == NO_ROW || code == index::NULL_CODE {
+                b.append_null();
+            } else {
+                let dict = versions[ver[i] as usize].index.packed.dicts[k].as_deref();
+                b.append_option(dict.and_then(|d| d.get(code as usize)).map(|s| &**s));
             }
         }
-        out[0] = Arc::new(b.finish());
+        strs.push(Arc::new(b.finish()));
     }
-    debug_assert_eq!(out[0].data_type(), &DataType::Utf8);
-    out.try_into()
-        .map_err(|_| OperatorError::Input("customer attribute columns".into()))
+    let vul: BooleanArray = packed
+        .iter()
+        .map(|&p| match (p >> 32) & 3 {
+            0 => None,
+            v => Some(v == 2),
+        })
+        .collect();
+    let [seg, tier, region, status]: [ArrayRef; 4] = strs
+        .try_into()
+        .map_err(|_| OperatorError::Input("customer attribute columns".into()))?;
+    debug_assert_eq!(cid.data_type(), &DataType::Utf8);
+    Ok([cid, seg, tier, region, Arc::new(vul), status])
+}
+
+/// `ids` with the customer ids of overlay hits on customers absent from
+/// their version put in.
+fn with_foreign(ids: &ArrayRef, foreign: &[(usize, Arc<str>)]) -> ArrayRef {
+    let n = ids.len();
+    let ids = ids.as_string_opt::<i32>();
+    let mut b = StringBuilder::with_capacity(n, n * 10);
+    let mut next = foreign.iter().peekable();
+    for i in 0..n {
+        match next.peek() {
+            Some((fi, id)) if *fi == i => {
+                b.append_value(id.as_ref());
+                next.next();
+            }
+            _ => b.append_option(ids.and_then(|a| a.is_valid(i).then(|| a.value(i)))),
+        }
+    }
+    Arc::new(b.finish())
 }
 
 fn get(a: &StringArray, i: usize) -> Option<&str> {

@@ -80,8 +80,9 @@ pub fn normalize_email(s: &str) -> String {
 /// as [`str::to_lowercase`], otherwise).
 fn push_lower(s: &str, out: &mut String) {
     if s.is_ascii() {
-        out.reserve(s.len());
-        out.extend(s.bytes().map(|b| b.to_ascii_lowercase() as char));
+        let start = out.len();
+        out.push_str(s);
+        out[start..].make_ascii_lowercase();
     } else {
         out.push_str(&s.to_lowercase());
     }
@@ -219,8 +220,17 @@ pub const CHANNEL_LABELS: [&str; 8] = [
 /// case-insensitive; `x` is Twitter; anything unknown is `other`). No
 /// allocation.
 pub(crate) fn channel_index(channel: &str) -> usize {
-    if let Some(i) = CHANNEL_LABELS[..7].iter().position(|l| *l == channel) {
-        return i;
+    // Exact spellings as byte-string patterns (compiled to length and word
+    // compares), then trimmed and case-insensitively.
+    match channel.as_bytes() {
+        b"twitter" => return 0,
+        b"facebook" => return 1,
+        b"instagram" => return 2,
+        b"web_form" => return 3,
+        b"app_chat" => return 4,
+        b"email" => return 5,
+        b"sms" => return 6,
+        _ => {}
     }
     let c = channel.trim();
     if c.eq_ignore_ascii_case("x") {

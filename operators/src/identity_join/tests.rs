@@ -1331,3 +1331,52 @@ fn concurrent_joins_while_swapping() {
     }
     assert_eq!(j.take_stats().rows % 64, 0);
 }
+
+#[test]
+fn many_distinct_attribute_values_are_gathered() {
+    // 300 regions: too many for the packed byte codes.
+    let ids: Vec<String> = (0..300).map(|i| format!("C{i}")).collect();
+    let regions: Vec<String> = (0..300).map(|i| format!("Region {i}")).collect();
+    let rows: Vec<Cust<'_>> = (0..300)
+        .map(|i| {
+            (
+                ids[i].as_str(),
+                "consumer",
+                "plus",
+                regions[i].as_str(),
+                i % 2 == 0,
+                "active",
+            )
+        })
+        .collect();
+    let handles: Vec<String> = (0..300).map(|i| format!("user{i}")).collect();
+    let idents: Vec<(&str, &str, &str)> = (0..300)
+        .map(|i| (ids[i].as_str(), "twitter", handles[i].as_str()))
+        .collect();
+    let root = tempfile::tempdir().unwrap();
+    let j = IdentityJoin::new(cfg()).unwrap();
+    for v in [V1, V2] {
+        let d = write_version(root.path(), v, &customers(&rows), &identities(&idents));
+        j.add_snapshot(load_snapshot(&d, &cfg()).unwrap());
+    }
+    let out = j
+        .join_batch(&mentions(&[
+            ("twitter", Some("@User299"), None, Some(ms(V2))),
+            ("twitter", Some("nobody"), None, Some(ms(V2))),
+            ("twitter", Some("user7"), None, Some(ms(V1))),
+        ]))
+        .unwrap();
+    assert_eq!(
+        s(&out, col::CUSTOMER_REGION, 0).as_deref(),
+        Some("Region 299")
+    );
+    assert_eq!(s(&out, col::CUSTOMER_TIER, 0).as_deref(), Some("plus"));
+    assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, 0), Some(false));
+    assert_eq!(s(&out, col::CUSTOMER_REGION, 1), None);
+    assert_eq!(
+        s(&out, col::CUSTOMER_REGION, 2).as_deref(),
+        Some("Region 7")
+    );
+    assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 2).as_deref(), Some(V1));
+    assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, 1), None);
+}
