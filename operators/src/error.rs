@@ -46,5 +46,13 @@ impl OperatorError {
     }
 }
 
+/// A [`OperatorError::Config`] for `key` (dotted, e.g. `route.rules[2].when`).
+pub(crate) fn config_err(key: impl Into<String>, reason: impl Into<String>) -> OperatorError {
+    OperatorError::Config {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
 /// Result alias for operator code.
 pub type Result<T, E = OperatorError> = std::result::Result<T, E>;

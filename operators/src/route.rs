@@ -59,8 +59,8 @@ use datafusion::physical_expr::PhysicalExpr;
 use datafusion::prelude::SessionContext;
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{append_columns, Category, StrColumn};
-use crate::error::{OperatorError, Result};
+use crate::classify::{append_columns, check_category, Category, StrColumn};
+use crate::error::{config_err, OperatorError, Result};
 use crate::schema::{correlate_col, enriched_mention_schema};
 
 /// Names of the columns appended by [`Router::route_batch`].
@@ -159,13 +159,6 @@ impl Default for RouteConfig {
     }
 }
 
-fn config_err(key: impl Into<String>, reason: impl Into<String>) -> OperatorError {
-    OperatorError::Config {
-        key: key.into(),
-        reason: reason.into(),
-    }
-}
-
 fn check_queue(key: String, q: &str) -> Result<()> {
     if q.trim().is_empty() || q.chars().any(char::is_whitespace) {
         return Err(config_err(
@@ -174,18 +167,6 @@ fn check_queue(key: String, q: &str) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn check_category(key: String, label: &str) -> Result<Category> {
-    Category::parse(label).ok_or_else(|| {
-        config_err(
-            key,
-            format!(
-                "unknown category `{label}` (one of: {})",
-                Category::ALL.map(Category::as_str).join(", ")
-            ),
-        )
-    })
 }
 
 /// A compiled rule.

@@ -49,8 +49,8 @@ use arrow::datatypes::{DataType, Field, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{append_columns, is_word_char, Category, StrColumn};
-use crate::error::{OperatorError, Result};
+use crate::classify::{append_columns, check_category, is_word_char, Category, StrColumn};
+use crate::error::{config_err, OperatorError, Result};
 use crate::identity_join::col as icol;
 use crate::schema::col as mcol;
 
@@ -276,13 +276,6 @@ impl Default for SeverityConfig {
     }
 }
 
-fn config_err(key: impl Into<String>, reason: impl Into<String>) -> OperatorError {
-    OperatorError::Config {
-        key: key.into(),
-        reason: reason.into(),
-    }
-}
-
 fn check_steps(key: &str, steps: &[Step]) -> Result<()> {
     for (i, s) in steps.iter().enumerate() {
         if s.at_least < 0 {
@@ -299,18 +292,6 @@ fn check_steps(key: &str, steps: &[Step]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn check_category(key: String, label: &str) -> Result<Category> {
-    Category::parse(label).ok_or_else(|| {
-        config_err(
-            key,
-            format!(
-                "unknown category `{label}` (one of: {})",
-                Category::ALL.map(Category::as_str).join(", ")
-            ),
-        )
-    })
 }
 
 impl SeverityConfig {

@@ -47,7 +47,7 @@ use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{OperatorError, Result};
+use crate::error::{config_err, Result};
 
 /// Names of the columns appended by [`Classifier::classify_batch`].
 pub mod col {
@@ -262,11 +262,18 @@ pub struct Classifier {
     max_evidence: usize,
 }
 
-fn config_err(key: impl Into<String>, reason: impl Into<String>) -> OperatorError {
-    OperatorError::Config {
-        key: key.into(),
-        reason: reason.into(),
-    }
+/// Parses a category name given in config under `key`; the error lists the
+/// valid names.
+pub(crate) fn check_category(key: String, label: &str) -> Result<Category> {
+    Category::parse(label).ok_or_else(|| {
+        config_err(
+            key,
+            format!(
+                "unknown category `{label}` (one of: {})",
+                Category::ALL.map(Category::as_str).join(", ")
+            ),
+        )
+    })
 }
 
 /// Lower-cases (ASCII) and collapses whitespace; `None` if nothing is left.
