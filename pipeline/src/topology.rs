@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 use arrow::record_batch::RecordBatch;
 use switchboard_operators::classify::Classifier;
+use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::language::LanguageDetector;
 use switchboard_operators::sentiment::SentimentAnalyzer;
 use switchboard_operators::severity::Severity;
@@ -82,6 +83,25 @@ impl Enricher {
         let b = self.language.detect_batch(batch)?;
         let b = self.sentiment.score_batch(&b)?;
         Ok(self.classify.classify_batch(&b)?)
+    }
+
+    /// The whole stateless chain a worker runs after parse: enrichment, then
+    /// the identity join and severity when given (the stream and `process`
+    /// both call this, so they cannot drift apart).
+    pub fn apply_chain(
+        &self,
+        batch: &RecordBatch,
+        join: Option<&IdentityJoin>,
+        severity: Option<&Severity>,
+    ) -> Result<RecordBatch> {
+        let mut b = self.apply(batch)?;
+        if let Some(j) = join {
+            b = j.join_batch(&b)?;
+        }
+        if let Some(s) = severity {
+            b = s.score_batch(&b)?;
+        }
+        Ok(b)
     }
 
     /// The sentiment analyzer (for `score`).

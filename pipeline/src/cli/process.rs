@@ -228,7 +228,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         summary.non_actionable += st.non_actionable_entries;
         summary.mentions += batch.num_rows() as u64;
         let batch = if batch.num_rows() > 0 {
-            severity.score_batch(&join.join_batch(&enricher.apply(&batch)?)?)?
+            enricher.apply_chain(&batch, Some(&join), Some(&severity))?
         } else {
             batch
         };

@@ -202,19 +202,14 @@ impl ParseWorker {
         let consumed_at = self.started.take().unwrap_or_else(Instant::now);
         let oldest_record_ms = self.oldest_ms.take();
         let contacts = std::mem::take(&mut self.contacts);
-        if rows > 0 {
-            let enriched = self
+        if rows == 0 && contacts.is_empty() {
+            return; // only DLQ records (or nothing): their acks complete the batch
+        }
+        let batch = if rows > 0 {
+            match self
                 .enricher
-                .apply(&batch)
-                .and_then(|b| match &self.join {
-                    Some(j) => Ok(j.join_batch(&b)?),
-                    None => Ok(b),
-                })
-                .and_then(|b| match &self.severity {
-                    Some(s) => Ok(s.score_batch(&b)?),
-                    None => Ok(b),
-                });
-            let batch = match enriched {
+                .apply_chain(&batch, self.join.as_deref(), self.severity.as_deref())
+            {
                 Ok(b) => b,
                 Err(e) => {
                     // Not data but a fault: never commit past it.
@@ -223,26 +218,20 @@ impl ParseWorker {
                     ack.fail();
                     return;
                 }
-            };
-            self.enrich_out.increment(rows as u64);
-            // Blocks while the downstream channel is full: this is the backpressure
-            // that pauses consumption (librdkafka's prefetch queue is bounded too).
-            let _ = self.tx.send(MentionEnvelope {
-                batch,
-                contacts,
-                ack,
-                oldest_record_ms,
-                consumed_at,
-            });
-        } else if !contacts.is_empty() {
-            let _ = self.tx.send(MentionEnvelope {
-                batch: RecordBatch::new_empty(switchboard_operators::schema::mention_schema()),
-                contacts,
-                ack,
-                oldest_record_ms,
-                consumed_at,
-            });
-        }
+            }
+        } else {
+            batch
+        };
+        self.enrich_out.increment(rows as u64);
+        // Blocks while the downstream channel is full: this is the backpressure
+        // that pauses consumption (librdkafka's prefetch queue is bounded too).
+        let _ = self.tx.send(MentionEnvelope {
+            batch,
+            contacts,
+            ack,
+            oldest_record_ms,
+            consumed_at,
+        });
     }
 }
 
