@@ -15,6 +15,7 @@ use arrow::array::{ArrayRef, BooleanArray, StringArray, TimestampMillisecondArra
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use switchboard_benches::Rng;
 use switchboard_operators::identity_join::{
     customer_schema, normalize, IdentityIndex, IdentityJoin, IdentityJoinConfig, IdentityKind,
     IdentityUpdate, Snapshot, UpdateOp,
@@ -26,21 +27,6 @@ const ROWS: usize = 8_192;
 /// 2026-11-22T00:00:00Z.
 const V1_MS: i64 = 1_795_305_600_000;
 const DAY: i64 = 86_400_000;
-
-/// xorshift64*: the same corpus on every run.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
 
 fn handle(i: usize) -> String {
     format!("SarahJ_{i}")
@@ -119,29 +105,29 @@ fn mentions(rng: &mut Rng, t0: i64, spread: i64) -> RecordBatch {
     let mut aid: Vec<Option<String>> = Vec::with_capacity(ROWS);
     let mut t = Vec::with_capacity(ROWS);
     for _ in 0..ROWS {
-        let r = rng.below(100);
+        let r = rng.index(100);
         // 18 % unknown identities (customers beyond the snapshot), 2 % none
         let i = if r < 18 {
-            CUSTOMERS + rng.below(CUSTOMERS)
+            CUSTOMERS + rng.index(CUSTOMERS)
         } else {
-            rng.below(CUSTOMERS)
+            rng.index(CUSTOMERS)
         };
         let (c, hh, a): (&str, Option<String>, Option<String>) = if r >= 98 {
             ("web_form", Some(format!("guest-{i}")), None)
         } else {
             match i % 4 {
-                0 | 2 if rng.below(2) == 0 || i % 4 == 2 => {
+                0 | 2 if rng.index(2) == 0 || i % 4 == 2 => {
                     let mut s = handle(i);
-                    if rng.below(2) == 0 {
+                    if rng.index(2) == 0 {
                         s = format!("@{s}");
                     }
-                    if rng.below(3) == 0 {
+                    if rng.index(3) == 0 {
                         s = s.to_uppercase();
                     }
                     ("twitter", Some(s), Some(format!("{}", 90_000 + i)))
                 }
-                1 if rng.below(2) == 0 => ("facebook", Some("Sarah Jones".into()), Some(fb_id(i))),
-                1 | 3 if rng.below(2) == 0 => ("sms", Some(phone(i)), None),
+                1 if rng.index(2) == 0 => ("facebook", Some("Sarah Jones".into()), Some(fb_id(i))),
+                1 | 3 if rng.index(2) == 0 => ("sms", Some(phone(i)), None),
                 3 => ("app_chat", Some(email(i).to_uppercase()), None),
                 1 => ("facebook", Some("Sarah Jones".into()), Some(fb_id(i))),
                 _ => ("email", Some(email(i)), None),
@@ -150,7 +136,7 @@ fn mentions(rng: &mut Rng, t0: i64, spread: i64) -> RecordBatch {
         ch.push(c);
         h.push(hh);
         aid.push(a);
-        t.push(t0 + (rng.next() % spread as u64) as i64);
+        t.push(t0 + (rng.next_u64() % spread as u64) as i64);
     }
     let schema = Arc::new(Schema::new(vec![
         Field::new(col::CHANNEL, DataType::Utf8, false),
