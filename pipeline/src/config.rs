@@ -302,6 +302,27 @@ pub struct PipelineSection {
     /// mentions are spam-filtered and acknowledged; `switchboard bench` uses
     /// it to measure the enrichment operators alone.
     pub work_items: bool,
+    /// Memory budget of the process (resident set), in MiB. librdkafka's
+    /// prefetch and producer queues are sized from it (an eighth each);
+    /// above 90 % of it consumption pauses and `/readyz` turns not-ready,
+    /// below 75 % it resumes.
+    pub memory_budget_mb: u64,
+    /// `/readyz` turns not-ready (condition `backpressure`) while the oldest
+    /// unacknowledged input batch is older than this, in milliseconds: the
+    /// output side (broker throttling, sink unavailable) holds input back.
+    pub output_stall_ms: u64,
+    /// Hard bound on a graceful shutdown (SIGTERM or SIGINT until exit:
+    /// drain, final commit, leaving the group), in milliseconds. Past it the
+    /// process exits with status 3 and uncommitted input is reprocessed by
+    /// the next owner.
+    pub shutdown_timeout_ms: u64,
+}
+
+impl PipelineSection {
+    /// The memory budget in KiB, the unit of librdkafka's queue limits.
+    pub fn memory_budget_kb(&self) -> u64 {
+        self.memory_budget_mb.saturating_mul(1024)
+    }
 }
 
 impl Default for PipelineSection {
@@ -310,6 +331,9 @@ impl Default for PipelineSection {
             channel_capacity_rows: 65_536,
             enrich: true,
             work_items: true,
+            memory_budget_mb: 2048,
+            output_stall_ms: 30_000,
+            shutdown_timeout_ms: 30_000,
         }
     }
 }
@@ -458,6 +482,18 @@ impl Config {
         }
         if self.pipeline.channel_capacity_rows == 0 {
             return bad("pipeline.channel_capacity_rows", "must be at least 1");
+        }
+        if self.pipeline.memory_budget_mb < 64 {
+            return bad("pipeline.memory_budget_mb", "must be at least 64");
+        }
+        if self.pipeline.shutdown_timeout_ms < self.source.drain_timeout_ms {
+            return bad(
+                "pipeline.shutdown_timeout_ms",
+                format!(
+                    "must be at least source.drain_timeout_ms ({})",
+                    self.source.drain_timeout_ms
+                ),
+            );
         }
         if !matches!(
             self.sink.compression.as_str(),

@@ -202,6 +202,8 @@ pub struct Downstream {
     stats: Arc<PipelineStats>,
     totals: Arc<Mutex<WorkItemTotals>>,
     observers: Observers,
+    /// Bound on the final flush of the sinks (`source.drain_timeout_ms`).
+    drain_timeout: Duration,
 }
 
 impl Downstream {
@@ -239,6 +241,7 @@ impl Downstream {
             stats,
             totals,
             observers,
+            drain_timeout: Duration::from_millis(config.source.drain_timeout_ms),
         })
     }
 
@@ -337,7 +340,7 @@ impl Downstream {
             }
         }
         for s in [&self.work_items, &self.incidents].into_iter().flatten() {
-            s.flush(Duration::from_secs(30));
+            s.flush(self.drain_timeout);
         }
         self.publish_state();
     }

@@ -36,6 +36,35 @@ impl EmbeddedKafka {
         Ok(())
     }
 
+    /// Takes broker `id` (1-based) down: its connections are closed and
+    /// refused until [`EmbeddedKafka::broker_up`] (outage tests).
+    pub fn broker_down(&self, id: i32) -> Result<()> {
+        self.cluster.broker_down(id)?;
+        Ok(())
+    }
+
+    /// Brings broker `id` back after [`EmbeddedKafka::broker_down`].
+    pub fn broker_up(&self, id: i32) -> Result<()> {
+        self.cluster.broker_up(id)?;
+        Ok(())
+    }
+
+    /// Makes the next `n` produce requests fail with a retriable error
+    /// (`NOT_ENOUGH_REPLICAS`): the output side stalls while the input side
+    /// keeps serving (backpressure tests). [`EmbeddedKafka::clear_produce_errors`]
+    /// ends it.
+    pub fn fail_produce_requests(&self, n: usize) {
+        use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+        let errs = vec![RDKafkaRespErr::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS; n];
+        self.cluster.request_errors(RDKafkaApiKey::Produce, &errs);
+    }
+
+    /// Ends [`EmbeddedKafka::fail_produce_requests`].
+    pub fn clear_produce_errors(&self) {
+        self.cluster
+            .clear_request_errors(rdkafka::types::RDKafkaApiKey::Produce);
+    }
+
     /// Fails if the broker's retention already deleted records of `topic`
     /// (its log start offset moved past 0 on some partition).
     pub fn check_retained(&self, topic: &str, partitions: i32) -> Result<()> {

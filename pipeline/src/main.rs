@@ -12,6 +12,9 @@ fn main() {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,switchboard=info")),
         )
         .with_writer(std::io::stderr)
+        // Colour only on a terminal: logs in files and collectors stay
+        // plain `key=value`.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .compact()
         .init();
     std::panic::set_hook(Box::new(|info| {

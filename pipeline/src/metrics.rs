@@ -58,6 +58,12 @@ pub const CHANNEL_ROWS: &str = "switchboard_pipeline_channel_rows";
 pub const E2E_LATENCY: &str = "switchboard_pipeline_end_to_end_latency_seconds";
 /// Processing latency: record consumed → output acknowledged.
 pub const PROCESSING_LATENCY: &str = "switchboard_pipeline_processing_latency_seconds";
+/// Resident set of the process, read by the source's flow control.
+pub const MEMORY_RSS: &str = "switchboard_pipeline_memory_rss_bytes";
+/// The configured memory budget (`pipeline.memory_budget_mb`).
+pub const MEMORY_BUDGET: &str = "switchboard_pipeline_memory_budget_bytes";
+/// 1 while consumption is paused because memory is over budget.
+pub const SOURCE_PAUSED: &str = "switchboard_source_paused";
 /// 1 while the pipeline is ready (consuming, nothing stalled).
 pub const READY: &str = "switchboard_pipeline_ready";
 /// Identity-join lookups, by channel (a fixed set) and result (`hit` or the miss reason).
@@ -230,6 +236,17 @@ fn describe() {
         "Record consumed to output acknowledged"
     );
     describe_gauge!(READY, Unit::Count, "1 while ready");
+    describe_gauge!(MEMORY_RSS, Unit::Bytes, "Resident set of the process");
+    describe_gauge!(
+        MEMORY_BUDGET,
+        Unit::Bytes,
+        "Configured memory budget (pipeline.memory_budget_mb)"
+    );
+    describe_gauge!(
+        SOURCE_PAUSED,
+        Unit::Count,
+        "1 while consumption is paused for memory"
+    );
     describe_counter!(SINK_RECORDS, Unit::Count, "Events delivered, by sink");
     describe_counter!(
         WORK_ITEM_EVENTS,
@@ -398,10 +415,23 @@ impl SourceMetrics {
 }
 
 /// Liveness and readiness, shared by the pipeline and the HTTP endpoints.
+///
+/// Readiness has a base state (`starting`, `consuming N partition(s)`,
+/// `stopped`) set by the source, and named conditions that each hold the
+/// pipeline not ready while present (`stalled`, `memory`, `backpressure`).
+/// A condition is set and cleared by its own owner, so one clearing never
+/// hides another.
 #[derive(Debug, Default)]
 pub struct Health {
     ready: AtomicBool,
-    reason: Mutex<String>,
+    state: Mutex<HealthState>,
+}
+
+#[derive(Debug, Default)]
+struct HealthState {
+    base_ready: bool,
+    base_reason: String,
+    conditions: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Health {
@@ -412,10 +442,29 @@ impl Health {
         h
     }
 
-    /// Sets readiness with a short reason shown by `/readyz`.
+    /// Sets the base readiness with a short reason shown by `/readyz`.
     pub fn set_ready(&self, ready: bool, reason: &str) {
+        let mut st = self.state.lock().expect("health poisoned");
+        st.base_ready = ready;
+        st.base_reason = reason.to_string();
+        self.publish(&st);
+    }
+
+    /// Sets (`Some(reason)`) or clears (`None`) a named not-ready condition.
+    pub fn set_condition(&self, name: &'static str, reason: Option<String>) {
+        let mut st = self.state.lock().expect("health poisoned");
+        let changed = match reason {
+            Some(r) => st.conditions.insert(name, r.clone()).as_deref() != Some(r.as_str()),
+            None => st.conditions.remove(name).is_some(),
+        };
+        if changed {
+            self.publish(&st);
+        }
+    }
+
+    fn publish(&self, st: &HealthState) {
+        let ready = st.base_ready && st.conditions.is_empty();
         self.ready.store(ready, Ordering::Release);
-        *self.reason.lock().expect("health poisoned") = reason.to_string();
         metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
     }
 
@@ -424,9 +473,14 @@ impl Health {
         self.ready.load(Ordering::Acquire)
     }
 
-    /// The reason last given.
+    /// The base reason, then every condition as `name: reason`.
     pub fn reason(&self) -> String {
-        self.reason.lock().expect("health poisoned").clone()
+        let st = self.state.lock().expect("health poisoned");
+        let mut out = st.base_reason.clone();
+        for (name, r) in &st.conditions {
+            out.push_str(&format!("; {name}: {r}"));
+        }
+        out
     }
 }
 

@@ -3,8 +3,9 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
-use tracing::info;
+use tracing::{error, info};
 
 use crate::config::Config;
 use crate::metrics::{self, Health};
@@ -27,6 +28,7 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
         info!(%addr, "serving /metrics, /healthz, /readyz");
     }
     let stop = Arc::new(AtomicBool::new(false));
+    let shutdown_timeout = Duration::from_millis(config.pipeline.shutdown_timeout_ms);
     {
         let stop = stop.clone();
         rt.spawn(async move {
@@ -37,10 +39,43 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
                 _ = tokio::signal::ctrl_c() => {},
                 _ = term.recv() => {},
             }
-            info!("signal received: draining");
+            info!(
+                timeout_ms = shutdown_timeout.as_millis() as u64,
+                "signal received: draining"
+            );
             stop.store(true, Ordering::Release);
+            // The hard bound: a drain that cannot finish (broker gone, output
+            // stuck) must not keep the instance from being replaced.
+            tokio::time::sleep(shutdown_timeout).await;
+            error!(
+                timeout_ms = shutdown_timeout.as_millis() as u64,
+                "shutdown timeout: exiting with uncommitted input (it is reprocessed)"
+            );
+            std::process::exit(EXIT_SHUTDOWN_TIMEOUT);
         });
     }
     let pipeline = Pipeline::build(&config, health)?;
-    pipeline.run(stop, None)
+    let stats = pipeline.stats();
+    let totals = pipeline.work_item_totals();
+    let result = pipeline.run(stop, None);
+    // One line with what this instance did, for operators and for the
+    // multi-process tests that account for every input record.
+    let t = totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let events: u64 = t.by_action.values().sum();
+    info!(
+        records_in = stats.records_in.load(Ordering::Relaxed),
+        mentions = stats.mentions.load(Ordering::Relaxed),
+        dlq = stats.dlq_total(),
+        non_actionable = stats.non_actionable.load(Ordering::Relaxed),
+        spam_dropped = stats.spam_dropped.load(Ordering::Relaxed),
+        mentions_correlated = t.mentions_correlated,
+        contacts_in = stats.contacts_in.load(Ordering::Relaxed),
+        contacts_rejected = stats.contacts_rejected.load(Ordering::Relaxed),
+        work_item_events = events,
+        "pipeline stopped"
+    );
+    result
 }
+
+/// Exit status when a graceful shutdown overran `pipeline.shutdown_timeout_ms`.
+pub const EXIT_SHUTDOWN_TIMEOUT: i32 = 3;

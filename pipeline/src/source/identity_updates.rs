@@ -26,9 +26,27 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
 
+/// Client context of the reader: reaching the end of a partition is how
+/// the reader knows it caught up, not an error worth a log line.
+pub struct UpdatesContext;
+
+impl rdkafka::ClientContext for UpdatesContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        let eof = matches!(
+            error,
+            KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
+        );
+        if !eof {
+            warn!(error = %error, reason, "identity updates consumer error");
+        }
+    }
+}
+
+impl rdkafka::consumer::ConsumerContext for UpdatesContext {}
+
 /// Reads the updates topic into the join until stopped.
 pub struct UpdatesReader {
-    consumer: BaseConsumer,
+    consumer: BaseConsumer<UpdatesContext>,
     topic: String,
     join: Arc<IdentityJoin>,
     caught_up: Arc<AtomicBool>,
@@ -51,7 +69,7 @@ impl UpdatesReader {
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest");
         Ok(Self {
-            consumer: c.create()?,
+            consumer: c.create_with_context(UpdatesContext)?,
             topic: config.topics.crm_identity_updates.clone(),
             join,
             caught_up,

@@ -32,6 +32,7 @@ use tracing::{debug, error, info, warn};
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
 use crate::metrics::{self as m, Health};
+use crate::source::flow::FlowControl;
 use crate::state::offsets::{OffsetTracker, TopicPartition};
 
 /// One message of a polled batch, borrowed from librdkafka's buffers.
@@ -357,6 +358,12 @@ impl ConsumerContext for SourceContext {
                     partitions = parts.len(),
                     "partitions revoked; draining in-flight batches"
                 );
+                // Another member owns their lag from now on: stop exporting
+                // this instance's last reading.
+                for (topic, p) in &parts {
+                    metrics::gauge!(m::SOURCE_CONSUMER_LAG, "topic" => topic.to_string(), "partition" => p.to_string())
+                        .set(0.0);
+                }
                 let deadline = Instant::now() + self.drain_timeout;
                 while self.tracker.in_flight() > 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
@@ -400,6 +407,16 @@ pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig
         )
         .set("queued.min.messages", "100000")
         .set("fetch.wait.max.ms", "50");
+    // Prefetch is bounded by an eighth of the memory budget (librdkafka's
+    // default, 64 MiB, when the budget is larger); overridable.
+    if !config
+        .kafka
+        .properties
+        .contains_key("queued.max.messages.kbytes")
+    {
+        let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 65_536);
+        c.set("queued.max.messages.kbytes", kb.to_string());
+    }
     // A crashed member's partitions move after this long; overridable.
     if !config.kafka.properties.contains_key("session.timeout.ms") {
         c.set("session.timeout.ms", "10000");
@@ -415,6 +432,7 @@ pub struct KafkaSource {
     commit_interval: Duration,
     drain_timeout: Duration,
     topic: String,
+    flow: FlowControl,
 }
 
 impl KafkaSource {
@@ -429,6 +447,11 @@ impl KafkaSource {
     ) -> Result<Self> {
         let tracker = OffsetTracker::new();
         let drain_timeout = Duration::from_millis(config.source.drain_timeout_ms);
+        let flow = FlowControl::new(
+            config.pipeline.memory_budget_mb,
+            Duration::from_millis(config.pipeline.output_stall_ms),
+            health.clone(),
+        );
         let ctx = SourceContext {
             queues: Mutex::new(Vec::new()),
             tracker: tracker.clone(),
@@ -450,6 +473,7 @@ impl KafkaSource {
             commit_interval: Duration::from_millis(config.source.commit_interval_ms),
             drain_timeout,
             topic: topics.join(","),
+            flow,
         })
     }
 
@@ -465,7 +489,7 @@ impl KafkaSource {
     /// `wait_drained` is called after the workers stopped so the caller can
     /// let downstream stages finish before the final commit.
     pub fn run<H, F>(
-        self,
+        mut self,
         stop: Arc<AtomicBool>,
         max_poll_records: usize,
         make_handler: F,
@@ -535,18 +559,19 @@ impl KafkaSource {
                 }
             }
             metrics::gauge!(m::IN_FLIGHT_BATCHES).set(self.tracker.in_flight() as f64);
+            self.flow.check(self.consumer.as_ref(), &self.tracker);
             if last_commit.elapsed() >= self.commit_interval {
                 self.consumer
                     .context()
                     .commit_done(&self.consumer, CommitMode::Async);
                 last_commit = Instant::now();
                 let stalled = self.tracker.stalled();
-                if !stalled.is_empty() {
-                    self.consumer.context().health.set_ready(
-                        false,
-                        &format!("{} partition(s) stalled by failed outputs", stalled.len()),
-                    );
-                }
+                self.consumer.context().health.set_condition(
+                    "stalled",
+                    (!stalled.is_empty()).then(|| {
+                        format!("{} partition(s) stalled by failed outputs", stalled.len())
+                    }),
+                );
             }
         }
 

@@ -15,6 +15,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// A (topic, partition) pair.
 pub type TopicPartition = (Arc<str>, i32);
@@ -33,6 +34,8 @@ struct PartitionTrack {
 struct Inner {
     next_seq: u64,
     partitions: HashMap<TopicPartition, PartitionTrack>,
+    /// When each in-flight batch began (by sequence), for stall detection.
+    begun: BTreeMap<u64, Instant>,
 }
 
 /// Tracks in-flight batches per partition; shared by the source workers, the
@@ -72,6 +75,7 @@ impl OffsetTracker {
         let mut inner = self.inner.lock().expect("offset tracker poisoned");
         let seq = inner.next_seq;
         inner.next_seq += 1;
+        inner.begun.insert(seq, Instant::now());
         let mut tracked = Vec::with_capacity(parts.len());
         for (tp, next) in parts {
             if let Some(track) = inner.partitions.get_mut(tp) {
@@ -89,6 +93,7 @@ impl OffsetTracker {
 
     fn complete(&self, seq: u64, parts: &[TopicPartition], ok: bool) {
         let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.begun.remove(&seq);
         for tp in parts {
             let Some(track) = inner.partitions.get_mut(tp) else {
                 continue;
@@ -138,6 +143,13 @@ impl OffsetTracker {
     pub fn in_flight(&self) -> usize {
         let inner = self.inner.lock().expect("offset tracker poisoned");
         inner.partitions.values().map(|t| t.pending.len()).sum()
+    }
+
+    /// Age of the oldest batch not yet acknowledged (None when none is in
+    /// flight): how long the output side has been holding the input back.
+    pub fn oldest_in_flight_age(&self) -> Option<Duration> {
+        let inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.begun.values().next().map(|t| t.elapsed())
     }
 
     /// Partitions stalled by a failed batch.

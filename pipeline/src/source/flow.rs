@@ -1,0 +1,200 @@
+//! Flow control of the source: keeps the process under its memory budget and
+//! tells `/readyz` when the output side holds the input back.
+//!
+//! Backpressure itself is structural: a full producer queue blocks the
+//! downstream stage, a full row channel blocks the workers, and librdkafka's
+//! prefetch stops at `queued.max.messages.kbytes`; all three are sized from
+//! `pipeline.memory_budget_mb`. This guard adds the two things structure
+//! cannot: it pauses every assigned partition when the resident set still
+//! climbs over 90 % of the budget (state growth, a large CRM version) and
+//! resumes below 75 %, and it sets the `memory` and `backpressure` readiness
+//! conditions.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::Consumer;
+use tracing::{info, warn};
+
+use crate::metrics::{self as m, Health};
+use crate::state::offsets::OffsetTracker;
+
+/// Pause above this share of the budget…
+const PAUSE_AT: f64 = 0.90;
+/// …and resume below this one.
+const RESUME_AT: f64 = 0.75;
+/// How often the resident set is read.
+const CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// The resident set of this process in bytes (Linux `/proc/self/statm`);
+/// None where it cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
+fn page_size() -> u64 {
+    // The kernel's page size without libc: `KernelPageSize` of the first
+    // mapping in /proc/self/smaps (read once), else 4 KiB.
+    static PAGE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *PAGE.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/smaps")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("KernelPageSize:"))
+                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            })
+            .map(|kb| kb * 1024)
+            .unwrap_or(4096)
+    })
+}
+
+/// The guard, driven by the source's control loop.
+pub struct FlowControl {
+    budget_bytes: u64,
+    output_stall: Duration,
+    health: Arc<Health>,
+    paused: bool,
+    last_check: Instant,
+}
+
+impl FlowControl {
+    /// A guard for `budget_mb` MiB that reports an output stall after
+    /// `output_stall`.
+    pub fn new(budget_mb: u64, output_stall: Duration, health: Arc<Health>) -> Self {
+        let budget_bytes = budget_mb.saturating_mul(1 << 20);
+        metrics::gauge!(m::MEMORY_BUDGET).set(budget_bytes as f64);
+        Self {
+            budget_bytes,
+            output_stall,
+            health,
+            paused: false,
+            last_check: Instant::now() - CHECK_EVERY,
+        }
+    }
+
+    /// Whether consumption is paused for memory now.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// Checks memory and the output side (at most every 250 ms); pauses or
+    /// resumes the consumer's assignment and updates readiness.
+    pub fn check<C: Consumer<X>, X: rdkafka::consumer::ConsumerContext>(
+        &mut self,
+        consumer: &C,
+        tracker: &OffsetTracker,
+    ) {
+        if self.last_check.elapsed() < CHECK_EVERY {
+            return;
+        }
+        self.last_check = Instant::now();
+        let stall = tracker.oldest_in_flight_age();
+        self.health.set_condition(
+            "backpressure",
+            stall.filter(|a| *a >= self.output_stall).map(|a| {
+                format!(
+                    "oldest unacknowledged input batch is {} s old (output slow or unavailable)",
+                    a.as_secs()
+                )
+            }),
+        );
+        let Some(rss) = resident_bytes() else { return };
+        metrics::gauge!(m::MEMORY_RSS).set(rss as f64);
+        let share = rss as f64 / self.budget_bytes as f64;
+        let want_pause = if self.paused {
+            // Stay paused until memory falls, unless nothing is in flight
+            // that could free it (the allocator may keep pages): then resume.
+            share >= RESUME_AT && tracker.in_flight() > 0
+        } else {
+            share >= PAUSE_AT
+        };
+        if want_pause != self.paused || want_pause {
+            if let Ok(assignment) = consumer.assignment() {
+                let r = if want_pause {
+                    consumer.pause(&assignment)
+                } else {
+                    consumer.resume(&assignment)
+                };
+                if let Err(e) = r {
+                    warn!(error = %e, pause = want_pause, "cannot pause/resume the assignment");
+                }
+            }
+        }
+        if want_pause != self.paused {
+            let mib = rss >> 20;
+            let budget = self.budget_bytes >> 20;
+            if want_pause {
+                warn!(
+                    rss_mib = mib,
+                    budget_mib = budget,
+                    "memory over budget: consumption paused"
+                );
+            } else {
+                info!(rss_mib = mib, budget_mib = budget, "consumption resumed");
+            }
+            self.paused = want_pause;
+            metrics::gauge!(m::SOURCE_PAUSED).set(if want_pause { 1.0 } else { 0.0 });
+            self.health.set_condition(
+                "memory",
+                want_pause.then(|| {
+                    format!("resident set {mib} MiB over 90 % of the {budget} MiB budget: consumption paused")
+                }),
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resident_set_is_read_and_plausible() {
+        let rss = resident_bytes().expect("linux /proc");
+        // A test binary is more than 1 MiB and less than the machine.
+        assert!(rss > 1 << 20 && rss < 64 << 30, "{rss}");
+        let before = rss;
+        let block = vec![1u8; 64 << 20];
+        let after = resident_bytes().unwrap();
+        assert!(
+            after >= before + (48 << 20),
+            "touching 64 MiB grows the resident set: {before} → {after}"
+        );
+        drop(block);
+    }
+
+    #[test]
+    fn backpressure_condition_follows_the_oldest_batch() {
+        use rdkafka::consumer::BaseConsumer;
+        let health = Health::new();
+        health.set_ready(true, "consuming");
+        let tracker = OffsetTracker::new();
+        let tp: crate::state::offsets::TopicPartition = (Arc::from("t"), 0);
+        tracker.assign([tp.clone()]);
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("group.id", "flow-test")
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .unwrap();
+        let mut flow = FlowControl::new(1 << 20, Duration::from_millis(50), health.clone());
+        let ack = tracker.begin(&[(tp, 10)]);
+        flow.check(&consumer, &tracker);
+        assert!(health.is_ready(), "{}", health.reason());
+        std::thread::sleep(Duration::from_millis(300));
+        flow.check(&consumer, &tracker);
+        assert!(!health.is_ready());
+        assert!(
+            health.reason().contains("backpressure"),
+            "{}",
+            health.reason()
+        );
+        drop(ack);
+        std::thread::sleep(Duration::from_millis(260));
+        flow.check(&consumer, &tracker);
+        assert!(health.is_ready(), "{}", health.reason());
+        assert!(!flow.paused());
+    }
+}
