@@ -59,7 +59,9 @@ WORKDIR /var/lib/switchboard
 ENV SWITCHBOARD_LOG=warn,switchboard=info
 # /metrics, /healthz and /readyz (metrics.addr).
 EXPOSE 9898
-# No HEALTHCHECK: the image has no HTTP client, and orchestrators probe
-# /healthz and /readyz themselves (see deploy/compose.yaml and deploy/k8s/).
+# No HEALTHCHECK here: the port is whatever metrics.addr says, and the
+# orchestrators probe /healthz and /readyz themselves (deploy/compose.yaml
+# with bash's /dev/tcp, as the image has no HTTP client; deploy/k8s/ with
+# kubelet probes).
 ENTRYPOINT ["/usr/local/bin/switchboard"]
 CMD ["run", "--config", "/etc/switchboard/switchboard.toml"]
