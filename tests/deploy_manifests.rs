@@ -13,11 +13,6 @@ use std::process::Command;
 use serde_yaml_ng::Value;
 use switchboard::config::Config;
 
-/// Upper bound (seconds) of the downstream stage's final producer flush on
-/// shutdown: `Downstream::run` flushes the work-item and incident sinks with
-/// a fixed 30 s timeout after the source has stopped.
-const DOWNSTREAM_FINAL_FLUSH_S: u64 = 30;
-
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -153,13 +148,11 @@ fn addr_port(addr: &str) -> u16 {
         .port()
 }
 
-/// Worst case of `run`'s shutdown path after SIGTERM, in seconds: the DLQ,
-/// work-item and incident producers are flushed (each bounded by
-/// `source.drain_timeout_ms`), in-flight batches are awaited (one more),
-/// leaving the group drains the final revoke (one more), then the
-/// downstream stage's own final flush.
+/// Worst case of `run`'s shutdown path after SIGTERM, in seconds: the
+/// process exits (status 3) once `pipeline.shutdown_timeout_ms` has passed,
+/// whatever the drain is waiting for.
 fn shutdown_bound_s(c: &Config) -> u64 {
-    (5 * c.source.drain_timeout_ms).div_ceil(1000) + DOWNSTREAM_FINAL_FLUSH_S
+    c.pipeline.shutdown_timeout_ms.div_ceil(1000)
 }
 
 // ---------------------------------------------------------------- yamllint
@@ -894,9 +887,9 @@ fn kubernetes_workload_matches_its_config() {
         .expect("terminationGracePeriodSeconds");
     assert!(
         grace > shutdown_bound_s(&cfg),
-        "terminationGracePeriodSeconds {grace} <= shutdown bound {} s (drain_timeout_ms {})",
+        "terminationGracePeriodSeconds {grace} <= shutdown bound {} s (pipeline.shutdown_timeout_ms {})",
         shutdown_bound_s(&cfg),
-        cfg.source.drain_timeout_ms
+        cfg.pipeline.shutdown_timeout_ms
     );
 
     // Non-root, no privilege escalation, bounded resources.

@@ -13,6 +13,7 @@ pub mod identity_join;
 pub mod incident;
 pub mod language;
 pub mod parse;
+pub mod repartition;
 pub mod route;
 pub mod schema;
 pub mod sentiment;

@@ -802,19 +802,38 @@ fn last_case_activity(contacts: &[ContactRec], case_id: &str) -> i64 {
 }
 
 fn row_key(row: &input::Row<'_>) -> String {
-    if let Some(c) = row.customer_id {
+    correlation_key(
+        row.customer_id,
+        row.channel,
+        row.handle,
+        row.author_id,
+        row.mention_id,
+    )
+}
+
+/// The state key of a mention: its CRM customer when known, else the
+/// normalised handle on its channel, else the author id, else the mention
+/// itself. One key, one set of work items.
+pub fn correlation_key(
+    customer_id: Option<&str>,
+    channel: &str,
+    handle: Option<&str>,
+    author_id: Option<&str>,
+    mention_id: &str,
+) -> String {
+    if let Some(c) = customer_id {
         return customer_key(c);
     }
-    if let Some(h) = row.handle {
+    if let Some(h) = handle {
         let h = h.trim().trim_start_matches('@').to_lowercase();
         if !h.is_empty() {
-            return format!("h:{}:{h}", row.channel);
+            return format!("h:{channel}:{h}");
         }
     }
-    if let Some(a) = row.author_id {
-        return format!("a:{}:{a}", row.channel);
+    if let Some(a) = author_id {
+        return format!("a:{channel}:{a}");
     }
-    format!("m:{}:{}", row.channel, row.mention_id)
+    format!("m:{channel}:{mention_id}")
 }
 
 impl Correlator {
