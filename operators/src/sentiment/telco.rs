@@ -37,7 +37,11 @@ use crate::error::{OperatorError, Result};
 /// Configuration of the telco layer (`[sentiment.telco]` in the pipeline config).
 ///
 /// Every field is optional in a config file; an omitted field keeps the
-/// built-in value of [`TelcoRules::default`], a given field replaces it whole.
+/// built-in value of [`TelcoRules::default`]. Loaded through the pipeline's
+/// config (figment), a given list replaces the built-in list whole, while a
+/// given table (`words`, …) is merged with the built-in table entry by
+/// entry: listed keys are added or overridden, the others stay (a valence of
+/// `0.0` is how a config removes a built-in word).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TelcoRules {
