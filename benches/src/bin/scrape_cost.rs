@@ -6,6 +6,11 @@
 //! `--scrapes` sequential GETs of `/metrics` (connect to last byte, one every
 //! `--every-ms`) and prints the median, p95 and max, the body size and the
 //! series count (non-comment, non-empty lines) at the first and last scrape.
+//! Wall time includes waiting for a CPU when the machine is saturated, so it
+//! also prints the CPU time the demo's `sb-io` thread (which serves
+//! `/metrics`) spent per scrape: its CPU time while scraping minus its CPU
+//! time over an equally long window without scrapes, divided by the scrapes
+//! (from `/proc/PID/task/TID/stat`, clock ticks).
 //!
 //! Run (release build, the demo's default rate of 20,000 mentions/s):
 //! `cargo build --release -p switchboard -p switchboard-benches --bins`
@@ -51,6 +56,23 @@ fn value(body: &str, prefix: &str) -> f64 {
         .sum()
 }
 
+/// CPU time (utime + stime, seconds) of the process's thread named `name`.
+fn thread_cpu(pid: u32, name: &str) -> Option<f64> {
+    let tick = 100.0; // USER_HZ on Linux
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).ok()? {
+        let dir = t.ok()?.path();
+        if std::fs::read_to_string(dir.join("comm")).ok()?.trim() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+        let rest = stat.rsplit_once(") ")?.1;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let (u, s): (f64, f64) = (f.get(11)?.parse().ok()?, f.get(12)?.parse().ok()?);
+        return Some((u + s) / tick);
+    }
+    None
+}
+
 fn pct(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i]
@@ -88,7 +110,7 @@ fn main() {
         let log =
             std::fs::File::create(std::env::temp_dir().join(format!("scrape_cost_demo_{n}.log")))
                 .unwrap();
-        let _demo = Demo(
+        let demo = Demo(
             Command::new(&bin)
                 .args(["demo", "--duration", "600s", "--metrics-addr", &addr])
                 .args(["--customers", &n.to_string(), "--rate", &rate.to_string()])
@@ -115,17 +137,29 @@ fn main() {
             std::thread::sleep(Duration::from_millis(200));
         };
         std::thread::sleep(Duration::from_secs(5));
+        let pid = demo.0.id();
         let mut ms = Vec::with_capacity(scrapes);
         let mut last = String::new();
+        let (c0, w0) = (thread_cpu(pid, "sb-io"), Instant::now());
         for _ in 0..scrapes {
             let t = Instant::now();
             last = get(&addr, "/metrics").expect("scrape");
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             std::thread::sleep(Duration::from_millis(every_ms));
         }
+        let (c1, window) = (thread_cpu(pid, "sb-io"), w0.elapsed());
+        std::thread::sleep(window);
+        let c2 = thread_cpu(pid, "sb-io");
+        let cpu_ms = match (c0, c1, c2) {
+            (Some(a), Some(b), Some(c)) => format!(
+                "{:.2} ms",
+                ((b - a) - (c - b)).max(0.0) * 1e3 / scrapes as f64
+            ),
+            _ => "n/a".into(),
+        };
         ms.sort_by(|a, b| a.total_cmp(b));
         println!(
-            "customers {n:>9}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms | {} bytes | series {} at start, {} at end | records consumed {:.0}, work-item events {:.0}",
+            "customers {n:>9}: median {:.2} ms, p95 {:.2} ms, max {:.2} ms, server CPU {cpu_ms} per scrape | {} bytes | series {} at start, {} at end | records consumed {:.0}, work-item events {:.0}",
             pct(&ms, 0.5),
             pct(&ms, 0.95),
             ms[ms.len() - 1],
