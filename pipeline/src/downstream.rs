@@ -391,6 +391,12 @@ impl Downstream {
         let st = ops.correlator().stats();
         metrics::gauge!(m::CORRELATE_KEYS).set(st.keys as f64);
         metrics::gauge!(m::CORRELATE_OPEN_ITEMS).set(st.items_open as f64);
+        for (sev, n) in ["P1", "P2", "P3", "P4"]
+            .iter()
+            .zip(st.items_open_without_case)
+        {
+            metrics::gauge!(m::CORRELATE_OPEN_ITEMS_WITHOUT_CASE, "severity" => *sev).set(n as f64);
+        }
         metrics::gauge!(m::CORRELATE_STATE_BYTES).set(st.approx_state_bytes as f64);
         metrics::counter!(m::CORRELATE_LATE, "kind" => "mention").absolute(st.late_mentions);
         metrics::counter!(m::CORRELATE_LATE, "kind" => "contact").absolute(st.late_contacts);

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use metrics::{describe_counter, describe_gauge, describe_histogram, Counter, Histogram, Unit};
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_operators::parse::{DlqReason, Format, ParseStats};
 
 use crate::error::{PipelineError, Result};
@@ -113,6 +113,8 @@ pub const INCIDENTS_OPEN: &str = "switchboard_incidents_open";
 pub const CORRELATE_KEYS: &str = "switchboard_correlate_state_keys";
 /// Open work items held by the correlator.
 pub const CORRELATE_OPEN_ITEMS: &str = "switchboard_correlate_open_items";
+/// Open work items not yet linked to a CRM case (not taken up), by severity.
+pub const CORRELATE_OPEN_ITEMS_WITHOUT_CASE: &str = "switchboard_correlate_open_items_without_case";
 /// Approximate bytes of correlation and contact-window state.
 pub const CORRELATE_STATE_BYTES: &str = "switchboard_correlate_state_bytes";
 /// Records later than the watermark (still processed), by kind (`mention`, `contact`).
@@ -153,10 +155,34 @@ pub fn install() -> PrometheusHandle {
                     30.0,
                 ])
                 .expect("static buckets are valid")
+                // A row count, not seconds: the default buckets would put
+                // every batch in +Inf.
+                .set_buckets_for_metric(
+                    Matcher::Full(STAGE_BATCH_ROWS.to_string()),
+                    &[
+                        1.0, 16.0, 64.0, 256.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0, 65536.0,
+                    ],
+                )
+                .expect("static buckets are valid")
                 .install_recorder()
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
             describe();
             metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+            // Exported at 0 from the start, so that `increase()` sees the
+            // first event (a series born at 1 shows no increase).
+            for action in ["opened", "closed"] {
+                metrics::counter!(INCIDENT_EVENTS, "action" => action).absolute(0);
+            }
+            use switchboard_operators::identity_join::snapshot_code as code;
+            for reason in [
+                code::MISSING_FILE,
+                code::MISSING_COLUMN,
+                code::WRONG_TYPE,
+                code::EMPTY,
+                code::UNREADABLE,
+            ] {
+                metrics::counter!(IDENTITY_SNAPSHOT_LOAD_FAILURES, "reason" => reason).absolute(0);
+            }
             handle
         })
         .clone()
@@ -264,6 +290,11 @@ fn describe() {
         CORRELATE_OPEN_ITEMS,
         Unit::Count,
         "Open work items held by the correlator"
+    );
+    describe_gauge!(
+        CORRELATE_OPEN_ITEMS_WITHOUT_CASE,
+        Unit::Count,
+        "Open work items not yet linked to a CRM case, by severity"
     );
     describe_gauge!(
         CORRELATE_STATE_BYTES,

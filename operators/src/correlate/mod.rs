@@ -336,6 +336,10 @@ pub struct CorrelateStats {
     pub keys: usize,
     /// Open work items.
     pub items_open: usize,
+    /// Open work items not yet linked to a CRM case (no `case_opened` /
+    /// `case_updated` for them: nobody has taken them up in the CRM), by
+    /// severity `P1` … `P4` (index 0 … 3; other severities are not counted).
+    pub items_open_without_case: [usize; 4],
     /// Estimated bytes held by the state (map entries included).
     pub approx_state_bytes: usize,
     /// Mention rows seen.
@@ -1293,6 +1297,19 @@ impl Correlator {
         let mut s = self.ctx.stats.clone();
         s.keys = self.keys.len();
         s.items_open = self.keys.values().map(|k| k.items.len()).sum();
+        for it in self.keys.values().flat_map(|k| &k.items) {
+            if it.related_is_case {
+                continue;
+            }
+            let idx = match it.severity.as_str() {
+                "P1" => 0,
+                "P2" => 1,
+                "P3" => 2,
+                "P4" => 3,
+                _ => continue,
+            };
+            s.items_open_without_case[idx] += 1;
+        }
         // Map: one bucket (key box + inline value + control byte) per slot;
         // `capacity()` is 7/8 of the slots.
         let bucket = std::mem::size_of::<(Box<str>, KeyState)>() + 1;

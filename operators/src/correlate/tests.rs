@@ -265,6 +265,33 @@ fn correlate_vulnerable_customer_priority_and_severity_propagate() {
 }
 
 #[test]
+fn correlate_stats_count_open_items_without_case_by_severity() {
+    let mut c = corr();
+    let mut row = m("1", Some("C9"), "broadband_fault", 80, t0());
+    row.vulnerable = Some(true);
+    assert_eq!(one(&mut c, row)[0].severity, "P1");
+    assert_eq!(
+        one(&mut c, m("2", Some("C1"), "billing", 30, t0()))[0].severity,
+        "P3"
+    );
+    let s = c.stats();
+    assert_eq!(s.items_open, 2);
+    assert_eq!(s.items_open_without_case, [1, 0, 1, 0]);
+    // The CRM takes the P1 up (a case about it): no longer counted.
+    c.on_contact(&contact(
+        "E-1",
+        "C9",
+        ContactKind::CaseOpened,
+        Some("CASE-9"),
+        Some("broadband_fault"),
+        t0() + H,
+    ));
+    let s = c.stats();
+    assert_eq!(s.items_open, 2);
+    assert_eq!(s.items_open_without_case, [0, 0, 1, 0]);
+}
+
+#[test]
 fn correlate_escalation_and_sla_shrinks() {
     let mut c = corr();
     let e1 = one(&mut c, m("1", Some("C1"), "billing", 30, t0()));
