@@ -59,7 +59,7 @@ pub fn murmur2(data: &[u8]) -> i32 {
 /// The partition Kafka's default partitioner gives `key` among `partitions`.
 pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
     debug_assert!(partitions > 0);
-    ((murmur2(key) & 0x7fff_ffff) % partitions.max(1)) as i32
+    (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
 }
 
 fn utf8(batch: &RecordBatch, name: &str) -> Result<Option<Arc<dyn Array>>> {
