@@ -89,7 +89,11 @@ pub fn produce_to_topic<R: KafkaRecord>(
         .set("batch.num.messages", "10000")
         .set("compression.type", "none")
         .set("enable.idempotence", "true")
-        .set("queue.buffering.max.messages", "200000");
+        .set("queue.buffering.max.messages", "200000")
+        // Kafka's default (Java) partitioner, murmur2 of the key, as the
+        // producers of a real `crm-contacts` use: the keyed stage relies on
+        // it to co-partition contacts with repartitioned mentions.
+        .set("partitioner", "murmur2_random");
     produce_with_config(config, topic, records, count, rate_per_sec)
 }
 
