@@ -588,3 +588,47 @@ fn respond(path: &str, handle: &PrometheusHandle, health: &Health) -> Response<F
         .body(Full::new(Bytes::from(body)))
         .expect("static response parts are valid")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions_hold_readiness_until_their_owner_clears_them() {
+        let h = Health::new();
+        assert!(!h.is_ready(), "starting");
+        h.set_ready(true, "consuming 4 partition(s)");
+        assert!(h.is_ready());
+        h.set_condition("stalled", Some("1 partition(s) stalled".into()));
+        h.set_condition("memory", Some("over budget".into()));
+        // A rebalance sets the base state again: the conditions stay.
+        h.set_ready(true, "consuming 6 partition(s)");
+        assert!(!h.is_ready());
+        let r = h.reason();
+        assert!(r.starts_with("consuming 6 partition(s)"), "{r}");
+        assert!(
+            r.contains("memory: over budget") && r.contains("stalled: 1 partition(s) stalled"),
+            "{r}"
+        );
+        h.set_condition("memory", None);
+        assert!(!h.is_ready(), "stalled still holds");
+        h.set_condition("stalled", None);
+        assert!(h.is_ready());
+        h.set_ready(false, "stopped");
+        assert!(!h.is_ready());
+        // Clearing a condition that is not set changes nothing.
+        h.set_condition("backpressure", None);
+        assert_eq!(h.reason(), "stopped");
+    }
+
+    #[test]
+    fn readyz_answers_503_with_the_reasons() {
+        let handle = install();
+        let h = Health::new();
+        h.set_ready(true, "consuming 1 partition(s)");
+        assert_eq!(respond("/readyz", &handle, &h).status(), StatusCode::OK);
+        h.set_condition("backpressure", Some("oldest batch 31 s old".into()));
+        let resp = respond("/readyz", &handle, &h);
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+}
