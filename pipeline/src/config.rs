@@ -548,6 +548,19 @@ impl Config {
         }
         c
     }
+
+    /// Sets a librdkafka property that `[kafka.properties]` may override:
+    /// Switchboard's default, unless the config gives the key itself.
+    pub fn client_default(
+        &self,
+        c: &mut rdkafka::ClientConfig,
+        key: &str,
+        value: impl Into<String>,
+    ) {
+        if !self.kafka.properties.contains_key(key) {
+            c.set(key, value);
+        }
+    }
 }
 
 /// Prefixes an operator's config error key with its section name, unless the

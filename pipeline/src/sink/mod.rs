@@ -18,13 +18,7 @@ pub fn producer_config(config: &crate::config::Config) -> rdkafka::ClientConfig 
     // Each producer's queue holds at most an eighth of the memory budget
     // (librdkafka's default is 1 GiB); a full queue blocks the sender, which
     // is backpressure up to the source. Overridable.
-    if !config
-        .kafka
-        .properties
-        .contains_key("queue.buffering.max.kbytes")
-    {
-        let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 1_048_576);
-        c.set("queue.buffering.max.kbytes", kb.to_string());
-    }
+    let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 1_048_576);
+    config.client_default(&mut c, "queue.buffering.max.kbytes", kb.to_string());
     c
 }

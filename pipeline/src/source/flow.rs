@@ -26,29 +26,22 @@ const RESUME_AT: f64 = 0.75;
 /// How often the resident set is read.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
-/// The resident set of this process in bytes (Linux `/proc/self/statm`);
-/// None where it cannot be read.
+/// The resident set of this process in bytes; None where it cannot be read.
 pub fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * page_size())
+    resident_bytes_of("/proc/self/status")
 }
 
-fn page_size() -> u64 {
-    // The kernel's page size without libc: `KernelPageSize` of the first
-    // mapping in /proc/self/smaps (read once), else 4 KiB.
-    static PAGE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *PAGE.get_or_init(|| {
-        std::fs::read_to_string("/proc/self/smaps")
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("KernelPageSize:"))
-                    .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            })
-            .map(|kb| kb * 1024)
-            .unwrap_or(4096)
-    })
+/// The resident set (`VmRSS`) in a Linux `/proc/<pid>/status` file, in bytes.
+pub fn resident_bytes_of(status_path: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(status_path).ok()?;
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb * 1024)
 }
 
 /// The guard, driven by the source's control loop.
@@ -111,7 +104,8 @@ impl FlowControl {
         } else {
             share >= PAUSE_AT
         };
-        if want_pause != self.paused || want_pause {
+        // Pausing again while paused covers partitions assigned meanwhile.
+        if want_pause || self.paused {
             if let Ok(assignment) = consumer.assignment() {
                 let r = if want_pause {
                     consumer.pause(&assignment)

@@ -409,18 +409,10 @@ pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig
         .set("fetch.wait.max.ms", "50");
     // Prefetch is bounded by an eighth of the memory budget (librdkafka's
     // default, 64 MiB, when the budget is larger); overridable.
-    if !config
-        .kafka
-        .properties
-        .contains_key("queued.max.messages.kbytes")
-    {
-        let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 65_536);
-        c.set("queued.max.messages.kbytes", kb.to_string());
-    }
+    let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 65_536);
+    config.client_default(&mut c, "queued.max.messages.kbytes", kb.to_string());
     // A crashed member's partitions move after this long; overridable.
-    if !config.kafka.properties.contains_key("session.timeout.ms") {
-        c.set("session.timeout.ms", "10000");
-    }
+    config.client_default(&mut c, "session.timeout.ms", "10000");
     c
 }
 
