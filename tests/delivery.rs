@@ -8,8 +8,6 @@
 //! the output topics and the committed offsets hold.
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,7 +21,11 @@ use switchboard::generate::crm::{write_crm_snapshot, CrmGenConfig};
 use switchboard::generate::mentions::{
     Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
 };
+use switchboard::source::flow::resident_bytes_of;
 use switchboard::topology::wait_until;
+
+mod support;
+use support::{free_port, http_get};
 
 const START_MS: i64 = 1_795_600_000_000;
 
@@ -31,6 +33,9 @@ const START_MS: i64 = 1_795_600_000_000;
 struct Setup {
     partitions: i32,
     kafka: EmbeddedKafka,
+    /// A client in the pipeline's group (never joining it) for committed
+    /// offsets and watermarks; made once, polled in wait loops.
+    probe: BaseConsumer,
     config: Config,
     dir: tempfile::TempDir,
     records: Vec<GeneratedRecord>,
@@ -58,6 +63,9 @@ impl Setup {
         config.source.workers = 2;
         config.source.commit_interval_ms = 200;
         config.source.drain_timeout_ms = 5_000;
+        if let Ok(d) = std::env::var("SB_KAFKA_DEBUG") {
+            config.kafka.properties.insert("debug".into(), d);
+        }
         let records: Vec<GeneratedRecord> = MentionGenerator::new(MentionGenConfig {
             seed: 7,
             customers: 2000,
@@ -80,9 +88,11 @@ impl Setup {
         kafka
             .check_retained(&config.topics.mentions, partitions)
             .unwrap();
+        let probe = client(&config.kafka.brokers, group);
         Self {
             partitions,
             kafka,
+            probe,
             config,
             dir,
             records,
@@ -108,91 +118,78 @@ impl Setup {
         (path, port)
     }
 
+    /// Every record of `topic` (all partitions, from the beginning).
     fn read(&self, topic: &str) -> Vec<OwnedMessage> {
-        read_topic(&self.config.kafka.brokers, topic, self.partitions)
+        let c = client(&self.config.kafka.brokers, "sb-delivery-reader");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        let want = self.end_total(topic);
+        c.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (out.len() as i64) < want && Instant::now() < deadline {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                out.push(m.detach());
+            }
+        }
+        assert_eq!(out.len() as i64, want, "read all of {topic}");
+        out
     }
 
+    /// Sum over partitions of the group's committed offsets of `topic`.
     fn committed_total(&self, topic: &str) -> i64 {
-        committed(
-            &self.config.kafka.brokers,
-            &self.config.kafka.group_id,
-            topic,
-            self.partitions,
-        )
-        .into_iter()
-        .sum()
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..self.partitions {
+            tpl.add_partition(topic, p);
+        }
+        let got = self
+            .probe
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap();
+        (0..self.partitions)
+            .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => 0,
+            })
+            .sum()
     }
 
+    /// Sum over partitions of the high watermarks of `topic`.
     fn end_total(&self, topic: &str) -> i64 {
-        let probe = probe(&self.config.kafka.brokers, "sb-delivery-probe");
         (0..self.partitions)
             .map(|p| {
-                probe
+                self.probe
                     .fetch_watermarks(topic, p, Duration::from_secs(10))
                     .unwrap()
                     .1
             })
             .sum()
     }
+
+    /// Waits until `inst` (and any instance before it) committed every
+    /// record of the mentions topic; `what` names the phase in the failure.
+    fn wait_all_committed(&self, inst: &Instance, limit: Duration, what: &str) {
+        let mentions = &self.config.topics.mentions;
+        let end = self.end_total(mentions);
+        assert!(
+            wait_until(limit, || self.committed_total(mentions) == end),
+            "{what}: committed {} of {end}; log:\n{}",
+            self.committed_total(mentions),
+            inst.log_text()
+        );
+    }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn probe(brokers: &str, group: &str) -> BaseConsumer {
+fn client(brokers: &str, group: &str) -> BaseConsumer {
     ClientConfig::new()
         .set("bootstrap.servers", brokers)
         .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()
         .unwrap()
-}
-
-fn committed(brokers: &str, group: &str, topic: &str, partitions: i32) -> Vec<i64> {
-    let c = probe(brokers, group);
-    let mut tpl = TopicPartitionList::new();
-    for p in 0..partitions {
-        tpl.add_partition(topic, p);
-    }
-    let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-    (0..partitions)
-        .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
-            Some(Offset::Offset(o)) => o,
-            _ => 0,
-        })
-        .collect()
-}
-
-/// Every record of `topic` (all partitions, from the beginning).
-fn read_topic(brokers: &str, topic: &str, partitions: i32) -> Vec<OwnedMessage> {
-    let c = probe(brokers, "sb-delivery-reader");
-    let mut tpl = TopicPartitionList::new();
-    let mut ends = Vec::new();
-    for p in 0..partitions {
-        tpl.add_partition_offset(topic, p, Offset::Beginning)
-            .unwrap();
-        ends.push(
-            c.fetch_watermarks(topic, p, Duration::from_secs(10))
-                .unwrap()
-                .1,
-        );
-    }
-    let want: i64 = ends.iter().sum();
-    c.assign(&tpl).unwrap();
-    let mut out = Vec::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while (out.len() as i64) < want && Instant::now() < deadline {
-        if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-            out.push(m.detach());
-        }
-    }
-    assert_eq!(out.len() as i64, want, "read all of {topic}");
-    out
 }
 
 /// A running `switchboard run` process; killed if still running when dropped.
@@ -220,18 +217,12 @@ impl Instance {
     }
 
     fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        http_get(
+            &format!("127.0.0.1:{}", self.port),
+            path,
+            Duration::from_secs(5),
         )
-        .ok()?;
-        let mut buf = String::new();
-        s.read_to_string(&mut buf).ok()?;
-        let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-        let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-        Some((status, body))
+        .ok()
     }
 
     /// Sum of a metric's samples (all label sets) from `/metrics`.
@@ -252,15 +243,41 @@ impl Instance {
         self.get("/readyz").map(|(s, b)| (s == 200, b))
     }
 
+    /// Waits until `/readyz` answers ready; `what` names the phase.
+    fn wait_ready(&self, limit: Duration, what: &str) {
+        assert!(
+            wait_until(limit, || self.ready().is_some_and(|(r, _)| r)),
+            "{what}: {:?}; log:\n{}",
+            self.ready(),
+            self.log_text()
+        );
+    }
+
+    /// Waits until the instance consumed at least `n` records.
+    fn wait_consumed(&self, n: f64, limit: Duration) {
+        assert!(
+            wait_until(limit, || self.metric("switchboard_source_records_total")
+                >= n),
+            "did not consume {n} records; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGTERM, then a clean exit within 30 s; returns the summary counts.
+    fn stop(&mut self) -> BTreeMap<String, u64> {
+        self.signal("-TERM");
+        assert_eq!(
+            self.wait_exit(Duration::from_secs(30)).0,
+            Some(0),
+            "log:\n{}",
+            self.log_text()
+        );
+        self.summary()
+    }
+
     /// Resident set of the process, from /proc.
     fn rss_bytes(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-            .map_or(0, |kb| kb * 1024)
+        resident_bytes_of(&format!("/proc/{}/status", self.child.id())).unwrap_or(0)
     }
 
     fn signal(&self, sig: &str) {
@@ -339,20 +356,9 @@ fn sigterm_drains_commits_exactly_what_was_consumed_and_hands_over() {
     let edit = |c: &mut Config| {
         c.pipeline.shutdown_timeout_ms = 20_000;
     };
-    let (cfg_a, port_a) = setup.write_config("a", |c| {
-        edit(c);
-        if let Ok(d) = std::env::var("SB_KAFKA_DEBUG") {
-            c.kafka.properties.insert("debug".into(), d);
-        }
-    });
+    let (cfg_a, port_a) = setup.write_config("a", edit);
     let mut a = Instance::start(&cfg_a, port_a, setup.dir.path().join("a.log"));
-    assert!(
-        wait_until(Duration::from_secs(60), || a
-            .metric("switchboard_source_records_total")
-            >= 3_000.0),
-        "instance a did not consume; log:\n{}",
-        a.log_text()
-    );
+    a.wait_consumed(3_000.0, Duration::from_secs(60));
     a.signal("-TERM");
     let (code, took) = a.wait_exit(Duration::from_secs(30));
     assert_eq!(code, Some(0), "log:\n{}", a.log_text());
@@ -380,16 +386,8 @@ fn sigterm_drains_commits_exactly_what_was_consumed_and_hands_over() {
     // b joins the same group and finishes the input.
     let (cfg_b, port_b) = setup.write_config("b", edit);
     let mut b = Instance::start(&cfg_b, port_b, setup.dir.path().join("b.log"));
-    let end = setup.end_total(&mentions);
-    assert!(
-        wait_until(Duration::from_secs(90), || setup.committed_total(&mentions)
-            == end),
-        "b did not finish; log:\n{}",
-        b.log_text()
-    );
-    b.signal("-TERM");
-    assert_eq!(b.wait_exit(Duration::from_secs(30)).0, Some(0));
-    let sb = b.summary();
+    setup.wait_all_committed(&b, Duration::from_secs(90), "b did not finish");
+    let sb = b.stop();
     assert_accounted(&sb);
     // No record read twice, none lost; the DLQ holds each malformed one once.
     assert_eq!(sa["records_in"] + sb["records_in"], n as u64);
@@ -409,18 +407,11 @@ fn sigterm_drains_commits_exactly_what_was_consumed_and_hands_over() {
 fn a_30_s_broker_outage_recovers_by_itself_without_loss() {
     let n = 12_000;
     let setup = Setup::new("it-outage", n, 8);
-    let mentions = setup.config.topics.mentions.clone();
     let (cfg, port) = setup.write_config("o", |c| {
         c.pipeline.output_stall_ms = 5_000;
     });
     let mut inst = Instance::start(&cfg, port, setup.dir.path().join("o.log"));
-    assert!(
-        wait_until(Duration::from_secs(60), || inst
-            .metric("switchboard_source_records_total")
-            >= 2_000.0),
-        "did not consume; log:\n{}",
-        inst.log_text()
-    );
+    inst.wait_consumed(2_000.0, Duration::from_secs(60));
     setup.kafka.broker_down(1).unwrap();
     std::thread::sleep(Duration::from_secs(30));
     assert!(
@@ -429,25 +420,9 @@ fn a_30_s_broker_outage_recovers_by_itself_without_loss() {
         inst.log_text()
     );
     setup.kafka.broker_up(1).unwrap();
-    let end = setup.end_total(&mentions);
-    assert!(
-        wait_until(Duration::from_secs(120), || setup
-            .committed_total(&mentions)
-            == end),
-        "no recovery: committed {} of {end}; log:\n{}",
-        setup.committed_total(&mentions),
-        inst.log_text()
-    );
-    assert!(
-        wait_until(Duration::from_secs(20), || inst
-            .ready()
-            .is_some_and(|(r, _)| r)),
-        "not ready after recovery: {:?}",
-        inst.ready()
-    );
-    inst.signal("-TERM");
-    assert_eq!(inst.wait_exit(Duration::from_secs(30)).0, Some(0));
-    let s = inst.summary();
+    setup.wait_all_committed(&inst, Duration::from_secs(120), "no recovery");
+    inst.wait_ready(Duration::from_secs(20), "not ready after recovery");
+    let s = inst.stop();
     assert_accounted(&s);
     // At least once: a rebalance during the outage may re-read a batch,
     // never skip one.
@@ -520,21 +495,10 @@ fn a_stalled_output_pauses_input_under_the_memory_budget_and_recovers() {
         max_rss >> 20
     );
     setup.kafka.clear_produce_errors();
-    let end = setup.end_total(&mentions);
-    assert!(
-        wait_until(Duration::from_secs(120), || setup
-            .committed_total(&mentions)
-            == end),
-        "did not recover: committed {} of {end}; log:\n{}",
-        setup.committed_total(&mentions),
-        inst.log_text()
-    );
-    assert!(
-        wait_until(Duration::from_secs(20), || inst
-            .ready()
-            .is_some_and(|(r, _)| r)),
-        "not ready after the output recovered: {:?}",
-        inst.ready()
+    setup.wait_all_committed(&inst, Duration::from_secs(120), "did not recover");
+    inst.wait_ready(
+        Duration::from_secs(20),
+        "not ready after the output recovered",
     );
     eprintln!(
         "backpressure: max RSS {} MiB (budget {budget_mb} MiB), consumed {consumed} of {n} while stalled",

@@ -8,13 +8,17 @@
 
 use std::collections::BTreeSet;
 use std::fs;
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+mod support;
+use support::{free_port, http_get};
+
+/// How long a query to Prometheus may take.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(15);
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -160,31 +164,6 @@ fn spawn(name: &'static str, mut cmd: Command, log: PathBuf) -> Guard {
     Guard { child, name, log }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP/1.0 GET (the server closes the connection): status and body.
-fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
-    let mut s = TcpStream::connect(addr)?;
-    s.set_read_timeout(Some(Duration::from_secs(15)))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf)?;
-    let text = String::from_utf8_lossy(&buf);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    Ok((status, body.to_string()))
-}
-
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
@@ -199,8 +178,12 @@ fn urlencode(s: &str) -> String {
 /// Instant query: `Err` on an API error (bad expression), else the result
 /// vector (or scalar as a one-element vector).
 fn query(prom: &str, expr: &str) -> Result<Vec<Value>, String> {
-    let (status, body) = http_get(prom, &format!("/api/v1/query?query={}", urlencode(expr)))
-        .map_err(|e| format!("HTTP: {e}"))?;
+    let (status, body) = http_get(
+        prom,
+        &format!("/api/v1/query?query={}", urlencode(expr)),
+        HTTP_TIMEOUT,
+    )
+    .map_err(|e| format!("HTTP: {e}"))?;
     let v: Value = serde_json::from_str(&body).map_err(|e| format!("{status}: {e}: {body}"))?;
     if v["status"] != "success" {
         return Err(format!("{status}: {}: {}", v["errorType"], v["error"]));
@@ -332,7 +315,7 @@ fn prometheus_scraping_the_demo_shows_every_panel_and_evaluates_every_rule() {
 
     wait(
         "prometheus ready",
-        &mut || match http_get(&prom_addr, "/-/ready") {
+        &mut || match http_get(&prom_addr, "/-/ready", HTTP_TIMEOUT) {
             Ok((200, _)) => Ok(()),
             other => Err(format!("{other:?}")),
         },
@@ -341,7 +324,8 @@ fn prometheus_scraping_the_demo_shows_every_panel_and_evaluates_every_rule() {
     // The rules are loaded (every alert of the file) and evaluate healthy.
     let mut rule_queries: Vec<(String, String)> = Vec::new();
     wait("rules loaded and healthy", &mut || {
-        let (_, body) = http_get(&prom_addr, "/api/v1/rules").map_err(|e| e.to_string())?;
+        let (_, body) =
+            http_get(&prom_addr, "/api/v1/rules", HTTP_TIMEOUT).map_err(|e| e.to_string())?;
         let v: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
         let mut names = BTreeSet::new();
         let mut queries = Vec::new();
@@ -393,7 +377,7 @@ fn prometheus_scraping_the_demo_shows_every_panel_and_evaluates_every_rule() {
             panic!("rule {name}: query error {err}\n  {q}");
         }
     }
-    let (_, body) = http_get(&prom_addr, "/api/v1/rules").unwrap();
+    let (_, body) = http_get(&prom_addr, "/api/v1/rules", HTTP_TIMEOUT).unwrap();
     let v: Value = serde_json::from_str(&body).unwrap();
     for g in v["data"]["groups"].as_array().unwrap() {
         for r in g["rules"].as_array().unwrap() {
