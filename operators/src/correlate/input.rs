@@ -39,6 +39,8 @@ pub(super) struct Cols<'a> {
     reasons: Option<Reasons<'a>>,
     queue: Option<StrColumn<'a>>,
     incident: Option<StrColumn<'a>>,
+    source_partition: Option<&'a arrow::array::Int32Array>,
+    source_offset: Option<&'a arrow::array::Int64Array>,
 }
 
 /// One mention row.
@@ -64,6 +66,9 @@ pub(super) struct Row<'a> {
     pub reasons: Vec<Box<str>>,
     pub queue: Option<&'a str>,
     pub incident: Option<&'a str>,
+    /// Source (partition, offset) in the mention topic, when the batch
+    /// carries them (replay detection).
+    pub source: Option<(i32, i64)>,
 }
 
 fn bool_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<Option<&'a BooleanArray>> {
@@ -134,6 +139,12 @@ impl<'a> Cols<'a> {
             reasons,
             queue: StrColumn::opt(batch, col::QUEUE)?,
             incident: StrColumn::opt(batch, col::INCIDENT_ID)?,
+            source_partition: batch
+                .column_by_name(mcol::SOURCE_PARTITION)
+                .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int32Type>()),
+            source_offset: batch
+                .column_by_name(mcol::SOURCE_OFFSET)
+                .and_then(|c| c.as_primitive_opt::<Int64Type>()),
         })
     }
 
@@ -225,6 +236,12 @@ impl<'a> Cols<'a> {
             reasons,
             queue: s(&self.queue),
             incident: s(&self.incident),
+            source: match (self.source_partition, self.source_offset) {
+                (Some(p), Some(o)) if p.is_valid(i) && o.is_valid(i) => {
+                    Some((p.value(i), o.value(i)))
+                }
+                _ => None,
+            },
         })
     }
 }

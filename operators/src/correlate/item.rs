@@ -310,6 +310,11 @@ pub(crate) struct KeyState {
     pub items: Vec<Item>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crm: Option<Box<Crm>>,
+    /// Highest mention-topic offset applied per source partition: a replayed
+    /// record (at-least-once redelivery, or input re-read after a restore
+    /// from the changelog) is recognised and skipped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied: Vec<(i32, i64)>,
 }
 
 /// `Vec::push` with exact growth: state vectors stay tight (memory budget)
@@ -388,6 +393,7 @@ impl KeyState {
             n += alloc_cost(size_of::<Customer>());
         }
         n += vec_cost(&self.items);
+        n += vec_cost(&self.applied);
         for it in &self.items {
             n += alloc_cost(it.lead_reasons.len());
             n += heap_opt(&it.related_case) + heap_opt(&it.incident);

@@ -382,6 +382,9 @@ pub struct Correlator {
     keys: HashMap<Box<str>, KeyState>,
     max_event_ms: Option<i64>,
     last_sweep_wm: Option<i64>,
+    /// Keys changed since the last [`Correlator::take_dirty`], when tracked.
+    dirty: std::collections::HashSet<Box<str>>,
+    track_dirty: bool,
 }
 
 impl std::fmt::Debug for Correlator {
@@ -865,6 +868,8 @@ impl Correlator {
             keys: HashMap::new(),
             max_event_ms: None,
             last_sweep_wm: None,
+            dirty: Default::default(),
+            track_dirty: false,
         })
     }
 
@@ -935,6 +940,7 @@ impl Correlator {
         }
         let wm = self.watermark().unwrap_or(row.at_ms);
         let key = row_key(row);
+        self.dirty_key(&key);
         let t = row.at_ms;
         let uid = format!("{}:{}", row.channel, row.mention_id);
         // Split borrow: the key's state and the context.
@@ -944,6 +950,17 @@ impl Correlator {
         let ctx = &mut self.ctx;
         let ks = self.keys.get_mut(key.as_str()).expect("inserted above");
         maintain(ctx, &key, ks, wm, out);
+        if let Some((p, o)) = row.source {
+            // Offsets grow per source partition, and all of a key's mentions
+            // from one partition arrive in order: anything below the highest
+            // applied offset is a replay (a record may hold several mentions,
+            // so an equal offset falls through to the id check).
+            if ks.applied.iter().any(|&(ap, ao)| ap == p && o < ao) {
+                ctx.stats.duplicate_mentions += 1;
+                self.drop_if_empty(&key);
+                return;
+            }
+        }
         if ks
             .items
             .iter()
@@ -952,6 +969,12 @@ impl Correlator {
             ctx.stats.duplicate_mentions += 1;
             self.drop_if_empty(&key);
             return;
+        }
+        if let Some((p, o)) = row.source {
+            match ks.applied.iter_mut().find(|(ap, _)| *ap == p) {
+                Some(e) => e.1 = e.1.max(o),
+                None => push_tight(&mut ks.applied, (p, o)),
+            }
         }
         if row.customer_id.is_some() {
             let cu = Customer {
@@ -1075,6 +1098,7 @@ impl Correlator {
         }
         let wm = self.watermark().unwrap_or(t);
         let key = customer_key(&ev.customer_id);
+        self.dirty_key(&key);
         if !self.keys.contains_key(key.as_str()) {
             self.keys.insert(key.as_str().into(), KeyState::default());
         }
@@ -1257,6 +1281,7 @@ impl Correlator {
         let mut out = Vec::with_capacity(hits.len());
         let queue = Sym::new(queue);
         for (key, idx) in hits {
+            self.dirty_key(&key);
             let ctx = &mut self.ctx;
             let Some(ks) = self.keys.get_mut(&key) else {
                 continue;
@@ -1284,9 +1309,20 @@ impl Correlator {
         self.last_sweep_wm = Some(wm);
         let mut out = Vec::new();
         for (key, ks) in self.keys.iter_mut() {
+            let before = out.len();
             maintain(&mut self.ctx, key, ks, wm, &mut out);
+            if self.track_dirty && out.len() > before {
+                self.dirty.insert(key.clone());
+            }
         }
-        self.keys.retain(|_, ks| !ks.is_empty());
+        let (track, dirty) = (self.track_dirty, &mut self.dirty);
+        self.keys.retain(|key, ks| {
+            let keep = !ks.is_empty();
+            if track && !keep {
+                dirty.insert(key.clone());
+            }
+            keep
+        });
         out.sort_by(|a, b| (&a.updated_at, &a.work_item_id).cmp(&(&b.updated_at, &b.work_item_id)));
         out
     }
@@ -1320,6 +1356,34 @@ impl Correlator {
             .sum::<usize>()
             + self.keys.capacity() * 8 / 7 * bucket;
         s
+    }
+
+    /// Starts (or stops) remembering which keys change, for the state
+    /// changelog ([`Correlator::take_dirty`]).
+    pub fn set_track_dirty(&mut self, on: bool) {
+        self.track_dirty = on;
+        if !on {
+            self.dirty.clear();
+        }
+    }
+
+    fn dirty_key(&mut self, key: &str) {
+        if self.track_dirty && !self.dirty.contains(key) {
+            self.dirty.insert(key.into());
+        }
+    }
+
+    /// The keys changed since the last call with their exported state
+    /// (`None`: the key holds nothing any more, a tombstone), sorted by key.
+    pub fn take_dirty(&mut self) -> Vec<(Box<str>, Option<Vec<u8>>)> {
+        let mut keys: Vec<Box<str>> = self.dirty.drain().collect();
+        keys.sort_unstable();
+        keys.into_iter()
+            .map(|k| {
+                let v = self.export_key(&k);
+                (k, v)
+            })
+            .collect()
     }
 
     /// Keys with state (any order).
