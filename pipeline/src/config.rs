@@ -108,6 +108,15 @@ pub struct TopicsConfig {
     pub work_items: String,
     /// Output: detected outage incidents.
     pub incidents: String,
+    /// Internal (with `pipeline.keyed_stage`): enriched mentions re-keyed by
+    /// customer (Arrow IPC), co-partitioned with `crm_contacts` — create it
+    /// with the same partition count.
+    pub repartition: String,
+    /// Internal (with `pipeline.keyed_stage`), compacted: the correlation
+    /// state per customer, restored when a partition is assigned — create it
+    /// with `cleanup.policy=compact` and the same partition count as
+    /// `crm_contacts`.
+    pub changelog: String,
 }
 
 impl Default for TopicsConfig {
@@ -119,6 +128,8 @@ impl Default for TopicsConfig {
             crm_identity_updates: "crm-identity-updates".into(),
             work_items: "work-items".into(),
             incidents: "incidents".into(),
+            repartition: "switchboard-repartition".into(),
+            changelog: "switchboard-correlate-changelog".into(),
         }
     }
 }
@@ -316,6 +327,19 @@ pub struct PipelineSection {
     /// process exits with status 3 and uncommitted input is reprocessed by
     /// the next owner.
     pub shutdown_timeout_ms: u64,
+    /// Scale-out topology: the stateless stage re-keys enriched mentions by
+    /// customer through `topics.repartition`; a keyed stage (consumer group
+    /// `<kafka.group_id>-keyed`, on `topics.repartition` and
+    /// `topics.crm_contacts`) runs the stateful operators per partition,
+    /// writes the correlation state to `topics.changelog` and restores it on
+    /// assignment, so instances can come and go. Off: one process-local
+    /// stateful stage (state lost on restart).
+    pub keyed_stage: bool,
+    /// With `keyed_stage`: how often the changed correlation state is
+    /// written to the changelog, in milliseconds. Input offsets commit only
+    /// after the state written for them (and the events before it) is
+    /// acknowledged, so this also bounds how much is replayed after a crash.
+    pub checkpoint_interval_ms: u64,
 }
 
 impl PipelineSection {
@@ -334,6 +358,8 @@ impl Default for PipelineSection {
             memory_budget_mb: 2048,
             output_stall_ms: 30_000,
             shutdown_timeout_ms: 30_000,
+            keyed_stage: false,
+            checkpoint_interval_ms: 1_000,
         }
     }
 }
@@ -454,6 +480,8 @@ impl Config {
             ),
             ("topics.work_items", &self.topics.work_items),
             ("topics.incidents", &self.topics.incidents),
+            ("topics.repartition", &self.topics.repartition),
+            ("topics.changelog", &self.topics.changelog),
         ];
         for (i, (key, name)) in topics.iter().enumerate() {
             if name.is_empty()
@@ -494,6 +522,15 @@ impl Config {
                     self.source.drain_timeout_ms
                 ),
             );
+        }
+        if self.pipeline.keyed_stage && !(self.pipeline.enrich && self.pipeline.work_items) {
+            return bad(
+                "pipeline.keyed_stage",
+                "needs pipeline.enrich and pipeline.work_items (it runs the work-item operators)",
+            );
+        }
+        if self.pipeline.checkpoint_interval_ms == 0 {
+            return bad("pipeline.checkpoint_interval_ms", "must be at least 1");
         }
         if !matches!(
             self.sink.compression.as_str(),

@@ -149,6 +149,11 @@ impl StatefulOperators {
         &self.correlator
     }
 
+    /// The correlator, for restoring and checkpointing its state.
+    pub fn correlator_mut(&mut self) -> &mut Correlator {
+        &mut self.correlator
+    }
+
     /// The incident detector.
     pub fn incidents(&self) -> &IncidentDetector {
         &self.incidents
@@ -346,44 +351,14 @@ impl Downstream {
     }
 
     fn emit(&mut self, p: &Processed, ack: &Ack) {
-        let mut totals = self.totals.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(b) = &p.batch {
-            totals.mentions_correlated += b.num_rows() as u64;
-        }
-        if let Some(sink) = &self.work_items {
-            for ev in &p.work_items {
-                let action = ev.action.as_str();
-                metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => action)
-                    .increment(1);
-                *totals.by_action.entry(action).or_insert(0) += 1;
-                if action == "created" {
-                    *totals
-                        .created_by_queue_severity
-                        .entry((ev.queue.clone(), ev.severity.clone()))
-                        .or_insert(0) += 1;
-                }
-                sink.send(&ev.work_item_id, ev.to_json().as_bytes(), ack.clone());
-                if let Some(obs) = self.observers.work_items.as_mut() {
-                    obs(ev);
-                }
-            }
-        }
-        if let Some(sink) = &self.incidents {
-            for ev in &p.incidents {
-                metrics::counter!(m::INCIDENT_EVENTS, "action" => if ev.action == "opened" { "opened" } else { "closed" })
-                    .increment(1);
-                if ev.action == "opened" {
-                    totals.incidents_opened += 1;
-                } else {
-                    totals.incidents_closed += 1;
-                }
-                let json = serde_json::to_vec(ev).unwrap_or_default();
-                sink.send(&ev.incident_id, &json, ack.clone());
-                if let Some(obs) = self.observers.incidents.as_mut() {
-                    obs(ev);
-                }
-            }
-        }
+        emit(
+            self.work_items.as_deref(),
+            self.incidents.as_deref(),
+            &self.totals,
+            &mut self.observers,
+            p,
+            ack,
+        );
     }
 
     fn publish_state(&self) {
@@ -405,6 +380,57 @@ impl Downstream {
             metrics::gauge!(m::CORRELATE_WATERMARK_LAG).set(((now - w).max(0) as f64) / 1e3);
         }
         metrics::gauge!(m::INCIDENTS_OPEN).set(ops.incidents().open_incidents() as f64);
+    }
+}
+
+/// Sends what one envelope produced to the sinks (each event holding a
+/// clone of `ack`), counts it in the metrics and `totals`, and shows it to
+/// the observers.
+pub fn emit(
+    work_items: Option<&EventSink>,
+    incidents: Option<&EventSink>,
+    totals: &Mutex<WorkItemTotals>,
+    observers: &mut Observers,
+    p: &Processed,
+    ack: &Ack,
+) {
+    let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(b) = &p.batch {
+        totals.mentions_correlated += b.num_rows() as u64;
+    }
+    if let Some(sink) = work_items {
+        for ev in &p.work_items {
+            let action = ev.action.as_str();
+            metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => action)
+                .increment(1);
+            *totals.by_action.entry(action).or_insert(0) += 1;
+            if action == "created" {
+                *totals
+                    .created_by_queue_severity
+                    .entry((ev.queue.clone(), ev.severity.clone()))
+                    .or_insert(0) += 1;
+            }
+            sink.send(&ev.work_item_id, ev.to_json().as_bytes(), ack.clone());
+            if let Some(obs) = observers.work_items.as_mut() {
+                obs(ev);
+            }
+        }
+    }
+    if let Some(sink) = incidents {
+        for ev in &p.incidents {
+            metrics::counter!(m::INCIDENT_EVENTS, "action" => if ev.action == "opened" { "opened" } else { "closed" })
+                .increment(1);
+            if ev.action == "opened" {
+                totals.incidents_opened += 1;
+            } else {
+                totals.incidents_closed += 1;
+            }
+            let json = serde_json::to_vec(ev).unwrap_or_default();
+            sink.send(&ev.incident_id, &json, ack.clone());
+            if let Some(obs) = observers.incidents.as_mut() {
+                obs(ev);
+            }
+        }
     }
 }
 

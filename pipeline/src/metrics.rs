@@ -121,6 +121,16 @@ pub const CORRELATE_STATE_BYTES: &str = "switchboard_correlate_state_bytes";
 pub const CORRELATE_LATE: &str = "switchboard_correlate_late_records_total";
 /// Wall clock minus the correlator's event-time watermark.
 pub const CORRELATE_WATERMARK_LAG: &str = "switchboard_correlate_watermark_lag_seconds";
+/// Keyed stage: time to restore one partition's state from the changelog.
+pub const STATE_RESTORE_DURATION: &str = "switchboard_state_restore_duration_seconds";
+/// Keyed stage: changelog records read while restoring.
+pub const STATE_RESTORED_RECORDS: &str = "switchboard_state_restored_records_total";
+/// Keyed stage: keys held after the last restore of a partition, by partition.
+pub const STATE_RESTORED_KEYS: &str = "switchboard_state_restored_keys";
+/// Keyed stage: changelog records written (state updates and tombstones).
+pub const STATE_CHANGELOG_RECORDS: &str = "switchboard_state_changelog_records_total";
+/// Keyed stage: partitions whose state is held (restored and owned).
+pub const STATE_PARTITIONS: &str = "switchboard_state_partitions";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 
@@ -310,6 +320,31 @@ fn describe() {
         CORRELATE_WATERMARK_LAG,
         Unit::Seconds,
         "Wall clock minus the event-time watermark"
+    );
+    describe_histogram!(
+        STATE_RESTORE_DURATION,
+        Unit::Seconds,
+        "Time to restore one partition's correlation state from the changelog"
+    );
+    describe_counter!(
+        STATE_RESTORED_RECORDS,
+        Unit::Count,
+        "Changelog records read while restoring state"
+    );
+    describe_gauge!(
+        STATE_RESTORED_KEYS,
+        Unit::Count,
+        "Keys held after the last restore of a partition"
+    );
+    describe_counter!(
+        STATE_CHANGELOG_RECORDS,
+        Unit::Count,
+        "Changelog records written (state updates and tombstones)"
+    );
+    describe_gauge!(
+        STATE_PARTITIONS,
+        Unit::Count,
+        "Keyed-stage partitions whose state this instance holds"
     );
     describe_counter!(
         SINK_FAILURES,

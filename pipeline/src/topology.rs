@@ -13,9 +13,15 @@
 //!        │           → IdentityJoin (as-of CRM snapshot + identity updates)
 //!        │ rejected records ──► DlqSink ──► `mentions-dlq`
 //!        ▼ RowChannel (capacity in rows: backpressure)
-//!  sb-downstream   : terminal stage (acknowledges batches; later: join,
-//!                    score, correlate, route, work-item sink)
+//!  sb-downstream   : the stateful operators (spam, incidents, route,
+//!                    correlate) → `work-items`, `incidents`
 //! ```
+//!
+//! With `pipeline.keyed_stage` the workers send each enriched batch, split
+//! by customer, to `topics.repartition` instead of the channel, and a second
+//! source (group `<group_id>-keyed`, thread `sb-keyed` plus its workers)
+//! runs [`KeyedWorker`](crate::source::keyed::KeyedWorker)s over the
+//! repartition topic and `crm-contacts`, with state in `topics.changelog`.
 //!
 //! Beside them, `CrmState` (`state/crm.rs`) loads CRM snapshot versions
 //! (thread `sb-crm`, hot reload) and `UpdatesReader`
@@ -43,7 +49,9 @@ use crate::downstream::Downstream;
 use crate::error::Result;
 use crate::metrics::{Health, SourceMetrics};
 use crate::sink::dlq::DlqSink;
+use crate::sink::events::EventSink;
 use crate::source::kafka::KafkaSource;
+use crate::source::keyed::{KeyedShared, KeyedWorker};
 use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
 use crate::state::crm::CrmState;
 
@@ -135,6 +143,93 @@ pub struct Pipeline {
     health: Arc<Health>,
     workers: usize,
     crm: Option<Arc<CrmState>>,
+    keyed: Option<KeyedStage>,
+}
+
+/// The keyed stage's parts (`pipeline.keyed_stage`).
+struct KeyedStage {
+    source: KafkaSource,
+    shared: Arc<KeyedShared>,
+    repartition: Arc<EventSink>,
+    partitions: i32,
+}
+
+impl KeyedStage {
+    fn build(
+        config: &Config,
+        downstream: &Downstream,
+        dlq: &Arc<DlqSink>,
+        stats: &Arc<PipelineStats>,
+        totals: &Arc<Mutex<WorkItemTotals>>,
+        health: &Arc<Health>,
+        workers: usize,
+    ) -> Result<Self> {
+        let timeout = Duration::from_secs(10);
+        let repartition = Arc::new(EventSink::new(
+            config,
+            &config.topics.repartition,
+            "repartition",
+        )?);
+        let changelog = Arc::new(EventSink::new(
+            config,
+            &config.topics.changelog,
+            "changelog",
+        )?);
+        let partitions = repartition.partition_count(timeout)?;
+        // Co-partitioning: partition p of all three holds the same customers.
+        for (key, topic) in [
+            ("topics.changelog", &config.topics.changelog),
+            ("topics.crm_contacts", &config.topics.crm_contacts),
+        ] {
+            let n = repartition.partition_count_of(topic, timeout)?;
+            if n != partitions {
+                return Err(crate::PipelineError::Config {
+                    key: key.into(),
+                    reason: format!(
+                        "`{topic}` has {n} partitions but `{}` has {partitions}: the keyed stage needs them co-partitioned (equal counts)",
+                        config.topics.repartition
+                    ),
+                });
+            }
+        }
+        let (work_items, incidents) = match downstream.sinks().as_slice() {
+            [w, i] => (w.clone(), i.clone()),
+            _ => {
+                return Err(crate::PipelineError::Runtime(
+                    "keyed stage needs the work-item and incident sinks".into(),
+                ))
+            }
+        };
+        let shared = Arc::new(KeyedShared {
+            config: config.clone(),
+            repartition_topic: Arc::from(config.topics.repartition.as_str()),
+            contacts_topic: Arc::from(config.topics.crm_contacts.as_str()),
+            work_items,
+            incidents,
+            changelog,
+            dlq: dlq.clone(),
+            stats: stats.clone(),
+            totals: totals.clone(),
+        });
+        // Range assignment gives one member partition p of both topics.
+        let mut kc = config.clone();
+        kc.kafka
+            .properties
+            .insert("partition.assignment.strategy".into(), "range".into());
+        let source = KafkaSource::subscribe(
+            &kc,
+            &format!("{}-keyed", config.kafka.group_id),
+            &[&config.topics.repartition, &config.topics.crm_contacts],
+            workers,
+            health.clone(),
+        )?;
+        Ok(Self {
+            source,
+            shared,
+            repartition,
+            partitions,
+        })
+    }
 }
 
 impl Pipeline {
@@ -161,9 +256,23 @@ impl Pipeline {
         // Contacts are read by the same group when work items are produced:
         // their offsets ride with the mentions' through the same tracker.
         let mut topics = vec![config.topics.mentions.as_str()];
-        if config.pipeline.enrich && config.pipeline.work_items {
+        let keyed_stage = config.pipeline.keyed_stage;
+        if config.pipeline.enrich && config.pipeline.work_items && !keyed_stage {
             topics.push(config.topics.crm_contacts.as_str());
         }
+        let keyed = if keyed_stage {
+            Some(KeyedStage::build(
+                config,
+                &downstream,
+                &dlq,
+                &stats,
+                &totals,
+                &health,
+                workers,
+            )?)
+        } else {
+            None
+        };
         let source = KafkaSource::subscribe(
             config,
             &config.kafka.group_id,
@@ -183,6 +292,7 @@ impl Pipeline {
             health,
             workers,
             crm,
+            keyed,
         })
     }
 
@@ -226,6 +336,7 @@ impl Pipeline {
             health,
             workers,
             crm,
+            keyed,
         } = self;
         if observer.is_some() {
             downstream.set_batch_observer(observer);
@@ -238,8 +349,43 @@ impl Pipeline {
             .spawn(move || downstream.run(rx))
             .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?;
         let topic = config.topics.mentions.clone();
-        let contacts_topic = (config.pipeline.enrich && config.pipeline.work_items)
-            .then(|| config.topics.crm_contacts.clone());
+        let contacts_topic =
+            (config.pipeline.enrich && config.pipeline.work_items && keyed.is_none())
+                .then(|| config.topics.crm_contacts.clone());
+        let repartition = keyed
+            .as_ref()
+            .map(|k| (k.repartition.clone(), k.partitions));
+        let keyed_thread = match keyed {
+            Some(k) => {
+                let stop = stop.clone();
+                let max_poll = config.source.max_poll_records;
+                let shared = k.shared.clone();
+                info!(partitions = k.partitions, "keyed stage running");
+                Some(
+                    std::thread::Builder::new()
+                        .name("sb-keyed".into())
+                        .spawn(move || {
+                            let flush = shared.clone();
+                            k.source.run(
+                                stop,
+                                max_poll,
+                                move |_| KeyedWorker::new(shared.clone()),
+                                move |timeout| {
+                                    flush.dlq.flush(timeout);
+                                    flush.work_items.flush(timeout);
+                                    flush.incidents.flush(timeout);
+                                    flush.changelog.flush(timeout);
+                                },
+                            )
+                        })
+                        .map_err(|e| {
+                            crate::PipelineError::Runtime(format!("cannot spawn keyed stage: {e}"))
+                        })?,
+                )
+            }
+            None => None,
+        };
+        let repartition_flush = repartition.as_ref().map(|(s, _)| s.clone());
         let parse = config.parse.build();
         let max_rows = config.source.max_batch_rows;
         let linger = Duration::from_millis(config.source.batch_linger_ms);
@@ -250,7 +396,7 @@ impl Pipeline {
             stop,
             config.source.max_poll_records,
             move |_i| {
-                ParseWorker::new(
+                let w = ParseWorker::new(
                     parse.clone(),
                     enricher.clone(),
                     join.clone(),
@@ -262,10 +408,17 @@ impl Pipeline {
                     dlq_for_workers.clone(),
                     SourceMetrics::new(&topic),
                     stats_for_workers.clone(),
-                )
+                );
+                match &repartition {
+                    Some((sink, n)) => w.with_repartition(sink.clone(), *n),
+                    None => w,
+                }
             },
             |timeout| {
                 dlq.flush(timeout);
+                if let Some(r) = &repartition_flush {
+                    r.flush(timeout);
+                }
                 for s in &sinks {
                     s.flush(timeout);
                 }
@@ -274,6 +427,13 @@ impl Pipeline {
         // The handler factory (and its sender) is dropped by now; the workers'
         // senders went with their threads, so the downstream stage sees Closed.
         let _ = downstream.join();
+        let result = match keyed_thread.map(|t| t.join()) {
+            Some(Ok(Err(e))) if result.is_ok() => Err(e),
+            Some(Err(_)) if result.is_ok() => {
+                Err(crate::PipelineError::Runtime("keyed stage panicked".into()))
+            }
+            _ => result,
+        };
         if let Some(crm) = &crm {
             crm.shutdown();
         }

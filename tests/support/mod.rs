@@ -1,4 +1,5 @@
-//! Helpers shared by the process-level tests (`delivery`, `observability`).
+//! Helpers shared by the process-level tests (`delivery`, `observability`,
+//! `scale_out`).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,3 +31,5 @@ pub fn http_get(addr: &str, path: &str, timeout: Duration) -> std::io::Result<(u
         .unwrap_or(0);
     Ok((status, body.to_string()))
 }
+
+pub mod cluster;

@@ -37,6 +37,16 @@ pub struct MentionGenConfig {
     /// Share of authors that are not CRM customers, default 0.2. A third of
     /// those are spam bots, so it also scales the spam share.
     pub unknown_author_ratio: f64,
+    /// Key every record of a CRM customer `customer-<index>` (whatever the
+    /// channel) and never leave a key out: all of a customer's mentions then
+    /// share one `mentions` partition, so their order is fixed by the input
+    /// (scale-out tests compare topologies record for record). Off: keyed
+    /// by author handle, 5 % unkeyed, as real sources do.
+    pub key_by_customer: bool,
+    /// Every mention of a multi-mention Facebook webhook has the same
+    /// author (with `key_by_customer`, the record's key then names every
+    /// row's customer).
+    pub single_author_records: bool,
 }
 
 impl Default for MentionGenConfig {
@@ -50,6 +60,8 @@ impl Default for MentionGenConfig {
             events_per_sec: 1000.0,
             malformed_ratio: 0.01,
             unknown_author_ratio: 0.2,
+            key_by_customer: false,
+            single_author_records: false,
         }
     }
 }
@@ -150,6 +162,7 @@ static UNKNOWN_SUFFIX: [&str; 6] = ["_uk", "x", "_ldn", "UK", "_x", "ie"];
 static UNKNOWN_DOMAINS: [&str; 4] = ["gmail.com", "hotmail.com", "yahoo.com", "outlook.com"];
 
 /// Who wrote a mention.
+#[derive(Clone)]
 struct Author {
     customer: Option<usize>,
     bot: bool,
@@ -200,6 +213,8 @@ struct Gen {
     campaign_until: u64,
     unknown_pool: u64,
     skew: super::Skew,
+    /// The first author of the record being generated: `Some(customer)`.
+    record_author: Option<Option<usize>>,
     /// Reused buffers.
     body: String,
     ents: Vec<(Ent, usize, usize, usize, usize)>,
@@ -238,6 +253,7 @@ impl MentionGenerator {
                 campaign_until: 0,
                 unknown_pool,
                 skew,
+                record_author: None,
                 body: String::with_capacity(512),
                 ents: Vec::with_capacity(8),
             },
@@ -272,6 +288,7 @@ impl MentionGenerator {
             t -= g.rng.range(1, 10_000) as i64;
         }
         g.tick_burst();
+        g.record_author = None;
         self.buf.clear();
         if g.rng.chance(g.cfg.malformed_ratio) {
             return self.malformed(t);
@@ -293,7 +310,12 @@ impl MentionGenerator {
         t: i64,
     ) -> GeneratedRecord {
         debug_assert!(!payload.contains(&b'\n'));
-        let key = if self.g.rng.chance(0.05) {
+        let key = if self.g.cfg.key_by_customer {
+            match self.g.record_author.take() {
+                Some(Some(c)) => Some(format!("customer-{c}").into_bytes()),
+                _ => key.map(String::into_bytes),
+            }
+        } else if self.g.rng.chance(0.05) {
             None
         } else {
             key.map(String::into_bytes)
@@ -426,6 +448,7 @@ impl MentionGenerator {
         let total = mentions + reactions;
         let mut reaction_slots = reactions;
         let mut first = true;
+        let mut first_author: Option<(Topic, Author)> = None;
         for k in 0..total {
             let is_reaction =
                 reaction_slots > 0 && (total - k == reaction_slots || g.rng.chance(0.5));
@@ -464,7 +487,13 @@ impl MentionGenerator {
                 buf.push_str("\",\"verb\":\"add\"}}");
                 continue;
             }
-            let (topic, a) = g.topic_and_author(IdentityKind::Facebook);
+            let (topic, a) = match &first_author {
+                Some(x) if g.cfg.single_author_records => x.clone(),
+                _ => g.topic_and_author(IdentityKind::Facebook),
+            };
+            if first_author.is_none() {
+                first_author = Some((topic, a.clone()));
+            }
             let _lang = g.compose(&mut self.text, topic, &a, Channel::Facebook);
             if key.is_none() {
                 key = Some(a.handle.clone());
@@ -914,6 +943,14 @@ impl Gen {
 
     /// Chooses what the next mention is about and who wrote it.
     fn topic_and_author(&mut self, kind: IdentityKind) -> (Topic, Author) {
+        let (topic, a) = self.pick_topic_and_author(kind);
+        if self.record_author.is_none() {
+            self.record_author = Some(a.customer);
+        }
+        (topic, a)
+    }
+
+    fn pick_topic_and_author(&mut self, kind: IdentityKind) -> (Topic, Author) {
         let t = self.clock_ms as i64;
         let known = !self.rng.chance(self.cfg.unknown_author_ratio);
         if let Some(b) = &self.burst {

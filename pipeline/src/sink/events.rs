@@ -68,12 +68,32 @@ impl EventSink {
     /// Queues one event; blocks while librdkafka's queue is full (the
     /// producer polls in its own thread), which is backpressure upstream.
     pub fn send(&self, key: &str, payload: &[u8], ack: Ack) {
+        self.send_to(None, Some(key.as_bytes()), Some(payload), ack);
+    }
+
+    /// Queues one record to an explicit partition (or the partitioner's,
+    /// `None`), with an optional key and value (`None`: a tombstone);
+    /// blocks like [`EventSink::send`].
+    pub fn send_to(
+        &self,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        ack: Ack,
+    ) {
         let mut opaque = Box::new(ack);
         loop {
-            let record: BaseRecord<'_, str, [u8], Box<Ack>> =
-                BaseRecord::with_opaque_to(&self.topic, opaque)
-                    .key(key)
-                    .payload(payload);
+            let mut record: BaseRecord<'_, [u8], [u8], Box<Ack>> =
+                BaseRecord::with_opaque_to(&self.topic, opaque);
+            if let Some(v) = payload {
+                record = record.payload(v);
+            }
+            if let Some(k) = key {
+                record = record.key(k);
+            }
+            if let Some(p) = partition {
+                record = record.partition(p);
+            }
             match self.producer.send(record) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
@@ -87,6 +107,35 @@ impl EventSink {
                 }
             }
         }
+    }
+
+    /// The topic's partition count, from the broker's metadata.
+    pub fn partition_count(&self, timeout: Duration) -> Result<i32> {
+        self.partition_count_of(&self.topic, timeout)
+    }
+
+    /// Another topic's partition count, through this sink's connection.
+    pub fn partition_count_of(&self, topic: &str, timeout: Duration) -> Result<i32> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(Some(topic), timeout)?;
+        let n = md
+            .topics()
+            .iter()
+            .find(|t| t.name() == topic && t.error().is_none())
+            .map_or(0, |t| t.partitions().len() as i32);
+        if n == 0 {
+            return Err(crate::PipelineError::Runtime(format!(
+                "topic `{topic}` does not exist or has no partitions"
+            )));
+        }
+        Ok(n)
+    }
+
+    /// The topic this sink writes.
+    pub fn topic(&self) -> &str {
+        &self.topic
     }
 
     /// Waits for queued events to be delivered.

@@ -1,7 +1,9 @@
-//! Sources: the Kafka mention source (group consumer, parse workers) and the
+//! Sources: the Kafka mention source (group consumer, parse workers), the
+//! keyed stage's source (repartitioned mentions and CRM contacts) and the
 //! identity-updates reader.
 
 pub mod flow;
 pub mod identity_updates;
 pub mod kafka;
+pub mod keyed;
 pub mod parse_worker;

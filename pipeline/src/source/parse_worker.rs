@@ -13,7 +13,7 @@ use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
 use switchboard_operators::severity::Severity;
 
-use super::kafka::{MessageBatch, WorkerHandler};
+use super::kafka::{MessageBatch, RawMessage, WorkerHandler};
 use crate::channel::{RowSender, Rows};
 use crate::metrics::SourceMetrics;
 use crate::sink::dlq::{DlqRecord, DlqSink};
@@ -111,6 +111,9 @@ pub struct ParseWorker {
     metrics: SourceMetrics,
     enrich_out: metrics::Counter,
     stats: Arc<PipelineStats>,
+    /// Keyed stage on: enriched batches go to the repartition topic (sink,
+    /// partition count) instead of the downstream channel.
+    repartition: Option<(Arc<crate::sink::events::EventSink>, i32)>,
 }
 
 impl ParseWorker {
@@ -150,7 +153,19 @@ impl ParseWorker {
             metrics,
             enrich_out: metrics::counter!(crate::metrics::STAGE_RECORDS_OUT, "stage" => crate::metrics::stage::ENRICH),
             stats,
+            repartition: None,
         }
+    }
+
+    /// Sends enriched batches to the repartition topic (`partitions`
+    /// partitions) by customer instead of downstream.
+    pub fn with_repartition(
+        mut self,
+        sink: Arc<crate::sink::events::EventSink>,
+        partitions: i32,
+    ) -> Self {
+        self.repartition = Some((sink, partitions));
+        self
     }
 
     fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
@@ -223,6 +238,31 @@ impl ParseWorker {
             batch
         };
         self.enrich_out.increment(rows as u64);
+        if let Some((sink, partitions)) = &self.repartition {
+            // Each part holds the batch's ack until the broker has it: the
+            // mention offsets commit once their repartition records are
+            // stored (the keyed stage's commits cover the rest).
+            let parts = switchboard_operators::repartition::split_by_partition(&batch, *partitions)
+                .and_then(|parts| {
+                    parts
+                        .into_iter()
+                        .map(|(p, b)| Ok((p, switchboard_operators::repartition::encode_ipc(&b)?)))
+                        .collect::<switchboard_operators::Result<Vec<_>>>()
+                });
+            match parts {
+                Ok(parts) => {
+                    for (p, bytes) in parts {
+                        sink.send_to(Some(p), None, Some(&bytes), ack.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "repartition failed; batch not acknowledged");
+                    self.stats.enrich_errors.fetch_add(1, Ordering::Relaxed);
+                    ack.fail();
+                }
+            }
+            return;
+        }
         // Blocks while the downstream channel is full: this is the backpressure
         // that pauses consumption (librdkafka's prefetch queue is bounded too).
         let _ = self.tx.send(MentionEnvelope {
@@ -250,22 +290,7 @@ impl WorkerHandler for ParseWorker {
                     }
                     Err(rej) => {
                         self.stats.contacts_rejected.fetch_add(1, Ordering::Relaxed);
-                        // The DLQ's reasons are the parser's: a field of the
-                        // wrong type counts as missing (the detail says which).
-                        let reason = match rej.reason {
-                            "invalid_utf8" => DlqReason::InvalidUtf8,
-                            "invalid_json" => DlqReason::InvalidJson,
-                            _ => DlqReason::MissingField,
-                        };
-                        self.dlq_pending.push(DlqRecord {
-                            key: m.key.map(|k| k.to_vec()),
-                            payload: m.payload.to_vec(),
-                            reason,
-                            detail: rej.to_string(),
-                            source_topic: topic.clone(),
-                            source_partition: m.partition,
-                            source_offset: m.offset,
-                        });
+                        self.dlq_pending.push(contact_dlq_record(&m, topic, &rej));
                     }
                 }
                 self.note_offset(topic, m.partition, m.offset);
@@ -316,6 +341,30 @@ impl WorkerHandler for ParseWorker {
 
     fn on_stop(&mut self, tracker: &Arc<OffsetTracker>) {
         self.flush(tracker);
+    }
+}
+
+/// The DLQ record of a rejected CRM contact. The DLQ's reasons are the
+/// parser's: a field of the wrong type counts as missing (the detail says
+/// which).
+pub fn contact_dlq_record(
+    m: &RawMessage<'_>,
+    topic: &Arc<str>,
+    rej: &switchboard_operators::correlate::ContactRejection,
+) -> DlqRecord {
+    let reason = match rej.reason {
+        "invalid_utf8" => DlqReason::InvalidUtf8,
+        "invalid_json" => DlqReason::InvalidJson,
+        _ => DlqReason::MissingField,
+    };
+    DlqRecord {
+        key: m.key.map(|k| k.to_vec()),
+        payload: m.payload.to_vec(),
+        reason,
+        detail: rej.to_string(),
+        source_topic: topic.clone(),
+        source_partition: m.partition,
+        source_offset: m.offset,
     }
 }
 

@@ -1,6 +1,6 @@
-//! Runtime state: input offset tracking and the CRM state of the identity
-//! join. Window and correlation state (keyed by customer, persisted to
-//! changelog topics) will live beside them.
+//! Runtime state: input offset tracking, the CRM state of the identity
+//! join, and the correlation state changelog of the keyed stage.
 
+pub mod changelog;
 pub mod crm;
 pub mod offsets;

@@ -28,11 +28,15 @@ struct PartitionTrack {
     committable: Option<i64>,
     /// A batch failed: never advance past it.
     stalled: bool,
+    /// Which assignment this partition belongs to (grows with every
+    /// assignment): a keyed stage restores its state when it changes.
+    generation: u64,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     next_seq: u64,
+    next_generation: u64,
     partitions: HashMap<TopicPartition, PartitionTrack>,
     /// When each in-flight batch began (by sequence), for stall detection.
     begun: BTreeMap<u64, Instant>,
@@ -55,9 +59,18 @@ impl OffsetTracker {
     /// Starts tracking partitions (on assignment). Existing state is kept.
     pub fn assign(&self, parts: impl IntoIterator<Item = TopicPartition>) {
         let mut inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.next_generation += 1;
+        let generation = inner.next_generation;
         for tp in parts {
-            inner.partitions.entry(tp).or_default();
+            inner.partitions.entry(tp).or_default().generation = generation;
         }
+    }
+
+    /// The assignment generation of a partition, `None` when it is not
+    /// assigned. A partition revoked and assigned again gets a new one.
+    pub fn generation(&self, tp: &TopicPartition) -> Option<u64> {
+        let inner = self.inner.lock().expect("offset tracker poisoned");
+        inner.partitions.get(tp).map(|t| t.generation)
     }
 
     /// Stops tracking partitions (on revocation). Acks that arrive later for
@@ -88,6 +101,7 @@ impl OffsetTracker {
             parts: tracked,
             failed: AtomicBool::new(false),
             tracker: self.clone(),
+            children: Vec::new(),
         }))
     }
 
@@ -170,11 +184,19 @@ struct AckInner {
     parts: Vec<TopicPartition>,
     failed: AtomicBool,
     tracker: Arc<OffsetTracker>,
+    /// Acks completed (or failed) with this one.
+    children: Vec<Ack>,
 }
 
 impl Drop for AckInner {
     fn drop(&mut self) {
         let ok = !self.failed.load(Ordering::Acquire);
+        if !ok {
+            for c in &self.children {
+                c.fail();
+            }
+        }
+        self.children.clear();
         self.tracker.complete(self.seq, &self.parts, ok);
     }
 }
@@ -188,6 +210,25 @@ impl Ack {
     /// Marks the batch failed: its partitions stop committing at this batch.
     pub fn fail(&self) {
         self.0.failed.store(true, Ordering::Release);
+    }
+
+    /// One ack standing for several: the bundled acks complete when the
+    /// bundle does, and fail if it fails. `None` for an empty list.
+    pub fn bundle(acks: Vec<Ack>) -> Option<Ack> {
+        let tracker = acks.first()?.0.tracker.clone();
+        let seq = {
+            let mut inner = tracker.inner.lock().expect("offset tracker poisoned");
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            seq
+        };
+        Some(Ack(Arc::new(AckInner {
+            seq,
+            parts: Vec::new(),
+            failed: AtomicBool::new(false),
+            tracker,
+            children: acks,
+        })))
     }
 }
 
@@ -253,6 +294,43 @@ mod tests {
             vec![(tp(0), 20)],
             "a higher offset wins"
         );
+    }
+
+    #[test]
+    fn bundles_complete_and_fail_together() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0), tp(1)]);
+        let a = t.begin(&[(tp(0), 10)]);
+        let b = t.begin(&[(tp(1), 7)]);
+        let bundle = Ack::bundle(vec![a, b]).unwrap();
+        assert_eq!(t.in_flight(), 2);
+        let held = bundle.clone();
+        drop(bundle);
+        assert!(t.drain_committable().is_empty(), "a clone still holds them");
+        drop(held);
+        let mut got = t.drain_committable();
+        got.sort();
+        assert_eq!(got, vec![(tp(0), 10), (tp(1), 7)]);
+        let c = t.begin(&[(tp(0), 20)]);
+        let bundle = Ack::bundle(vec![c]).unwrap();
+        bundle.fail();
+        drop(bundle);
+        assert!(t.drain_committable().is_empty());
+        assert_eq!(t.stalled(), vec![tp(0)]);
+        assert!(Ack::bundle(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn generations_change_with_each_assignment() {
+        let t = OffsetTracker::new();
+        assert_eq!(t.generation(&tp(0)), None);
+        t.assign([tp(0), tp(1)]);
+        let g = t.generation(&tp(0)).unwrap();
+        assert_eq!(t.generation(&tp(1)), Some(g));
+        t.revoke([tp(0)]);
+        assert_eq!(t.generation(&tp(0)), None);
+        t.assign([tp(0)]);
+        assert!(t.generation(&tp(0)).unwrap() > g);
     }
 
     #[test]

@@ -1,0 +1,469 @@
+//! The keyed stage (`pipeline.keyed_stage`): the stateful operators, run
+//! per partition of the repartition topic, with their correlation state in
+//! a changelog topic.
+//!
+//! ```text
+//! topics.repartition p (Arrow IPC, by customer) ─┐  one consumer group
+//! topics.crm_contacts p (JSON, by customer)   ───┴► `<group_id>-keyed`, range
+//!        assignment: partition p of both topics goes to the same member and,
+//!        through the source's forwarding, to worker p % workers
+//!   KeyedWorker: per assigned partition one StatefulOperators (spam →
+//!   incidents → route → correlate), restored from topics.changelog p when
+//!   the partition is (re)assigned
+//!        ├─► work-items / incidents (events hold the interval's ack)
+//!        └─► every pipeline.checkpoint_interval_ms: the keys changed in the
+//!            interval → topics.changelog p — produced only once every event
+//!            of the interval is acknowledged, in interval order; the input
+//!            batches' acks ride on those records, so input offsets commit
+//!            after the outputs *and* the state they caused.
+//! ```
+//!
+//! After a crash the next owner restores the state and re-reads the input
+//! from the last commit. A key's state remembers the highest mention offset
+//! it applied per source partition and its contacts by event id, so a
+//! replayed record the state already holds is skipped; one the state does
+//! not hold is processed again and yields the same events (ids and
+//! revisions are deterministic), which the latest-revision view absorbs.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use switchboard_operators::correlate::{parse_contact, ContactEvent};
+use switchboard_operators::parse::DlqReason;
+use switchboard_operators::repartition::decode_ipc;
+use switchboard_operators::spam;
+use tracing::{error, warn};
+
+use super::kafka::{MessageBatch, WorkerHandler};
+use super::parse_worker::{contact_dlq_record, PipelineStats};
+use crate::config::Config;
+use crate::downstream::{emit, Observers, StatefulOperators, WorkItemTotals};
+use crate::metrics as m;
+use crate::sink::dlq::{DlqRecord, DlqSink};
+use crate::sink::events::EventSink;
+use crate::state::changelog::{self, WATERMARK_KEY};
+use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
+
+/// How long a partition's restore may take before the worker gives up on it
+/// (the partition's input then stays uncommitted and is retried).
+const RESTORE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// What every keyed worker shares.
+pub struct KeyedShared {
+    /// The configuration the operators are built from.
+    pub config: Config,
+    /// `topics.repartition`.
+    pub repartition_topic: Arc<str>,
+    /// `topics.crm_contacts`.
+    pub contacts_topic: Arc<str>,
+    /// Work-item events.
+    pub work_items: Arc<EventSink>,
+    /// Incident events.
+    pub incidents: Arc<EventSink>,
+    /// The state changelog.
+    pub changelog: Arc<EventSink>,
+    /// Rejected contacts.
+    pub dlq: Arc<DlqSink>,
+    /// Shared totals.
+    pub stats: Arc<PipelineStats>,
+    /// Work-item totals.
+    pub totals: Arc<Mutex<WorkItemTotals>>,
+}
+
+struct Part {
+    ops: StatefulOperators,
+    generation: u64,
+}
+
+enum Input {
+    Mentions(RecordBatch),
+    Contact(ContactEvent),
+}
+
+/// One changelog record: (partition, generation, key, value or tombstone).
+type StateRecord = (i32, u64, Box<str>, Option<Vec<u8>>);
+
+/// One interval's state changes, waiting for the interval's events.
+struct Checkpoint {
+    /// Interval number: released once the events tracker has completed it.
+    seq: i64,
+    records: Vec<StateRecord>,
+    /// The input batches processed in the interval.
+    acks: Vec<Ack>,
+}
+
+/// The pseudo-partition of the per-worker events tracker.
+fn events_tp() -> TopicPartition {
+    (Arc::from("__events"), 0)
+}
+
+/// Worker handler of the keyed stage.
+pub struct KeyedWorker {
+    shared: Arc<KeyedShared>,
+    parts: BTreeMap<i32, Part>,
+    /// Completion of each interval's events, in interval order.
+    events: Arc<OffsetTracker>,
+    interval: i64,
+    interval_ack: Ack,
+    input_acks: Vec<Ack>,
+    last_checkpoint: Instant,
+    checkpoint_every: Duration,
+    pending: VecDeque<Checkpoint>,
+    events_done: i64,
+    inputs: Vec<(i32, Input)>,
+    offsets: Vec<(TopicPartition, i64)>,
+    dlq_pending: Vec<DlqRecord>,
+    observers: Observers,
+    empty: RecordBatch,
+    spam_by_reason: [metrics::Counter; spam::reason::ALL.len()],
+    rows_in: metrics::Counter,
+    rows_out: metrics::Counter,
+    changelog_records: metrics::Counter,
+    drain_timeout: Duration,
+}
+
+impl KeyedWorker {
+    /// A worker with no partitions yet.
+    pub fn new(shared: Arc<KeyedShared>) -> Self {
+        let events = OffsetTracker::new();
+        events.assign([events_tp()]);
+        let interval_ack = events.begin(&[(events_tp(), 1)]);
+        let checkpoint_every = Duration::from_millis(shared.config.pipeline.checkpoint_interval_ms);
+        let drain_timeout = Duration::from_millis(shared.config.source.drain_timeout_ms);
+        Self {
+            shared,
+            parts: BTreeMap::new(),
+            events,
+            interval: 1,
+            interval_ack,
+            input_acks: Vec::new(),
+            last_checkpoint: Instant::now(),
+            checkpoint_every,
+            pending: VecDeque::new(),
+            events_done: 0,
+            inputs: Vec::new(),
+            offsets: Vec::new(),
+            dlq_pending: Vec::new(),
+            observers: Observers::default(),
+            empty: RecordBatch::new_empty(Arc::new(Schema::empty())),
+            spam_by_reason: spam::reason::ALL
+                .map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r)),
+            rows_in: metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM),
+            rows_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK),
+            changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
+            drain_timeout,
+        }
+    }
+
+    fn generation(&self, tracker: &OffsetTracker, p: i32) -> Option<u64> {
+        tracker
+            .generation(&(self.shared.repartition_topic.clone(), p))
+            .or_else(|| tracker.generation(&(self.shared.contacts_topic.clone(), p)))
+    }
+
+    /// The partition's operators, restored from the changelog when the
+    /// partition is new to this worker or was assigned again since.
+    fn part(&mut self, tracker: &OffsetTracker, p: i32) -> Option<&mut Part> {
+        let generation = self.generation(tracker, p)?;
+        let fresh = self
+            .parts
+            .get(&p)
+            .is_some_and(|x| x.generation == generation);
+        if !fresh {
+            self.parts.remove(&p);
+            let mut ops = match StatefulOperators::build(&self.shared.config) {
+                Ok(ops) => ops,
+                Err(e) => {
+                    error!(error = %e, partition = p, "cannot build the stateful operators");
+                    return None;
+                }
+            };
+            ops.correlator_mut().set_track_dirty(true);
+            if let Err(e) = changelog::restore(
+                &self.shared.config,
+                p,
+                ops.correlator_mut(),
+                RESTORE_TIMEOUT,
+            ) {
+                error!(error = %e, partition = p, "state restore failed; input not acknowledged");
+                return None;
+            }
+            self.parts.insert(p, Part { ops, generation });
+            metrics::gauge!(m::STATE_PARTITIONS).set(self.parts.len() as f64);
+        }
+        self.parts.get_mut(&p)
+    }
+
+    fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
+        match self
+            .offsets
+            .iter_mut()
+            .find(|(tp, _)| tp.1 == partition && *tp.0 == **topic)
+        {
+            Some(e) => e.1 = e.1.max(offset + 1),
+            None => self.offsets.push(((topic.clone(), partition), offset + 1)),
+        }
+    }
+
+    /// Runs one partition's consecutive inputs through its operators.
+    fn process(
+        &mut self,
+        tracker: &OffsetTracker,
+        p: i32,
+        batch: Option<RecordBatch>,
+        contacts: &[ContactEvent],
+        ack: &Ack,
+    ) {
+        let batch = batch.unwrap_or_else(|| self.empty.clone());
+        let Some(part) = self.part(tracker, p) else {
+            ack.fail();
+            return;
+        };
+        let processed = match part.ops.process(&batch, contacts) {
+            Ok(x) => x,
+            Err(e) => {
+                error!(error = %e, partition = p, "keyed stage failed; batch not acknowledged");
+                ack.fail();
+                return;
+            }
+        };
+        let s = &self.shared;
+        self.rows_in.increment(batch.num_rows() as u64);
+        s.stats
+            .spam_dropped
+            .fetch_add(processed.spam, Ordering::Relaxed);
+        for (c, n) in self.spam_by_reason.iter().zip(processed.spam_by_reason) {
+            if n > 0 {
+                c.increment(n);
+            }
+        }
+        let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
+        emit(
+            Some(&s.work_items),
+            Some(&s.incidents),
+            &s.totals,
+            &mut self.observers,
+            &processed,
+            &self.interval_ack,
+        );
+        self.rows_out.increment(rows);
+        s.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Closes the interval: the changed keys become a pending checkpoint.
+    fn checkpoint(&mut self, tracker: &OffsetTracker) {
+        self.last_checkpoint = Instant::now();
+        let owned: Vec<(i32, Option<u64>)> = self
+            .parts
+            .keys()
+            .map(|&p| (p, self.generation(tracker, p)))
+            .collect();
+        let mut records = Vec::new();
+        for (p, generation) in owned {
+            let Some(part) = self.parts.get_mut(&p) else {
+                continue;
+            };
+            if generation != Some(part.generation) {
+                continue;
+            }
+            let corr = part.ops.correlator_mut();
+            let dirty = corr.take_dirty();
+            if dirty.is_empty() {
+                continue;
+            }
+            for (k, v) in dirty {
+                records.push((p, part.generation, k, v));
+            }
+            if let Some(ms) = corr.max_event_time_ms() {
+                records.push((
+                    p,
+                    part.generation,
+                    WATERMARK_KEY.into(),
+                    Some(ms.to_string().into_bytes()),
+                ));
+            }
+        }
+        if records.is_empty() && self.input_acks.is_empty() {
+            return;
+        }
+        self.pending.push_back(Checkpoint {
+            seq: self.interval,
+            records,
+            acks: std::mem::take(&mut self.input_acks),
+        });
+        self.interval += 1;
+        let next = self.events.begin(&[(events_tp(), self.interval)]);
+        drop(std::mem::replace(&mut self.interval_ack, next));
+    }
+
+    /// Produces the checkpoints whose events are all acknowledged, in order.
+    fn release(&mut self, tracker: &Arc<OffsetTracker>) {
+        if !self.events.stalled().is_empty() {
+            // An event was not delivered: nothing of it may commit.
+            error!("work-item or incident delivery failed; keyed input partitions stall");
+            for cp in self.pending.drain(..) {
+                for a in &cp.acks {
+                    a.fail();
+                }
+            }
+            for a in self.input_acks.drain(..) {
+                a.fail();
+            }
+            let events = OffsetTracker::new();
+            events.assign([events_tp()]);
+            self.interval += 1;
+            self.interval_ack = events.begin(&[(events_tp(), self.interval)]);
+            self.events_done = self.interval - 1;
+            self.events = events;
+            return;
+        }
+        for (_, done) in self.events.drain_committable() {
+            self.events_done = self.events_done.max(done);
+        }
+        while self
+            .pending
+            .front()
+            .is_some_and(|c| c.seq <= self.events_done)
+        {
+            let cp = self.pending.pop_front().expect("checked");
+            let bundle = Ack::bundle(cp.acks).unwrap_or_else(|| tracker.begin(&[]));
+            for (p, generation, key, value) in cp.records {
+                // Never write state for a partition that moved on: its new
+                // owner restored without it and writes its own.
+                if self.generation(tracker, p) != Some(generation) {
+                    continue;
+                }
+                self.shared.changelog.send_to(
+                    Some(p),
+                    Some(key.as_bytes()),
+                    value.as_deref(),
+                    bundle.clone(),
+                );
+                self.changelog_records.increment(1);
+            }
+        }
+    }
+
+    fn forget_revoked(&mut self, tracker: &OffsetTracker) {
+        let before = self.parts.len();
+        let gone: Vec<i32> = self
+            .parts
+            .iter()
+            .filter(|(p, part)| self.generation(tracker, **p) != Some(part.generation))
+            .map(|(p, _)| *p)
+            .collect();
+        for p in gone {
+            self.parts.remove(&p);
+        }
+        if self.parts.len() != before {
+            metrics::gauge!(m::STATE_PARTITIONS).set(self.parts.len() as f64);
+        }
+    }
+}
+
+impl WorkerHandler for KeyedWorker {
+    fn on_batch(&mut self, batch: &mut MessageBatch, tracker: &Arc<OffsetTracker>) {
+        self.inputs.clear();
+        self.offsets.clear();
+        let contacts_topic = self.shared.contacts_topic.clone();
+        let stats = self.shared.stats.clone();
+        batch.for_each(|msg, topic| match msg {
+            Ok(msg) => {
+                self.note_offset(topic, msg.partition, msg.offset);
+                if **topic == *contacts_topic {
+                    match parse_contact(msg.payload) {
+                        Ok(ev) => {
+                            stats.contacts_in.fetch_add(1, Ordering::Relaxed);
+                            self.inputs.push((msg.partition, Input::Contact(ev)));
+                        }
+                        Err(rej) => {
+                            stats.contacts_rejected.fetch_add(1, Ordering::Relaxed);
+                            self.dlq_pending.push(contact_dlq_record(&msg, topic, &rej));
+                        }
+                    }
+                } else {
+                    match decode_ipc(msg.payload) {
+                        Ok(batches) => self.inputs.extend(
+                            batches
+                                .into_iter()
+                                .map(|b| (msg.partition, Input::Mentions(b))),
+                        ),
+                        Err(e) => {
+                            // Only Switchboard writes this topic: a record it
+                            // cannot read is a fault, kept for inspection.
+                            warn!(error = %e, partition = msg.partition, offset = msg.offset, "unreadable repartition record to the DLQ");
+                            self.dlq_pending.push(DlqRecord {
+                                key: msg.key.map(|k| k.to_vec()),
+                                payload: msg.payload.to_vec(),
+                                reason: DlqReason::UnknownFormat,
+                                detail: format!("repartition record: {e}"),
+                                source_topic: topic.clone(),
+                                source_partition: msg.partition,
+                                source_offset: msg.offset,
+                            });
+                        }
+                    }
+                }
+            }
+            Err((code, text)) => {
+                stats.consumer_errors.fetch_add(1, Ordering::Relaxed);
+                metrics::counter!(m::SOURCE_ERRORS, "kind" => "fetch").increment(1);
+                warn!(code, error = %text, "consumer error in keyed fetch stream");
+            }
+        });
+        if self.offsets.is_empty() {
+            return;
+        }
+        let ack = tracker.begin(&self.offsets);
+        for rec in self.dlq_pending.drain(..) {
+            self.shared.dlq.send(&rec, ack.clone());
+        }
+        // Per partition, in arrival order: contacts queue up until the next
+        // mention batch of the partition (they were read before it).
+        let inputs = std::mem::take(&mut self.inputs);
+        let mut contacts: BTreeMap<i32, Vec<ContactEvent>> = BTreeMap::new();
+        for (p, input) in inputs {
+            match input {
+                Input::Contact(ev) => contacts.entry(p).or_default().push(ev),
+                Input::Mentions(b) => {
+                    let before = contacts.remove(&p).unwrap_or_default();
+                    self.process(tracker, p, Some(b), &before, &ack);
+                }
+            }
+        }
+        for (p, cs) in contacts {
+            self.process(tracker, p, None, &cs, &ack);
+        }
+        self.input_acks.push(ack);
+    }
+
+    fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
+        if now.duration_since(self.last_checkpoint) >= self.checkpoint_every {
+            self.forget_revoked(tracker);
+            self.checkpoint(tracker);
+        }
+        self.release(tracker);
+    }
+
+    fn on_stop(&mut self, tracker: &Arc<OffsetTracker>) {
+        self.checkpoint(tracker);
+        let deadline = Instant::now() + self.drain_timeout;
+        loop {
+            self.release(tracker);
+            if self.pending.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !self.pending.is_empty() {
+            warn!(
+                checkpoints = self.pending.len(),
+                "keyed stage stopped with state not yet written; its input will be replayed"
+            );
+        }
+    }
+}

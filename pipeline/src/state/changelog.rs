@@ -1,0 +1,153 @@
+//! The correlation state changelog of the keyed stage (`topics.changelog`,
+//! compacted, co-partitioned with the repartition topic and `crm-contacts`).
+//!
+//! Record = key: the correlator's state key (`c:<customer>`, `h:…`, …),
+//! value: [`Correlator::export_key`] JSON, or null (a tombstone) when the
+//! key holds nothing any more. One extra key per partition,
+//! [`WATERMARK_KEY`], carries the partition's max event time so that quiet
+//! periods keep counting after a restore. Compaction keeps the latest value
+//! per key, which is all a restore needs.
+//!
+//! [`restore`] reads one partition from its beginning to the high
+//! watermark taken when it starts, applying each record in order, and
+//! reports how long it took (`switchboard_state_restore_duration_seconds`).
+
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::Message;
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use switchboard_operators::correlate::Correlator;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::error::{PipelineError, Result};
+use crate::metrics as m;
+
+/// Key of the per-partition max-event-time record (no state key starts with
+/// `_`).
+pub const WATERMARK_KEY: &str = "__max_event_time_ms";
+
+/// What a restore did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restored {
+    /// Changelog records read.
+    pub records: u64,
+    /// Keys held afterwards.
+    pub keys: usize,
+    /// Records whose value could not be imported (skipped, logged).
+    pub bad_records: u64,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+/// Applies one changelog record to a correlator.
+pub fn apply_record(corr: &mut Correlator, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+    let key = std::str::from_utf8(key)
+        .map_err(|_| PipelineError::Runtime("changelog key is not UTF-8".into()))?;
+    if key == WATERMARK_KEY {
+        if let Some(ms) = value
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<i64>().ok())
+        {
+            corr.restore_max_event_time(ms);
+        }
+        return Ok(());
+    }
+    corr.import_key(key, value.unwrap_or(b"{}"))?;
+    Ok(())
+}
+
+/// The consumer a restore reads with: no group, nothing committed.
+fn restore_consumer(config: &Config) -> Result<BaseConsumer> {
+    let mut c = config.client_properties();
+    c.set("group.id", format!("{}-restore", config.kafka.group_id))
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "false")
+        .set("auto.offset.reset", "earliest");
+    Ok(c.create()?)
+}
+
+/// Restores partition `partition` of the changelog into `corr` (which
+/// should be empty), bounded by `timeout`.
+pub fn restore(
+    config: &Config,
+    partition: i32,
+    corr: &mut Correlator,
+    timeout: Duration,
+) -> Result<Restored> {
+    let started = Instant::now();
+    let topic = config.topics.changelog.as_str();
+    let consumer = restore_consumer(config)?;
+    let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
+    let mut out = Restored::default();
+    if high > low {
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition_offset(topic, partition, Offset::Offset(low))?;
+        consumer.assign(&tpl)?;
+        let deadline = started + timeout;
+        let mut next = low;
+        while next < high {
+            if Instant::now() >= deadline {
+                return Err(PipelineError::Runtime(format!(
+                    "restoring {topic}/{partition} timed out at offset {next} of {high}"
+                )));
+            }
+            match consumer.poll(Duration::from_millis(100)) {
+                None => continue,
+                Some(Err(e)) => {
+                    warn!(error = %e, topic, partition, "changelog read error during restore");
+                    continue;
+                }
+                Some(Ok(msg)) => {
+                    next = msg.offset() + 1;
+                    out.records += 1;
+                    let Some(key) = msg.key() else {
+                        out.bad_records += 1;
+                        continue;
+                    };
+                    if let Err(e) = apply_record(corr, key, msg.payload()) {
+                        out.bad_records += 1;
+                        warn!(error = %e, topic, partition, offset = msg.offset(), "changelog record skipped");
+                    }
+                }
+            }
+        }
+    }
+    out.keys = corr.keys().count();
+    out.elapsed = started.elapsed();
+    metrics::histogram!(m::STATE_RESTORE_DURATION).record(out.elapsed.as_secs_f64());
+    metrics::counter!(m::STATE_RESTORED_RECORDS).increment(out.records);
+    metrics::gauge!(m::STATE_RESTORED_KEYS, "partition" => partition.to_string())
+        .set(out.keys as f64);
+    info!(
+        topic,
+        partition,
+        records = out.records,
+        keys = out.keys,
+        bad = out.bad_records,
+        ms = out.elapsed.as_millis() as u64,
+        "state restored"
+    );
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_operators::correlate::CorrelateConfig;
+
+    #[test]
+    fn watermark_and_tombstones_apply() {
+        let mut c = Correlator::with_defaults(CorrelateConfig::default()).unwrap();
+        apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(b"1795334400000")).unwrap();
+        assert_eq!(c.max_event_time_ms(), Some(1_795_334_400_000));
+        apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(b"1")).unwrap();
+        assert_eq!(c.max_event_time_ms(), Some(1_795_334_400_000), "never back");
+        apply_record(&mut c, b"c:C1", None).unwrap();
+        assert_eq!(c.keys().count(), 0);
+        assert!(apply_record(&mut c, b"c:C1", Some(b"{broken")).is_err());
+        assert!(apply_record(&mut c, &[0xff], Some(b"{}")).is_err());
+    }
+}

@@ -1,0 +1,377 @@
+//! A broker, topics, CRM snapshot and generated input for the process-level
+//! tests, and `switchboard run` instances as child processes.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::OwnedMessage;
+use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use switchboard::config::Config;
+use switchboard::embedded::EmbeddedKafka;
+use switchboard::generate::crm::{write_crm_snapshot, CrmGenConfig};
+use switchboard::generate::mentions::{
+    Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
+};
+use switchboard::source::flow::resident_bytes_of;
+use switchboard::topology::wait_until;
+
+use super::{free_port, http_get};
+
+pub const START_MS: i64 = 1_795_600_000_000;
+
+/// One test's broker, topics, CRM snapshot and generated input.
+pub struct Setup {
+    pub partitions: i32,
+    pub kafka: EmbeddedKafka,
+    /// A client in the pipeline's group (never joining it) for committed
+    /// offsets and watermarks; made once, polled in wait loops.
+    pub probe: BaseConsumer,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+    pub records: Vec<GeneratedRecord>,
+}
+
+impl Setup {
+    pub fn new(group: &str, n: usize, partitions: i32) -> Self {
+        Self::build(
+            group,
+            n,
+            partitions,
+            partitions,
+            MentionGenConfig {
+                seed: 7,
+                customers: 2000,
+                start_ms: START_MS,
+                events_per_sec: 50.0,
+                malformed_ratio: 0.02,
+                ..MentionGenConfig::default()
+            },
+        )
+    }
+
+    /// `n` records of `gen` on `partitions` mention partitions; the keyed
+    /// stage's topics (contacts, repartition, changelog) get
+    /// `keyed_partitions`.
+    pub fn build(
+        group: &str,
+        n: usize,
+        partitions: i32,
+        keyed_partitions: i32,
+        gen: MentionGenConfig,
+    ) -> Self {
+        let kafka = EmbeddedKafka::start(1).unwrap();
+        let mut config = Config::default();
+        config.kafka.brokers = kafka.bootstrap_servers();
+        config.kafka.group_id = group.into();
+        let t = &config.topics;
+        for topic in [&t.mentions, &t.dlq, &t.work_items, &t.crm_identity_updates] {
+            kafka.create_topic(topic, partitions).unwrap();
+        }
+        kafka.create_topic(&t.incidents, 1).unwrap();
+        for topic in [&t.crm_contacts, &t.repartition, &t.changelog] {
+            kafka.create_topic(topic, keyed_partitions).unwrap();
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let crm = dir.path().join("crm");
+        write_crm_snapshot(
+            &crm,
+            &CrmGenConfig {
+                customers: gen.customers,
+                seed: gen.seed,
+                valid_from: chrono::DateTime::from_timestamp_millis(START_MS - 86_400_000).unwrap(),
+            },
+        )
+        .unwrap();
+        config.identity.snapshot_dir = crm.display().to_string();
+        config.source.workers = 2;
+        config.source.commit_interval_ms = 200;
+        config.source.drain_timeout_ms = 5_000;
+        if let Ok(d) = std::env::var("SB_KAFKA_DEBUG") {
+            config.kafka.properties.insert("debug".into(), d);
+        }
+        let records: Vec<GeneratedRecord> = MentionGenerator::new(gen).take(n).collect();
+        let produced = switchboard::generate::kafka::produce_to_topic(
+            &config.kafka.brokers,
+            &config.topics.mentions,
+            records.iter().cloned(),
+            n as u64,
+            None,
+        )
+        .unwrap();
+        assert_eq!(produced, n as u64);
+        kafka
+            .check_retained(&config.topics.mentions, partitions)
+            .unwrap();
+        let probe = client(&config.kafka.brokers, group);
+        Self {
+            partitions,
+            kafka,
+            probe,
+            config,
+            dir,
+            records,
+        }
+    }
+
+    pub fn malformed(&self) -> u64 {
+        self.records
+            .iter()
+            .filter(|r| matches!(r.expect, Expect::Malformed(_)))
+            .count() as u64
+    }
+
+    /// Writes the config of one instance (its own metrics port) and returns
+    /// its path and port.
+    pub fn write_config(&self, name: &str, edit: impl FnOnce(&mut Config)) -> (PathBuf, u16) {
+        let mut c = self.config.clone();
+        let port = free_port();
+        c.metrics.addr = format!("127.0.0.1:{port}");
+        edit(&mut c);
+        let path = self.dir.path().join(format!("{name}.toml"));
+        std::fs::write(&path, toml::to_string(&c).unwrap()).unwrap();
+        (path, port)
+    }
+
+    /// Every record of `topic` (all partitions, from the beginning).
+    pub fn read(&self, topic: &str) -> Vec<OwnedMessage> {
+        let c = client(&self.config.kafka.brokers, "sb-delivery-reader");
+        let mut tpl = TopicPartitionList::new();
+        for p in 0..self.partitions_of(topic) {
+            tpl.add_partition_offset(topic, p, Offset::Beginning)
+                .unwrap();
+        }
+        let want = self.end_total(topic);
+        c.assign(&tpl).unwrap();
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while (out.len() as i64) < want && Instant::now() < deadline {
+            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
+                out.push(m.detach());
+            }
+        }
+        assert_eq!(out.len() as i64, want, "read all of {topic}");
+        out
+    }
+
+    /// Sum over partitions of the group's committed offsets of `topic`.
+    pub fn committed_total(&self, topic: &str) -> i64 {
+        let mut tpl = TopicPartitionList::new();
+        let n = self.partitions_of(topic);
+        for p in 0..n {
+            tpl.add_partition(topic, p);
+        }
+        let got = self
+            .probe
+            .committed_offsets(tpl, Duration::from_secs(10))
+            .unwrap();
+        (0..n)
+            .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
+                Some(Offset::Offset(o)) => o,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The partition count of `topic`.
+    pub fn partitions_of(&self, topic: &str) -> i32 {
+        let md = self
+            .probe
+            .fetch_metadata(Some(topic), Duration::from_secs(10))
+            .unwrap();
+        md.topics()[0].partitions().len() as i32
+    }
+
+    /// Sum over partitions of the high watermarks of `topic`.
+    pub fn end_total(&self, topic: &str) -> i64 {
+        (0..self.partitions_of(topic))
+            .map(|p| {
+                self.probe
+                    .fetch_watermarks(topic, p, Duration::from_secs(10))
+                    .unwrap()
+                    .1
+            })
+            .sum()
+    }
+
+    /// Waits until `inst` (and any instance before it) committed every
+    /// record of the mentions topic; `what` names the phase in the failure.
+    pub fn wait_all_committed(&self, inst: &Instance, limit: Duration, what: &str) {
+        let mentions = &self.config.topics.mentions;
+        let end = self.end_total(mentions);
+        assert!(
+            wait_until(limit, || self.committed_total(mentions) == end),
+            "{what}: committed {} of {end}; log:\n{}",
+            self.committed_total(mentions),
+            inst.log_text()
+        );
+    }
+}
+
+pub fn client(brokers: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap()
+}
+
+/// A running `switchboard run` process; killed if still running when dropped.
+pub struct Instance {
+    pub child: Child,
+    pub log: PathBuf,
+    pub port: u16,
+}
+
+impl Instance {
+    pub fn start(config: &Path, port: u16, log: PathBuf) -> Self {
+        let err = std::fs::File::create(&log).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["run", "--config"])
+            .arg(config)
+            .env(
+                "SWITCHBOARD_LOG",
+                std::env::var("SB_LOG").unwrap_or_else(|_| "warn,switchboard=info".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(err)
+            .spawn()
+            .expect("spawn switchboard run");
+        Self { child, log, port }
+    }
+
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(
+            &format!("127.0.0.1:{}", self.port),
+            path,
+            Duration::from_secs(5),
+        )
+        .ok()
+    }
+
+    /// Sum of a metric's samples (all label sets) from `/metrics`.
+    pub fn metric(&self, name: &str) -> f64 {
+        let Some((_, body)) = self.get("/metrics") else {
+            return 0.0;
+        };
+        body.lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('{') || r.starts_with(' '))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+
+    pub fn ready(&self) -> Option<(bool, String)> {
+        self.get("/readyz").map(|(s, b)| (s == 200, b))
+    }
+
+    /// Waits until `/readyz` answers ready; `what` names the phase.
+    pub fn wait_ready(&self, limit: Duration, what: &str) {
+        assert!(
+            wait_until(limit, || self.ready().is_some_and(|(r, _)| r)),
+            "{what}: {:?}; log:\n{}",
+            self.ready(),
+            self.log_text()
+        );
+    }
+
+    /// Waits until the instance consumed at least `n` records.
+    pub fn wait_consumed(&self, n: f64, limit: Duration) {
+        assert!(
+            wait_until(limit, || self.metric("switchboard_source_records_total")
+                >= n),
+            "did not consume {n} records; log:\n{}",
+            self.log_text()
+        );
+    }
+
+    /// SIGTERM, then a clean exit within 30 s; returns the summary counts.
+    pub fn stop(&mut self) -> BTreeMap<String, u64> {
+        self.signal("-TERM");
+        assert_eq!(
+            self.wait_exit(Duration::from_secs(30)).0,
+            Some(0),
+            "log:\n{}",
+            self.log_text()
+        );
+        self.summary()
+    }
+
+    /// Resident set of the process, from /proc.
+    pub fn rss_bytes(&self) -> u64 {
+        resident_bytes_of(&format!("/proc/{}/status", self.child.id())).unwrap_or(0)
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits for exit (bounded); returns the status and how long it took.
+    pub fn wait_exit(&mut self, limit: Duration) -> (Option<i32>, Duration) {
+        let t0 = Instant::now();
+        while t0.elapsed() < limit {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return (st.code(), t0.elapsed());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("no exit within {limit:?}; log:\n{}", self.log_text());
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The counts of the `pipeline stopped` line.
+    pub fn summary(&self) -> BTreeMap<String, u64> {
+        let log = self.log_text();
+        let line = log
+            .lines()
+            .find(|l| l.contains("pipeline stopped"))
+            .unwrap_or_else(|| panic!("no summary line in log:\n{log}"));
+        line.split_whitespace()
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                Some((k.to_string(), v.parse().ok()?))
+            })
+            .collect()
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Mention ids named by the events of the work-items topic.
+pub fn mention_ids_in_work_items(setup: &Setup) -> HashSet<String> {
+    let mut ids = HashSet::new();
+    for m in setup.read(&setup.config.topics.work_items) {
+        let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
+        for m in v["mentions"].as_array().unwrap() {
+            ids.insert(m["mention_id"].as_str().unwrap().to_string());
+        }
+    }
+    ids
+}
+
+pub fn assert_accounted(s: &BTreeMap<String, u64>) {
+    assert_eq!(
+        s["mentions_correlated"] + s["spam_dropped"],
+        s["mentions"],
+        "every mention row is in a work item or a counted spam drop: {s:?}"
+    );
+}
