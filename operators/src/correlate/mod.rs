@@ -926,14 +926,22 @@ impl Correlator {
     pub fn on_mentions(&mut self, batch: &RecordBatch) -> Result<Vec<WorkItemEvent>> {
         let cols = input::Cols::new(batch)?;
         let mut out = Vec::with_capacity(batch.num_rows());
+        // (key, source partition, offset) applied by this call: the other
+        // mentions of one record (a Facebook webhook) share its offset.
+        let mut this_call: Vec<(String, i32, i64)> = Vec::new();
         for i in 0..batch.num_rows() {
             let row = cols.row(i)?;
-            self.on_row(&row, &mut out);
+            self.on_row(&row, &mut out, &mut this_call);
         }
         Ok(out)
     }
 
-    fn on_row(&mut self, row: &input::Row<'_>, out: &mut Vec<WorkItemEvent>) {
+    fn on_row(
+        &mut self,
+        row: &input::Row<'_>,
+        out: &mut Vec<WorkItemEvent>,
+        this_call: &mut Vec<(String, i32, i64)>,
+    ) {
         self.ctx.stats.mentions += 1;
         if self.observe(row.at_ms) {
             self.ctx.stats.late_mentions += 1;
@@ -952,10 +960,18 @@ impl Correlator {
         maintain(ctx, &key, ks, wm, out);
         if let Some((p, o)) = row.source {
             // Offsets grow per source partition, and all of a key's mentions
-            // from one partition arrive in order: anything below the highest
-            // applied offset is a replay (a record may hold several mentions,
-            // so an equal offset falls through to the id check).
-            if ks.applied.iter().any(|&(ap, ao)| ap == p && o < ao) {
+            // from one partition arrive in order, a record's mentions in one
+            // batch: an offset below the highest applied one, or equal to it
+            // but applied by an earlier call, is a replay.
+            let seen = ks.applied.iter().any(|&(ap, ao)| {
+                ap == p
+                    && (o < ao
+                        || (o == ao
+                            && !this_call
+                                .iter()
+                                .any(|(k, tp, to)| *k == key && *tp == p && *to == o)))
+            });
+            if seen {
                 ctx.stats.duplicate_mentions += 1;
                 self.drop_if_empty(&key);
                 return;
@@ -975,6 +991,7 @@ impl Correlator {
                 Some(e) => e.1 = e.1.max(o),
                 None => push_tight(&mut ks.applied, (p, o)),
             }
+            this_call.push((key.clone(), p, o));
         }
         if row.customer_id.is_some() {
             let cu = Customer {

@@ -13,7 +13,16 @@
 //! - `pipeline, + enrichment`: + language, sentiment, category and spam
 //!   (`pipeline.work_items = false`);
 //! - `pipeline, full`: the real topology with every operator, producing
-//!   work items (and incidents) to their topics.
+//!   work items (and incidents) to their topics;
+//! - `keyed, N instance(s)` (`--keyed-instances`): the scale-out topology
+//!   (`pipeline.keyed_stage`: repartition topic, keyed stage, state
+//!   changelog) with 1…N pipelines in this process sharing the groups; its
+//!   rate is the keyed stage's, over the mention rows the full loop's
+//!   stateful stage saw.
+//!
+//! `--restore-customers N` measures only the state restore: the correlation
+//! state of N active customers is written to a changelog topic and read back
+//! on one thread and on all workers.
 //!
 //! Each loop's rate is its steady state: records between 10 % and 90 % of
 //! the data set over the time between those two points, so the group join
@@ -63,6 +72,16 @@ pub struct BenchArgs {
     /// Also print one JSON line with the figures.
     #[arg(long)]
     pub json: bool,
+    /// Also measure the keyed topology (`pipeline.keyed_stage`: repartition
+    /// topic, keyed stage, state changelog) with 1, 2, … this many
+    /// instances in this process (0: not measured).
+    #[arg(long, default_value_t = 1)]
+    pub keyed_instances: usize,
+    /// Only measure the state restore: write the correlation state of this
+    /// many active customers to a changelog topic and time reading it back
+    /// (0: skip).
+    #[arg(long, default_value_t = 0)]
+    pub restore_customers: usize,
 }
 
 /// Counts records seen by a bench handler.
@@ -217,6 +236,13 @@ fn run_bare<H: WorkerHandler + 'static>(
     })
 }
 
+/// The full loop, also returning the mention rows its stateful stage saw.
+fn run_pipeline_rows(config: &Config, group: &str, total: u64) -> crate::Result<(f64, u64)> {
+    let rows = Arc::new(AtomicU64::new(0));
+    let r = run_pipeline_with(config, group, total, true, true, true, Some(rows.clone()))?;
+    Ok((r, rows.load(Ordering::Relaxed)))
+}
+
 fn run_pipeline(
     config: &Config,
     group: &str,
@@ -224,6 +250,18 @@ fn run_pipeline(
     enrich: bool,
     join: bool,
     work_items: bool,
+) -> crate::Result<f64> {
+    run_pipeline_with(config, group, total, enrich, join, work_items, None)
+}
+
+fn run_pipeline_with(
+    config: &Config,
+    group: &str,
+    total: u64,
+    enrich: bool,
+    join: bool,
+    work_items: bool,
+    rows_out: Option<Arc<AtomicU64>>,
 ) -> crate::Result<f64> {
     let mut config = config.clone();
     config.kafka.group_id = group.to_string();
@@ -253,6 +291,12 @@ fn run_pipeline(
     runner
         .join()
         .map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
+    if let Some(r) = rows_out {
+        r.store(
+            stats.mentions_out.load(Ordering::Relaxed),
+            Ordering::Relaxed,
+        );
+    }
     match rate {
         Some(r) if ok => Ok(r),
         _ => Err(crate::PipelineError::Runtime(format!(
@@ -260,6 +304,209 @@ fn run_pipeline(
             stats.records_in.load(Ordering::Relaxed)
         ))),
     }
+}
+
+/// The keyed topology with `instances` pipelines in one group; the rate is
+/// the keyed stage's steady state over `rows` mention rows (what the full
+/// loop's stateful stage saw), so it covers both stages.
+fn run_keyed(config: &Config, group: &str, rows: u64, instances: usize) -> crate::Result<f64> {
+    let mut config = config.clone();
+    config.kafka.group_id = group.to_string();
+    config.pipeline.keyed_stage = true;
+    config.topics.repartition = format!("{group}-repartition");
+    config.topics.changelog = format!("{group}-changelog");
+    let mut runners = Vec::new();
+    let mut stats = Vec::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    for _ in 0..instances {
+        let pipeline = Pipeline::build(&config, Health::new())?;
+        stats.push(pipeline.stats());
+        let stop = stop.clone();
+        runners.push(std::thread::spawn(move || pipeline.run(stop, None)));
+    }
+    let out = || {
+        stats
+            .iter()
+            .map(|s| s.mentions_out.load(Ordering::Relaxed))
+            .sum::<u64>()
+    };
+    let rate = steady_rate(rows, out, Duration::from_secs(600));
+    stop.store(true, Ordering::Release);
+    for r in runners {
+        r.join()
+            .map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
+    }
+    rate.ok_or_else(|| {
+        crate::PipelineError::Runtime(format!(
+            "keyed pipeline processed only {} of {rows} rows",
+            out()
+        ))
+    })
+}
+
+/// Writes the state of `customers` active customers (one open work item
+/// from one tweet, one CRM call each) to `topic`, spread by key like the
+/// keyed stage does; returns the records written.
+fn write_state(
+    config: &Config,
+    topic: &str,
+    partitions: i32,
+    customers: usize,
+) -> crate::Result<u64> {
+    use arrow::array::{ArrayRef, Int32Array, StringArray, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use switchboard_operators::correlate::{ContactEvent, ContactKind, Correlator};
+    let sink = crate::sink::events::EventSink::new(config, topic, "changelog")?;
+    let tracker = OffsetTracker::new();
+    let t0 = chrono::Utc::now().timestamp_millis() - 3_600_000;
+    let tweet = "@AlbionHelp my broadband has been down since yesterday evening and nobody has called me back. Sort it out!";
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("mention_id", DataType::Utf8, false),
+        Field::new("channel", DataType::Utf8, false),
+        Field::new("text", DataType::Utf8, false),
+        Field::new(
+            "event_time",
+            DataType::Timestamp(TimeUnit::Millisecond, Some("UTC".into())),
+            false,
+        ),
+        Field::new("author_handle", DataType::Utf8, true),
+        Field::new("customer_id", DataType::Utf8, true),
+        Field::new("category", DataType::Utf8, true),
+        Field::new("severity_points", DataType::Int32, true),
+    ]));
+    let mut written = 0u64;
+    let chunk = 20_000;
+    let mut start = 0;
+    while start < customers {
+        let n = chunk.min(customers - start);
+        let ids: Vec<usize> = (start..start + n).collect();
+        let mut corr = Correlator::with_defaults(config.correlate.clone())?;
+        corr.set_track_dirty(true);
+        let cols: Vec<ArrayRef> = vec![
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("m{i}")),
+            )),
+            Arc::new(StringArray::from_iter_values(ids.iter().map(|_| "twitter"))),
+            Arc::new(StringArray::from_iter_values(ids.iter().map(|_| tweet))),
+            Arc::new(
+                TimestampMillisecondArray::from_iter_values(
+                    ids.iter().map(|i| t0 + *i as i64 % 60_000),
+                )
+                .with_timezone("UTC"),
+            ),
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("user{i}")),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|i| format!("C{i:08}")),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                ids.iter().map(|_| "broadband_fault"),
+            )),
+            Arc::new(Int32Array::from_iter_values(ids.iter().map(|_| 45))),
+        ];
+        let batch = arrow::record_batch::RecordBatch::try_new(schema.clone(), cols)?;
+        corr.on_mentions(&batch)?;
+        for i in &ids {
+            corr.on_contact(&ContactEvent {
+                event_id: format!("E{i}"),
+                customer_id: format!("C{i:08}"),
+                kind: ContactKind::Call,
+                case_id: None,
+                category: Some("broadband_fault".into()),
+                occurred_at_ms: t0 + 60_000,
+                channel: Some("phone".into()),
+                note: None,
+            });
+        }
+        for (key, value) in corr.take_dirty() {
+            let p = switchboard_operators::repartition::partition_for(key.as_bytes(), partitions);
+            sink.send_to(
+                Some(p),
+                Some(key.as_bytes()),
+                value.as_deref(),
+                tracker.begin(&[]),
+            );
+            written += 1;
+        }
+        start += n;
+    }
+    sink.flush(Duration::from_secs(120));
+    Ok(written)
+}
+
+/// `--restore-customers`: time the restore of a changelog holding that many
+/// customers' state, on one thread and on `workers` threads.
+fn bench_restore(
+    config: &Config,
+    kafka: &EmbeddedKafka,
+    customers: usize,
+    partitions: i32,
+    workers: usize,
+) -> crate::Result<()> {
+    use switchboard_operators::correlate::Correlator;
+    let mut config = config.clone();
+    config.topics.changelog = "bench-restore-changelog".into();
+    kafka.create_topic(&config.topics.changelog, partitions)?;
+    let t = Instant::now();
+    let written = write_state(&config, &config.topics.changelog, partitions, customers)?;
+    kafka.check_retained(&config.topics.changelog, partitions)?;
+    eprintln!(
+        "bench: state of {} customers ({} changelog records, {} partitions) written in {:.1}s",
+        fmt_count(customers as u64),
+        fmt_count(written),
+        partitions,
+        t.elapsed().as_secs_f64()
+    );
+    let restore_all = |threads: usize| -> crate::Result<(f64, usize)> {
+        let t = Instant::now();
+        let keys = std::sync::atomic::AtomicUsize::new(0);
+        let next = std::sync::atomic::AtomicI32::new(0);
+        std::thread::scope(|s| -> crate::Result<()> {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    s.spawn(|| -> crate::Result<()> {
+                        loop {
+                            let p = next.fetch_add(1, Ordering::Relaxed);
+                            if p >= partitions {
+                                return Ok(());
+                            }
+                            let mut c = Correlator::with_defaults(config.correlate.clone())?;
+                            let r = crate::state::changelog::restore(
+                                &config,
+                                p,
+                                &mut c,
+                                Duration::from_secs(600),
+                            )?;
+                            keys.fetch_add(r.keys, Ordering::Relaxed);
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                h.join()
+                    .map_err(|_| crate::PipelineError::Runtime("restore panicked".into()))??;
+            }
+            Ok(())
+        })?;
+        Ok((t.elapsed().as_secs_f64(), keys.load(Ordering::Relaxed)))
+    };
+    let (one, keys) = restore_all(1)?;
+    let (many, keys_many) = restore_all(workers.max(1))?;
+    if keys != customers || keys_many != customers {
+        return Err(crate::PipelineError::Runtime(format!(
+            "restored {keys} / {keys_many} keys of {customers}"
+        )));
+    }
+    println!(
+        "state restore, {} active customers ({} partitions): {one:.2} s on 1 thread ({}/s), {many:.2} s on {} threads ({}/s)",
+        fmt_count(customers as u64),
+        partitions,
+        fmt_count((keys as f64 / one) as u64),
+        workers.max(1),
+        fmt_count((keys as f64 / many) as u64),
+    );
+    Ok(())
 }
 
 /// A fresh directory under the system temp dir, named after the process.
@@ -302,11 +549,21 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     config.topics.work_items = "bench-work-items".into();
     config.topics.incidents = "bench-incidents".into();
     config.topics.crm_identity_updates = "bench-crm-identity-updates".into();
-    kafka.create_topic(&config.topics.crm_contacts, 4)?;
+    // Co-partitioned with the keyed stage's topics.
+    kafka.create_topic(&config.topics.crm_contacts, args.partitions)?;
     // Work items are about as many as mentions: spread them like the input.
     kafka.create_topic(&config.topics.work_items, args.partitions)?;
     kafka.create_topic(&config.topics.incidents, 1)?;
     let _ = crate::metrics::install();
+    if args.restore_customers > 0 {
+        return bench_restore(
+            &config,
+            &kafka,
+            args.restore_customers,
+            args.partitions,
+            config.source.worker_count(),
+        );
+    }
 
     let crm_dir = tempfile_dir("switchboard-bench-crm")?;
     let t = Instant::now();
@@ -370,6 +627,8 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         Vec::new(),
         Vec::new(),
     );
+    // keyed[k]: rates with k + 1 instances.
+    let mut keyed: Vec<Vec<f64>> = vec![Vec::new(); args.keyed_instances];
     for run in 0..args.runs {
         let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| {
             ConsumeOnly {
@@ -382,7 +641,24 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         let i = run_pipeline(&config, &g("ingest"), sent, false, false, false)?;
         let j = run_pipeline(&config, &g("join"), sent, false, true, false)?;
         let e = run_pipeline(&config, &g("enrich"), sent, true, true, false)?;
-        let f = run_pipeline(&config, &g("full"), sent, true, true, true)?;
+        let (f, rows) = run_pipeline_rows(&config, &g("full"), sent)?;
+        for (k, rates) in keyed.iter_mut().enumerate() {
+            let name = g(&format!("keyed{}", k + 1));
+            for t in ["repartition", "changelog"] {
+                kafka.create_topic(&format!("{name}-{t}"), args.partitions)?;
+            }
+            let r = run_keyed(&config, &name, rows, k + 1)?;
+            for t in ["repartition", "changelog"] {
+                kafka.check_retained(&format!("{name}-{t}"), args.partitions)?;
+            }
+            eprintln!(
+                "  run {}: keyed, {} instance(s) {:>9}/s",
+                run + 1,
+                k + 1,
+                fmt_count(r as u64)
+            );
+            rates.push(r);
+        }
         eprintln!(
             "  run {}: consume {:>9}/s  limit {:>9}/s  ingest {:>9}/s  +join {:>9}/s  +enrich {:>9}/s  full {:>9}/s",
             run + 1,
@@ -436,6 +712,15 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     println!("  ingest+join/limit         {:>11.1} %", 100.0 * j / l);
     println!("  +enrichment/limit         {:>11.1} %", 100.0 * e / l);
     println!("  full/limit                {:>11.1} %", 100.0 * f / l);
+    let keyed_medians: Vec<f64> = keyed.iter().map(|r| median(r)).collect();
+    for (k, r) in keyed_medians.iter().enumerate() {
+        println!(
+            "  keyed, {} instance(s)      {:>12}   ({:.1} % of limit; repartition + keyed stage + changelog)",
+            k + 1,
+            fmt_count(*r as u64),
+            100.0 * r / l
+        );
+    }
     println!("  limit/consume             {:>11.1} %", 100.0 * l / c);
     if args.json {
         println!(
@@ -443,7 +728,8 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l,
                 "ingest_per_s": i, "join_per_s": j, "enrich_per_s": e, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l, "enrich_over_limit": e / l,
                 "full_over_limit": f / l, "limit_over_consume": l / c,
-                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "enrich_runs": enriched, "full_runs": full})
+                "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "enrich_runs": enriched, "full_runs": full,
+                "keyed_per_s_by_instances": keyed_medians, "keyed_runs": keyed})
         );
     }
     drop(kafka);
