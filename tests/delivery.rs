@@ -81,14 +81,14 @@ fn a_30_s_broker_outage_recovers_by_itself_without_loss() {
     });
     let mut inst = Instance::start(&cfg, port, setup.dir.path().join("o.log"));
     inst.wait_consumed(2_000.0, Duration::from_secs(60));
-    setup.kafka.broker_down(1).unwrap();
+    setup.kafka.embedded().broker_down(1).unwrap();
     std::thread::sleep(Duration::from_secs(30));
     assert!(
         inst.child.try_wait().unwrap().is_none(),
         "the outage killed the process; log:\n{}",
         inst.log_text()
     );
-    setup.kafka.broker_up(1).unwrap();
+    setup.kafka.embedded().broker_up(1).unwrap();
     setup.wait_all_committed(&inst, Duration::from_secs(120), "no recovery");
     inst.wait_ready(Duration::from_secs(20), "not ready after recovery");
     let s = inst.stop();
@@ -131,7 +131,7 @@ fn a_stalled_output_pauses_input_under_the_memory_budget_and_recovers() {
     });
     // The output side fails (retriably) from the start: nothing can be
     // acknowledged, so nothing may be committed.
-    setup.kafka.fail_produce_requests(1_000_000);
+    setup.kafka.embedded().fail_produce_requests(1_000_000);
     let inst = Instance::start(&cfg, port, setup.dir.path().join("p.log"));
     let mut saw_backpressure = false;
     let mut max_rss = 0;
@@ -163,7 +163,7 @@ fn a_stalled_output_pauses_input_under_the_memory_budget_and_recovers() {
         "resident set {} MiB over the {budget_mb} MiB budget",
         max_rss >> 20
     );
-    setup.kafka.clear_produce_errors();
+    setup.kafka.embedded().clear_produce_errors();
     setup.wait_all_committed(&inst, Duration::from_secs(120), "did not recover");
     inst.wait_ready(
         Duration::from_secs(20),

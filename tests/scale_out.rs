@@ -1,6 +1,9 @@
 //! Scale-out and crashes with the keyed stage (`pipeline.keyed_stage`):
 //! `switchboard run` processes on the embedded broker (librdkafka's mock
-//! cluster, hosted by this test process), killed with SIGKILL.
+//! cluster, hosted by this test process), killed with SIGKILL, and on a
+//! standalone tansu broker (a separate process), where one of three
+//! instances leaves midway and only completeness is asserted (see that
+//! test for what tansu 0.6 does not allow).
 //!
 //! The reference is one instance that is never killed. Each other run reads
 //! the same input in its own consumer groups and writes its own topics; its
@@ -55,11 +58,12 @@ impl Run {
             changelog: format!("changelog-{name}"),
         };
         for t in [&r.work_items, &r.dlq] {
-            setup.kafka.create_topic(t, MENTION_PARTITIONS).unwrap();
+            setup.kafka.create_topic(t, MENTION_PARTITIONS);
         }
         for t in [&r.repartition, &r.changelog] {
-            setup.kafka.create_topic(t, KEYED_PARTITIONS).unwrap();
+            setup.kafka.create_topic(t, KEYED_PARTITIONS);
         }
+        setup.kafka.create_topic(&format!("incidents-{name}"), 1);
         r
     }
 
@@ -73,9 +77,6 @@ impl Run {
             c.topics.incidents = format!("incidents-{}", self.name);
             configure(c);
         });
-        let _ = setup
-            .kafka
-            .create_topic(&format!("incidents-{}", self.name), 1);
         Instance::start(
             &path,
             port,
@@ -111,12 +112,15 @@ impl Run {
     /// Everything consumed and committed by both stages.
     fn done(&self, setup: &Setup) -> bool {
         let mentions = &setup.config.topics.mentions;
-        self.committed(setup, mentions, false) == setup.end_total(mentions)
+        self.committed(setup, mentions, false) == setup.records.len() as i64
             && self.committed(setup, &self.repartition, true) == setup.end_total(&self.repartition)
     }
 
     fn wait_done(&self, setup: &Setup, limit: Duration, logs: &[&Instance]) {
-        let ok = wait_until(limit, || self.done(setup));
+        let ok = wait_until(limit, || {
+            std::thread::sleep(Duration::from_millis(300));
+            self.done(setup)
+        });
         assert!(
             ok,
             "{}: not done: mentions committed {} of {}, repartition {} of {}; logs:\n{}",
@@ -202,18 +206,18 @@ fn configure(c: &mut Config) {
         .insert("heartbeat.interval.ms".into(), "500".into());
 }
 
-fn input_size() -> usize {
-    // A debugging knob; the suite runs the issue's 200 000.
+fn input_size(default: usize) -> usize {
+    // A debugging knob; the suite runs the sizes below.
     std::env::var("SB_SCALE_N")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(200_000)
+        .unwrap_or(default)
 }
 
-fn setup(group: &str) -> Setup {
+fn setup(group: &str, n: usize, tansu: bool) -> Setup {
     Setup::build(
         group,
-        input_size(),
+        n,
         MENTION_PARTITIONS,
         KEYED_PARTITIONS,
         MentionGenConfig {
@@ -226,14 +230,15 @@ fn setup(group: &str) -> Setup {
             single_author_records: true,
             ..MentionGenConfig::default()
         },
+        tansu,
     )
 }
 
 /// The reference: one instance, never killed, stopped with SIGTERM.
-fn reference(setup: &Setup) -> (BTreeMap<String, serde_json::Value>, Run) {
+fn reference(setup: &Setup) -> BTreeMap<String, serde_json::Value> {
     let run = Run::new(setup, "ref");
     let mut a = run.start(setup, 0);
-    run.wait_done(setup, Duration::from_secs(600), &[&a]);
+    run.wait_done(setup, Duration::from_secs(900), &[&a]);
     let s = a.stop();
     assert_accounted(&s);
     let malformed: HashSet<(i32, i64)> = malformed(setup);
@@ -248,11 +253,12 @@ fn reference(setup: &Setup) -> (BTreeMap<String, serde_json::Value>, Run) {
     let (view, dups) = run.latest_view(setup);
     assert!(view.len() > 1_000, "{} work items", view.len());
     eprintln!(
-        "reference: {} work items, {} raw duplicate events, summary {s:?}",
+        "reference on {}: {} work items, {} raw duplicate events, summary {s:?}",
+        setup.config.kafka.brokers,
         view.len(),
         dups
     );
-    (view, run)
+    view
 }
 
 /// (partition, offset) of every malformed input record.
@@ -309,77 +315,147 @@ fn check_against(
     // The embedded broker keeps ~5 MB per partition: a run whose internal
     // topics lost records would not have tested a full restore.
     for t in [&run.repartition, &run.changelog] {
-        setup.kafka.check_retained(t, KEYED_PARTITIONS).unwrap();
+        setup.kafka.check_retained(t, KEYED_PARTITIONS);
     }
     (dups, raw_dlq - dlq.len())
 }
 
 #[test]
-fn three_instances_one_killed_and_one_instance_killed_ten_times_match_the_reference() {
-    let setup = setup("sb-scale");
-    let malformed = malformed(&setup);
-    let t0 = Instant::now();
-    let (reference, _) = reference(&setup);
-    let ref_secs = t0.elapsed().as_secs_f64();
+fn embedded_three_instances_one_killed_and_one_killed_ten_times_match_the_reference() {
+    scale_checks(&setup("sb-scale", input_size(200_000), false));
+}
 
-    // Three instances in one group; one is killed with SIGKILL midway.
-    let run = Run::new(&setup, "three");
+/// On tansu 0.6 a member that dies is never evicted from its group (its
+/// partitions stay assigned to it: after a SIGKILL the survivors kept their
+/// shares and a restarted member got no partition for minutes), so the
+/// crash runs cannot be made there. What runs: the reference (one keyed
+/// instance, every record accounted for, the DLQ exact) and three instances
+/// of which one leaves midway (SIGTERM): every work item of the reference
+/// exists and the DLQ is exact. Their latest revisions are *not* all equal
+/// on tansu yet (measured: 56 of 34,731 items differ, with 56 extra items:
+/// some keys lost state at the hand-over), which the embedded-broker test
+/// above does assert; see the issue.
+#[test]
+fn tansu_keyed_stage_accounts_for_every_record_and_hands_over_without_loss() {
+    let setup = setup("sb-scale", input_size(60_000), true);
+    let malformed = malformed(&setup);
+    let three = Run::new(&setup, "three");
+    let (reference, three_secs) = std::thread::scope(|s| {
+        let r = s.spawn(|| reference(&setup));
+        let t = s.spawn(|| run_three(&setup, &three, "-TERM"));
+        (joined(r.join()), joined(t.join()))
+    });
+    let (view, dups) = three.latest_view(&setup);
+    let missing = reference.keys().filter(|k| !view.contains_key(*k)).count();
+    assert_eq!(missing, 0, "work items of the reference missing on tansu");
+    let (dlq, raw_dlq) = three.dlq(&setup);
+    assert_eq!(dlq, malformed, "DLQ = the malformed records");
+    let differ = reference
+        .iter()
+        .filter(|(k, v)| view.get(*k).is_some_and(|w| w != *v))
+        .count();
+    eprintln!(
+        "tansu: three instances, one stopped with SIGTERM midway: all {} reference items present, {differ} with a different latest revision, {} extra; {dups} raw duplicate work-item events, {} duplicate DLQ records; {three_secs:.1} s",
+        reference.len(),
+        view.len() - (reference.len() - missing),
+        raw_dlq - dlq.len()
+    );
+}
+
+/// The reference, three instances with one SIGKILL, and one instance killed
+/// ten times, each compared with the reference. The three runs have their
+/// own groups and topics and run at once: the crash runs spend much of
+/// their time waiting for group joins and session timeouts.
+fn scale_checks(setup: &Setup) {
+    let malformed = malformed(setup);
+    let three = Run::new(setup, "three");
+    let killed = Run::new(setup, "kills");
+    let (reference, three_secs, kills) = std::thread::scope(|s| {
+        let r = s.spawn(|| reference(setup));
+        let t = s.spawn(|| run_three(setup, &three, "-KILL"));
+        let k = s.spawn(|| run_kills(setup, &killed));
+        (joined(r.join()), joined(t.join()), joined(k.join()))
+    });
+    let (dups, dlq_dups) = check_against(setup, &three, &reference, &malformed);
+    eprintln!(
+        "embedded: three instances, one SIGKILLed: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records; {three_secs:.1} s"
+    );
+    let (dups, dlq_dups) = check_against(setup, &killed, &reference, &malformed);
+    eprintln!(
+        "embedded: one instance killed {kills} times: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
+    );
+    assert_eq!(kills, 10, "the input ran out after {kills} kills");
+    setup
+        .kafka
+        .check_retained(&setup.config.topics.mentions, MENTION_PARTITIONS);
+}
+
+/// A scoped thread's result, its panic passed on.
+fn joined<T>(r: std::thread::Result<T>) -> T {
+    r.unwrap_or_else(|e| std::panic::resume_unwind(e))
+}
+
+/// Three instances in one group; one gets `signal` (SIGKILL, or SIGTERM)
+/// midway. Returns how long the run took.
+fn run_three(setup: &Setup, run: &Run, signal: &str) -> f64 {
     let t1 = Instant::now();
-    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(&setup, i)).collect();
+    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(setup, i)).collect();
     let n = setup.records.len() as f64;
     assert!(
-        wait_until(Duration::from_secs(300), || insts
+        wait_until(Duration::from_secs(600), || insts
             .iter()
             .map(|i| i.metric("switchboard_source_records_total"))
             .sum::<f64>()
             >= n / 2.0),
         "three instances did not get halfway"
     );
-    insts[1].signal("-KILL");
-    insts[1].wait_exit(Duration::from_secs(10));
-    run.wait_done(&setup, Duration::from_secs(600), &[&insts[0], &insts[2]]);
+    insts[1].signal(signal);
+    insts[1].wait_exit(Duration::from_secs(40));
+    run.wait_done(setup, Duration::from_secs(900), &[&insts[0], &insts[2]]);
     for i in [0, 2] {
         insts[i].stop();
     }
-    let three_secs = t1.elapsed().as_secs_f64();
-    let (dups, dlq_dups) = check_against(&setup, &run, &reference, &malformed);
-    eprintln!(
-        "three instances, one SIGKILLed: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records; {three_secs:.1} s (reference {ref_secs:.1} s)"
-    );
+    t1.elapsed().as_secs_f64()
+}
 
-    // One instance killed at ten random moments, restarted each time.
-    let run = Run::new(&setup, "kills");
+/// One instance killed with SIGKILL at ten random moments, restarted each
+/// time; returns the number of kills.
+fn run_kills(setup: &Setup, run: &Run) -> usize {
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut kills = 0;
-    let mut inst = run.start(&setup, 0);
+    let mut inst = run.start(setup, 0);
     let mut restarts = 1;
     while kills < 10 {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        // Between 0.5 and 4.5 s after the instance is ready: during the
-        // group join, the restore, or processing.
+        // Between 0.5 and 4.5 s after the instance started working: during
+        // processing, a checkpoint or a restore.
         let wait = Duration::from_millis(500 + rng % 4_000);
-        inst.wait_ready(Duration::from_secs(60), "restarted instance");
+        // Once it works: consumed mentions, or ran the keyed stage (a
+        // restart may first wait for the dead member's session to expire).
+        let working = wait_until(Duration::from_secs(180), || {
+            std::thread::sleep(Duration::from_millis(100));
+            inst.metric("switchboard_source_records_total") > 0.0
+                || inst.metric("switchboard_stage_records_in_total") > 0.0
+                || run.done(setup)
+        });
+        assert!(
+            working,
+            "restarted instance never worked; log:\n{}",
+            inst.log_text()
+        );
         std::thread::sleep(wait);
-        if run.done(&setup) {
+        if run.done(setup) {
             break;
         }
         inst.signal("-KILL");
         inst.wait_exit(Duration::from_secs(10));
         kills += 1;
-        inst = run.start(&setup, restarts);
+        inst = run.start(setup, restarts);
         restarts += 1;
     }
-    run.wait_done(&setup, Duration::from_secs(600), &[&inst]);
+    run.wait_done(setup, Duration::from_secs(900), &[&inst]);
     inst.stop();
-    let (dups, dlq_dups) = check_against(&setup, &run, &reference, &malformed);
-    eprintln!(
-        "one instance killed {kills} times: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
-    );
-    assert_eq!(kills, 10, "the input ran out after {kills} kills");
-    setup
-        .kafka
-        .check_retained(&setup.config.topics.mentions, MENTION_PARTITIONS)
-        .unwrap();
+    kills
 }

@@ -33,3 +33,4 @@ pub fn http_get(addr: &str, path: &str, timeout: Duration) -> std::io::Result<(u
 }
 
 pub mod cluster;
+pub mod tansu;

@@ -82,6 +82,19 @@ pub fn produce_to_topic<R: KafkaRecord>(
     count: u64,
     rate_per_sec: Option<f64>,
 ) -> Result<u64> {
+    produce_to_topic_with(brokers, topic, records, count, rate_per_sec, &[])
+}
+
+/// [`produce_to_topic`] with extra librdkafka producer properties (they
+/// override the defaults above).
+pub fn produce_to_topic_with<R: KafkaRecord>(
+    brokers: &str,
+    topic: &str,
+    records: impl Iterator<Item = R>,
+    count: u64,
+    rate_per_sec: Option<f64>,
+    extra: &[(&str, &str)],
+) -> Result<u64> {
     let mut config = ClientConfig::new();
     config
         .set("bootstrap.servers", brokers)
@@ -94,6 +107,9 @@ pub fn produce_to_topic<R: KafkaRecord>(
         // producers of a real `crm-contacts` use: the keyed stage relies on
         // it to co-partition contacts with repartitioned mentions.
         .set("partitioner", "murmur2_random");
+    for (k, v) in extra {
+        config.set(*k, *v);
+    }
     produce_with_config(config, topic, records, count, rate_per_sec)
 }
 

@@ -26,9 +26,10 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
 
-/// Client context of the reader: reaching the end of a partition is how
-/// the reader knows it caught up, not an error worth a log line.
-pub struct UpdatesContext;
+/// Client context of a reader that reads partitions to their end (identity
+/// updates, state restore): reaching the end is how it knows it caught up,
+/// not an error worth a log line. Holds what the reader reads, for logs.
+pub struct UpdatesContext(pub &'static str);
 
 impl rdkafka::ClientContext for UpdatesContext {
     fn error(&self, error: KafkaError, reason: &str) {
@@ -37,7 +38,7 @@ impl rdkafka::ClientContext for UpdatesContext {
             KafkaError::PartitionEOF(_) | KafkaError::Global(RDKafkaErrorCode::PartitionEOF)
         );
         if !eof {
-            warn!(error = %error, reason, "identity updates consumer error");
+            warn!(error = %error, reason, reader = self.0, "consumer error");
         }
     }
 }
@@ -69,7 +70,7 @@ impl UpdatesReader {
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest");
         Ok(Self {
-            consumer: c.create_with_context(UpdatesContext)?,
+            consumer: c.create_with_context(UpdatesContext("identity updates"))?,
             topic: config.topics.crm_identity_updates.clone(),
             join,
             caught_up,

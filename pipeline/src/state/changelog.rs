@@ -23,6 +23,7 @@ use tracing::{info, warn};
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
 use crate::metrics as m;
+use crate::source::identity_updates::UpdatesContext;
 
 /// Key of the per-partition max-event-time record (no state key starts with
 /// `_`).
@@ -59,14 +60,14 @@ pub fn apply_record(corr: &mut Correlator, key: &[u8], value: Option<&[u8]>) -> 
 }
 
 /// The consumer a restore reads with: no group, nothing committed.
-fn restore_consumer(config: &Config) -> Result<BaseConsumer> {
+fn restore_consumer(config: &Config) -> Result<BaseConsumer<UpdatesContext>> {
     let mut c = config.client_properties();
     c.set("group.id", format!("{}-restore", config.kafka.group_id))
         .set("enable.auto.commit", "false")
         .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "false")
+        .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest");
-    Ok(c.create()?)
+    Ok(c.create_with_context(UpdatesContext("state restore"))?)
 }
 
 /// Restores partition `partition` of the changelog into `corr` (which
@@ -82,35 +83,39 @@ pub fn restore(
     let consumer = restore_consumer(config)?;
     let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
     let mut out = Restored::default();
-    if high > low {
-        let mut tpl = TopicPartitionList::new();
-        tpl.add_partition_offset(topic, partition, Offset::Offset(low))?;
-        consumer.assign(&tpl)?;
-        let deadline = started + timeout;
-        let mut next = low;
-        while next < high {
-            if Instant::now() >= deadline {
-                return Err(PipelineError::Runtime(format!(
-                    "restoring {topic}/{partition} timed out at offset {next} of {high}"
-                )));
+    let mut tpl = TopicPartitionList::new();
+    tpl.add_partition_offset(topic, partition, Offset::Offset(low))?;
+    consumer.assign(&tpl)?;
+    let deadline = started + timeout;
+    let mut next = low;
+    // Done at the end of the log as the fetch reports it (partition
+    // EOF), and not before the end ListOffsets gave: some brokers (tansu
+    // 0.6) answer ListOffsets with less than the log holds.
+    let mut eof = false;
+    while next < high || !eof {
+        if Instant::now() >= deadline {
+            return Err(PipelineError::Runtime(format!(
+                "restoring {topic}/{partition} timed out at offset {next} of {high}"
+            )));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            None => continue,
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => eof = true,
+            Some(Err(e)) => {
+                warn!(error = %e, topic, partition, "changelog read error during restore");
+                continue;
             }
-            match consumer.poll(Duration::from_millis(100)) {
-                None => continue,
-                Some(Err(e)) => {
-                    warn!(error = %e, topic, partition, "changelog read error during restore");
+            Some(Ok(msg)) => {
+                eof = false;
+                next = msg.offset() + 1;
+                out.records += 1;
+                let Some(key) = msg.key() else {
+                    out.bad_records += 1;
                     continue;
-                }
-                Some(Ok(msg)) => {
-                    next = msg.offset() + 1;
-                    out.records += 1;
-                    let Some(key) = msg.key() else {
-                        out.bad_records += 1;
-                        continue;
-                    };
-                    if let Err(e) = apply_record(corr, key, msg.payload()) {
-                        out.bad_records += 1;
-                        warn!(error = %e, topic, partition, offset = msg.offset(), "changelog record skipped");
-                    }
+                };
+                if let Err(e) = apply_record(corr, key, msg.payload()) {
+                    out.bad_records += 1;
+                    warn!(error = %e, topic, partition, offset = msg.offset(), "changelog record skipped");
                 }
             }
         }
