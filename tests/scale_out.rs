@@ -23,9 +23,8 @@
 use std::collections::{BTreeMap, HashSet};
 use std::time::{Duration, Instant};
 
-use rdkafka::consumer::Consumer;
 use rdkafka::message::Headers;
-use rdkafka::{Message, Offset, TopicPartitionList};
+use rdkafka::Message;
 use switchboard::config::Config;
 use switchboard::generate::mentions::{Expect, MentionGenConfig};
 use switchboard::topology::wait_until;
@@ -93,19 +92,7 @@ impl Run {
         } else {
             self.group.clone()
         };
-        let c = client(&setup.config.kafka.brokers, &group);
-        let n = setup.partitions_of(topic);
-        let mut tpl = TopicPartitionList::new();
-        for p in 0..n {
-            tpl.add_partition(topic, p);
-        }
-        let got = c.committed_offsets(tpl, Duration::from_secs(10)).unwrap();
-        (0..n)
-            .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
-                Some(Offset::Offset(o)) => o,
-                _ => 0,
-            })
-            .sum()
+        setup.committed_total_by(&client(&setup.config.kafka.brokers, &group), topic)
     }
 
     /// Everything consumed and committed by both stages.

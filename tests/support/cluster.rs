@@ -228,13 +228,18 @@ impl Setup {
 
     /// Sum over partitions of the group's committed offsets of `topic`.
     pub fn committed_total(&self, topic: &str) -> i64 {
+        self.committed_total_by(&self.probe, topic)
+    }
+
+    /// Sum over partitions of the committed offsets of `topic` in the group
+    /// of `consumer`.
+    pub fn committed_total_by(&self, consumer: &BaseConsumer, topic: &str) -> i64 {
         let mut tpl = TopicPartitionList::new();
         let n = self.partitions_of(topic);
         for p in 0..n {
             tpl.add_partition(topic, p);
         }
-        let got = self
-            .probe
+        let got = consumer
             .committed_offsets(tpl, Duration::from_secs(10))
             .unwrap();
         (0..n)

@@ -236,13 +236,8 @@ fn run_bare<H: WorkerHandler + 'static>(
     })
 }
 
-/// The full loop, also returning the mention rows its stateful stage saw.
-fn run_pipeline_rows(config: &Config, group: &str, total: u64) -> crate::Result<(f64, u64)> {
-    let rows = Arc::new(AtomicU64::new(0));
-    let r = run_pipeline_with(config, group, total, true, true, true, Some(rows.clone()))?;
-    Ok((r, rows.load(Ordering::Relaxed)))
-}
-
+/// One pipeline loop: its steady rate, and the mention rows its stateful
+/// stage saw.
 fn run_pipeline(
     config: &Config,
     group: &str,
@@ -250,19 +245,7 @@ fn run_pipeline(
     enrich: bool,
     join: bool,
     work_items: bool,
-) -> crate::Result<f64> {
-    run_pipeline_with(config, group, total, enrich, join, work_items, None)
-}
-
-fn run_pipeline_with(
-    config: &Config,
-    group: &str,
-    total: u64,
-    enrich: bool,
-    join: bool,
-    work_items: bool,
-    rows_out: Option<Arc<AtomicU64>>,
-) -> crate::Result<f64> {
+) -> crate::Result<(f64, u64)> {
     let mut config = config.clone();
     config.kafka.group_id = group.to_string();
     config.pipeline.enrich = enrich;
@@ -291,14 +274,8 @@ fn run_pipeline_with(
     runner
         .join()
         .map_err(|_| crate::PipelineError::Runtime("pipeline panicked".into()))??;
-    if let Some(r) = rows_out {
-        r.store(
-            stats.mentions_out.load(Ordering::Relaxed),
-            Ordering::Relaxed,
-        );
-    }
     match rate {
-        Some(r) if ok => Ok(r),
+        Some(r) if ok => Ok((r, stats.mentions_out.load(Ordering::Relaxed))),
         _ => Err(crate::PipelineError::Runtime(format!(
             "pipeline read only {} of {total} records",
             stats.records_in.load(Ordering::Relaxed)
@@ -638,10 +615,10 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         })?;
         let l = run_bare(&config, &format!("bench-limit-{run}"), sent, LimitLoop::new)?;
         let g = |name: &str| format!("bench-{name}-{run}");
-        let i = run_pipeline(&config, &g("ingest"), sent, false, false, false)?;
-        let j = run_pipeline(&config, &g("join"), sent, false, true, false)?;
-        let e = run_pipeline(&config, &g("enrich"), sent, true, true, false)?;
-        let (f, rows) = run_pipeline_rows(&config, &g("full"), sent)?;
+        let (i, _) = run_pipeline(&config, &g("ingest"), sent, false, false, false)?;
+        let (j, _) = run_pipeline(&config, &g("join"), sent, false, true, false)?;
+        let (e, _) = run_pipeline(&config, &g("enrich"), sent, true, true, false)?;
+        let (f, rows) = run_pipeline(&config, &g("full"), sent, true, true, true)?;
         for (k, rates) in keyed.iter_mut().enumerate() {
             let name = g(&format!("keyed{}", k + 1));
             for t in ["repartition", "changelog"] {
