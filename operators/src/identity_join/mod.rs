@@ -450,7 +450,7 @@ impl IdentityJoin {
         // code byte + normalised value, empty when there is none) and its
         // hash, all keys in one reused buffer.
         let mut chan = Vec::with_capacity(n);
-        let mut via = vec![0u8; n];
+        let mut via = Vec::with_capacity(n);
         let mut keys = KeyBatch::with_capacity(n);
         for i in 0..n {
             let ci = if channel.is_valid(i) {
@@ -464,11 +464,10 @@ impl IdentityJoin {
                 Lookup::AuthorId(k) => get(author_id, i).map(|h| (k, h)),
                 Lookup::ByShape => get(handle, i).and_then(|h| kind_by_shape(h).map(|k| (k, h))),
             };
-            if let Some((k, v)) = found {
-                if push_key(k, v, cc, keys.buf()) {
-                    via[i] = k.code();
-                }
-            }
+            via.push(match found {
+                Some((k, v)) if push_key(k, v, cc, keys.buf()) => k.code(),
+                _ => 0,
+            });
             keys.end_row();
         }
 
