@@ -224,6 +224,66 @@ impl Packed {
     }
 }
 
+/// Asks the CPU to start loading `*r` into cache (a hint; nothing on
+/// targets other than x86-64).
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults and has no architectural effect; the
+    // address comes from a live reference anyway.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((r as *const T).cast::<i8>());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
+}
+
+/// Lookup keys of a batch of mentions: row `i`'s key (kind code byte and
+/// normalised value, empty when none) and its [`hash_key`].
+#[derive(Debug, Default)]
+pub(crate) struct KeyBatch {
+    /// Keys back to back (the kind code bytes are ASCII, so this is UTF-8).
+    bytes: String,
+    /// Row `i`'s key is `bytes[ends[i - 1]..ends[i]]` (from 0 for row 0).
+    ends: Vec<usize>,
+    pub(crate) hash: Vec<u64>,
+}
+
+impl KeyBatch {
+    pub(crate) fn with_capacity(rows: usize) -> Self {
+        Self {
+            bytes: String::with_capacity(rows * 24),
+            ends: Vec::with_capacity(rows),
+            hash: Vec::with_capacity(rows),
+        }
+    }
+
+    /// The key buffer to append the next row's key to (see
+    /// [`Self::end_row`]).
+    pub(crate) fn buf(&mut self) -> &mut String {
+        &mut self.bytes
+    }
+
+    /// Ends the current row's key (empty when nothing was appended) and
+    /// records its hash.
+    pub(crate) fn end_row(&mut self) {
+        let start = self.ends.last().copied().unwrap_or(0);
+        let end = self.bytes.len();
+        self.ends.push(end);
+        let key = &self.bytes.as_bytes()[start..end];
+        self.hash
+            .push(if key.is_empty() { 0 } else { hash_key(key) });
+    }
+
+    /// Row `i`'s key.
+    #[inline]
+    pub(crate) fn key(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.bytes.as_bytes()[start..self.ends[i]]
+    }
+}
+
 /// Identity index of one snapshot version.
 #[derive(Debug, Clone)]
 pub struct IdentityIndex {
@@ -399,6 +459,81 @@ impl IdentityIndex {
         } else {
             Hit::Row(r)
         })
+    }
+
+    /// Looks up the keys of `keys` at the rows `todo`, writing `out[row]`
+    /// (as [`Self::get_key_hashed`] would).
+    ///
+    /// Staged over chunks of keys so that the cache misses of different
+    /// keys overlap instead of each lookup waiting for its own chain (slot,
+    /// then entry bounds and row, then the key bytes): on a table of a few
+    /// megabytes almost every step is a miss.
+    pub(crate) fn get_many(&self, keys: &KeyBatch, todo: &[u32], out: &mut [Option<Hit>]) {
+        const CHUNK: usize = 32;
+        let slots = &self.slots.slots;
+        if slots.is_empty() {
+            for &i in todo {
+                out[i as usize] = None;
+            }
+            return;
+        }
+        let mask = slots.len() - 1;
+        // Per key of the chunk: the first slot's entry + 1 when its tag
+        // matches (0: empty slot, u32::MAX: probe on), then the entry's key
+        // bounds and row.
+        let mut first = [0u32; CHUNK];
+        let mut bounds = [(0u32, 0u32, 0u32); CHUNK];
+        let slot_of = |i: u32| &slots[keys.hash[i as usize] as usize & mask];
+        for &i in todo.iter().take(CHUNK) {
+            prefetch(slot_of(i));
+        }
+        for (c, chunk) in todo.chunks(CHUNK).enumerate() {
+            // The next chunk's slots load while this one is resolved.
+            for &i in todo.iter().skip((c + 1) * CHUNK).take(CHUNK) {
+                prefetch(slot_of(i));
+            }
+            for (f, &i) in first.iter_mut().zip(chunk) {
+                let h = keys.hash[i as usize];
+                let s = slots[h as usize & mask];
+                *f = if s == 0 {
+                    0
+                } else if s >> 32 == Slots::tag(h) {
+                    s as u32
+                } else {
+                    u32::MAX
+                };
+            }
+            for (b, &f) in bounds.iter_mut().zip(&first[..chunk.len()]) {
+                if f != 0 && f != u32::MAX {
+                    let e = (f - 1) as usize;
+                    *b = (self.offsets[e], self.offsets[e + 1], self.rows[e]);
+                }
+            }
+            // Load the first byte of every candidate key, so that the
+            // compares below find them in cache.
+            let mut touch = 0u8;
+            for (&f, &(a, _, _)) in first[..chunk.len()].iter().zip(&bounds) {
+                if f != 0 && f != u32::MAX {
+                    touch ^= self.arena.get(a as usize).copied().unwrap_or(0);
+                }
+            }
+            std::hint::black_box(touch);
+            for ((&i, &f), &(a, b, r)) in chunk.iter().zip(&first).zip(&bounds) {
+                let key = keys.key(i as usize);
+                out[i as usize] = if f == 0 {
+                    None
+                } else if f != u32::MAX && self.arena.get(a as usize..b as usize) == Some(key) {
+                    Some(if r == AMBIGUOUS {
+                        Hit::Ambiguous
+                    } else {
+                        Hit::Row(r)
+                    })
+                } else {
+                    // A tag collision or a key further along the probe.
+                    self.get_key_hashed(key, keys.hash[i as usize])
+                };
+            }
+        }
     }
 
     /// The row of a customer id in [`Self::customers`].

@@ -37,7 +37,7 @@ use arrow::array::{
     new_null_array, Array, ArrayRef, AsArray, BooleanArray, RecordBatch, StringArray,
     StringBuilder, UInt32Array,
 };
-use arrow::buffer::{NullBuffer, ScalarBuffer};
+use arrow::buffer::{BooleanBuffer, Buffer, NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, TimestampMillisecondType};
 use serde::{Deserialize, Serialize};
 
@@ -51,7 +51,8 @@ pub use snapshot::{
 };
 pub use updates::{parse_update, IdentityUpdate, UpdateOp, UpdateRecord, UpdateRejection};
 
-use normalize::{channel_index, key_into, lookup_of};
+use index::KeyBatch;
+use normalize::{channel_index, key_into, lookup_of, push_key};
 use updates::Overlay;
 
 use crate::schema::col as mcol;
@@ -445,19 +446,40 @@ impl IdentityJoin {
         let n = batch.num_rows();
         let cc = self.cfg.default_country_code.as_str();
 
-        // Phase 1, under the read lock: per row the version, outcome, via
-        // kind and customer row.
+        // Phase 0, lock-free: per row the channel, the lookup key (kind
+        // code byte + normalised value, empty when there is none) and its
+        // hash, all keys in one reused buffer.
+        let mut chan = Vec::with_capacity(n);
+        let mut via = Vec::with_capacity(n);
+        let mut keys = KeyBatch::with_capacity(n);
+        for i in 0..n {
+            let ci = if channel.is_valid(i) {
+                channel_index(channel.value(i))
+            } else {
+                CHANNEL_LABELS.len() - 1
+            };
+            chan.push(ci as u8);
+            let found = match lookup_of(ci) {
+                Lookup::Handle(k) => get(handle, i).map(|h| (k, h)),
+                Lookup::AuthorId(k) => get(author_id, i).map(|h| (k, h)),
+                Lookup::ByShape => get(handle, i).and_then(|h| kind_by_shape(h).map(|k| (k, h))),
+            };
+            via.push(match found {
+                Some((k, v)) if push_key(k, v, cc, keys.buf()) => k.code(),
+                _ => 0,
+            });
+            keys.end_row();
+        }
+
+        // Phase 1, under the read lock: per row the version, outcome and
+        // customer row.
         let mut ver = vec![NO_VERSION; n];
         let mut outcome = vec![O_NO_SNAPSHOT; n];
-        let mut via = vec![0u8; n];
         let mut rows = vec![NO_ROW; n];
         let mut before = vec![false; n];
         // Overlay hits on customers absent from their version.
         let mut foreign: Vec<(usize, Arc<str>)> = Vec::new();
-        let mut by_channel = [[0u64; N_OUTCOMES]; N_CHANNELS];
         let mut n_before = 0u64;
-        let mut multi_version = false;
-        let mut hit_version = NO_VERSION;
         let versions: Vec<Arc<Snapshot>>;
         {
             let inner = self.read();
@@ -465,17 +487,12 @@ impl IdentityJoin {
             let overlay = &inner.overlay;
             let use_overlay = !overlay.is_empty();
             let nv = versions.len();
-            let newest_ms = versions.last().map_or(i64::MAX, |v| v.valid_from_ms);
-            let mut key = String::with_capacity(64);
-            for i in 0..n {
-                let ci = if channel.is_valid(i) {
-                    channel_index(channel.value(i))
-                } else {
-                    CHANNEL_LABELS.len() - 1
-                };
-                let o = if nv == 0 {
-                    O_NO_SNAPSHOT
-                } else {
+            if nv > 0 {
+                let newest_ms = versions[nv - 1].valid_from_ms;
+                // Rows left to the index of each version.
+                let mut todo: Vec<Vec<u32>> = vec![Vec::new(); nv];
+                todo[nv - 1].reserve(n);
+                for i in 0..n {
                     let t = time.is_valid(i).then(|| time.value(i));
                     let vi = match t {
                         None => nv - 1,
@@ -492,79 +509,83 @@ impl IdentityJoin {
                         }
                     };
                     ver[i] = vi as u8;
+                    let kb = keys.key(i);
+                    if kb.is_empty() {
+                        outcome[i] = O_NO_IDENTITY;
+                        continue;
+                    }
                     let snap = &versions[vi];
-                    let found = match lookup_of(ci) {
-                        Lookup::Handle(k) => get(handle, i).map(|h| (k, h)),
-                        Lookup::AuthorId(k) => get(author_id, i).map(|h| (k, h)),
-                        Lookup::ByShape => {
-                            get(handle, i).and_then(|h| kind_by_shape(h).map(|k| (k, h)))
+                    let decided = if use_overlay {
+                        overlay.decide(kb, keys.hash[i], snap.valid_from_ms, t.unwrap_or(i64::MAX))
+                    } else {
+                        None
+                    };
+                    outcome[i] = match decided {
+                        Some(None) => O_REMOVED,
+                        Some(Some(cid)) => {
+                            match snap.index.customer_row(cid) {
+                                Some(r) => rows[i] = r,
+                                None => foreign.push((i, cid.clone())),
+                            }
+                            O_HIT
+                        }
+                        None => {
+                            todo[vi].push(i as u32);
+                            O_UNKNOWN
                         }
                     };
-                    match found {
-                        Some((k, v)) if key_into(k, v, cc, &mut key) => {
-                            via[i] = k.code();
-                            let kb = key.as_bytes();
-                            let decided = if use_overlay {
-                                overlay.decide(kb, snap.valid_from_ms, t.unwrap_or(i64::MAX))
-                            } else {
-                                None
-                            };
-                            let r = match decided {
-                                Some(None) => Err(O_REMOVED),
-                                Some(Some(cid)) => match snap.index.customer_row(cid) {
-                                    Some(r) => Ok(r),
-                                    None => {
-                                        foreign.push((i, cid.clone()));
-                                        Err(O_HIT)
-                                    }
-                                },
-                                None => match snap.index.get_key(kb) {
-                                    None => Err(O_UNKNOWN),
-                                    Some(Hit::Ambiguous) => Err(O_AMBIGUOUS),
-                                    Some(Hit::Row(r)) => Ok(r),
-                                },
-                            };
-                            match r {
-                                Ok(r) => {
-                                    rows[i] = r;
-                                    if hit_version != vi as u8 {
-                                        multi_version |= hit_version != NO_VERSION;
-                                        hit_version = vi as u8;
-                                    }
-                                    O_HIT
-                                }
-                                Err(o) => o,
-                            }
+                }
+                let mut hits: Vec<Option<Hit>> = vec![None; n];
+                for (v, todo) in versions.iter().zip(&todo) {
+                    v.index.get_many(&keys, todo, &mut hits);
+                }
+                for &i in todo.iter().flatten() {
+                    let i = i as usize;
+                    match hits[i] {
+                        None => {}
+                        Some(Hit::Ambiguous) => outcome[i] = O_AMBIGUOUS,
+                        Some(Hit::Row(r)) => {
+                            rows[i] = r;
+                            outcome[i] = O_HIT;
                         }
-                        _ => O_NO_IDENTITY,
                     }
-                };
-                outcome[i] = o;
-                by_channel[ci][o as usize] += 1;
+                }
+            }
+        }
+        let mut by_channel = [[0u64; N_OUTCOMES]; N_CHANNELS];
+        for (&c, &o) in chan.iter().zip(&outcome) {
+            by_channel[c as usize][o as usize] += 1;
+        }
+        // The version of the matched customer rows: one, several, or none.
+        let mut hit_version = NO_VERSION;
+        let mut multi_version = false;
+        for (&r, &v) in rows.iter().zip(&ver) {
+            if r != NO_ROW && v != hit_version {
+                multi_version |= hit_version != NO_VERSION;
+                hit_version = v;
             }
         }
 
         // Phase 2, lock-free: the output columns.
         let attrs = attributes(&versions, &ver, &rows, multi_version, hit_version, &foreign)?;
-        let mut b_via = StringBuilder::with_capacity(n, n * 8);
-        let mut b_snap = StringBuilder::with_capacity(n, n * 20);
-        let mut b_miss = StringBuilder::with_capacity(n, n * 8);
-        for i in 0..n {
-            let o = outcome[i];
-            if o == O_HIT {
-                b_via.append_value(via_of(via[i]));
-                b_miss.append_null();
-            } else {
-                b_via.append_null();
-                b_miss.append_value(OUTCOME_LABELS[o as usize]);
-            }
-            match ver[i] {
-                NO_VERSION => b_snap.append_null(),
-                v => b_snap.append_value(&versions[v as usize].name),
-            }
-        }
-        let matched = BooleanArray::from_iter(outcome.iter().map(|&o| Some(o == O_HIT)));
-        let before = BooleanArray::from(before);
+        let names: Vec<&str> = versions.iter().map(|v| v.name.as_str()).collect();
+        let a_via = utf8_from_codes(&VIA_LABELS, n, |i| match outcome[i] {
+            O_HIT => via[i] as u32,
+            _ => NULL_CODE,
+        })?;
+        let a_miss = utf8_from_codes(&OUTCOME_LABELS, n, |i| match outcome[i] {
+            O_HIT => NULL_CODE,
+            o => o as u32,
+        })?;
+        let a_snap = utf8_from_codes(&names, n, |i| match ver[i] {
+            NO_VERSION => NULL_CODE,
+            v => v as u32,
+        })?;
+        let matched = BooleanArray::new(
+            BooleanBuffer::collect_bool(n, |i| outcome[i] == O_HIT),
+            None,
+        );
+        let before = BooleanArray::new(BooleanBuffer::collect_bool(n, |i| before[i]), None);
 
         let f = |name: &str, a: ArrayRef, nullable: bool| {
             (Field::new(name, a.data_type().clone(), nullable), a)
@@ -580,9 +601,9 @@ impl IdentityJoin {
                 f(col::CUSTOMER_VULNERABLE, a_vuln, true),
                 f(col::CUSTOMER_ACCOUNT_STATUS, a_status, true),
                 f(col::IDENTITY_MATCHED, Arc::new(matched), false),
-                f(col::IDENTITY_VIA, Arc::new(b_via.finish()), true),
-                f(col::IDENTITY_SNAPSHOT, Arc::new(b_snap.finish()), true),
-                f(col::IDENTITY_MISS_REASON, Arc::new(b_miss.finish()), true),
+                f(col::IDENTITY_VIA, a_via, true),
+                f(col::IDENTITY_SNAPSHOT, a_snap, true),
+                f(col::IDENTITY_MISS_REASON, a_miss, true),
                 f(col::IDENTITY_BEFORE_OLDEST_VERSION, Arc::new(before), false),
             ],
         )?;
@@ -593,6 +614,80 @@ impl IdentityJoin {
             .merge(&by_channel, n as u64, n_before);
         Ok(out)
     }
+}
+
+/// Code of a null in [`utf8_from_codes`].
+const NULL_CODE: u32 = u32::MAX;
+
+/// A Utf8 column of `n` rows with `dict[code(i)]` at row `i`, null where
+/// the code is not in `dict` ([`NULL_CODE`]): two tight passes (offsets,
+/// then bytes) instead of a builder call per row. `code` is called up to
+/// three times per row, so it should be cheap.
+fn utf8_from_codes(dict: &[&str], n: usize, code: impl Fn(usize) -> u32) -> Result<ArrayRef> {
+    match dict.iter().map(|s| s.len()).max().unwrap_or(0) {
+        0..=16 => utf8_padded::<16>(dict, n, code),
+        17..=32 => utf8_padded::<32>(dict, n, code),
+        _ => utf8_padded::<0>(dict, n, code),
+    }
+}
+
+/// [`utf8_from_codes`] with every entry of `dict` padded to `W` bytes, so
+/// that a value is copied as one fixed-size move (then the length trimmed
+/// back); `W = 0` copies each value as is.
+fn utf8_padded<const W: usize>(
+    dict: &[&str],
+    n: usize,
+    code: impl Fn(usize) -> u32,
+) -> Result<ArrayRef> {
+    let padded: Vec<([u8; W], usize)> = dict
+        .iter()
+        .map(|s| {
+            let mut p = [0u8; W];
+            if W > 0 {
+                p[..s.len()].copy_from_slice(s.as_bytes());
+            }
+            (p, s.len())
+        })
+        .collect();
+    let mut offsets: Vec<i32> = Vec::with_capacity(n + 1);
+    offsets.push(0);
+    let mut end = 0usize;
+    let mut nulls = 0usize;
+    for i in 0..n {
+        match padded.get(code(i) as usize) {
+            Some((_, len)) => end += len,
+            None => nulls += 1,
+        }
+        offsets.push(end as i32);
+    }
+    if end > i32::MAX as usize {
+        return Err(OperatorError::Input(
+            "identity join output column over 2 GiB".into(),
+        ));
+    }
+    let mut values: Vec<u8> = Vec::with_capacity(end + W);
+    for i in 0..n {
+        let c = code(i) as usize;
+        if let Some((p, len)) = padded.get(c) {
+            if W > 0 {
+                let at = values.len();
+                values.extend_from_slice(p);
+                values.truncate(at + len);
+            } else {
+                values.extend_from_slice(dict[c].as_bytes());
+            }
+        }
+    }
+    let nulls = (nulls > 0).then(|| {
+        NullBuffer::new(BooleanBuffer::collect_bool(n, |i| {
+            (code(i) as usize) < dict.len()
+        }))
+    });
+    Ok(Arc::new(StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from(offsets)),
+        Buffer::from_vec(values),
+        nulls,
+    )?))
 }
 
 /// The six customer attribute columns for the rows (`rows[i]` of version
@@ -623,12 +718,12 @@ fn attributes(
     }
     // Gathers one column of the customers batch(es).
     let idx = (!multi_version).then(|| {
-        let valid: NullBuffer = rows.iter().map(|&r| r != NO_ROW).collect();
+        let valid = BooleanBuffer::collect_bool(n, |i| rows[i] != NO_ROW);
         let values: ScalarBuffer<u32> = rows
             .iter()
             .map(|&r| if r == NO_ROW { 0 } else { r })
             .collect();
-        UInt32Array::new(values, Some(valid))
+        UInt32Array::new(values, Some(NullBuffer::new(valid)))
     });
     let gather = |c: usize| -> Result<ArrayRef> {
         if let Some(idx) = &idx {
@@ -670,30 +765,41 @@ fn attributes(
         })
         .collect();
     let mut strs: Vec<ArrayRef> = Vec::with_capacity(4);
+    let mut dict: Vec<&str> = Vec::new();
+    let mut base: Vec<(u32, u32)> = Vec::with_capacity(versions.len());
     for (k, &c) in index::PACKED_COLS.iter().enumerate() {
         if versions.iter().any(|v| v.index.packed.dicts[k].is_none()) {
             strs.push(gather(c)?);
             continue;
         }
-        let mut b = StringBuilder::with_capacity(n, n * 8);
-        for i in 0..n {
-            let code = (packed[i] >> (8 * k)) as u8;
-            if rows[i] == NO_ROW || code == index::NULL_CODE {
-                b.append_null();
-            } else {
-                let dict = versions[ver[i] as usize].index.packed.dicts[k].as_deref();
-                b.append_option(dict.and_then(|d| d.get(code as usize)).map(|s| &**s));
-            }
+        // Every version's dictionary back to back: row `i`'s value is
+        // entry `base[ver[i]] + code`.
+        dict.clear();
+        base.clear();
+        for v in versions {
+            let d = v.index.packed.dicts[k].as_deref().unwrap_or_default();
+            base.push((dict.len() as u32, d.len() as u32));
+            dict.extend(d.iter().map(|s| &**s));
         }
-        strs.push(Arc::new(b.finish()));
+        strs.push(utf8_from_codes(&dict, n, |i| {
+            if rows[i] == NO_ROW {
+                return NULL_CODE;
+            }
+            let code = ((packed[i] >> (8 * k)) & 0xff) as u32;
+            let (b, len) = base[ver[i] as usize];
+            if code < len {
+                b + code
+            } else {
+                NULL_CODE
+            }
+        })?);
     }
-    let vul: BooleanArray = packed
-        .iter()
-        .map(|&p| match (p >> 32) & 3 {
-            0 => None,
-            v => Some(v == 2),
-        })
-        .collect();
+    let vul = BooleanArray::new(
+        BooleanBuffer::collect_bool(n, |i| (packed[i] >> 32) & 3 == 2),
+        Some(NullBuffer::new(BooleanBuffer::collect_bool(n, |i| {
+            (packed[i] >> 32) & 3 != 0
+        }))),
+    );
     let [seg, tier, region, status]: [ArrayRef; 4] = strs
         .try_into()
         .map_err(|_| OperatorError::Input("customer attribute columns".into()))?;
@@ -724,15 +830,14 @@ fn get(a: &StringArray, i: usize) -> Option<&str> {
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn via_of(kind_code: u8) -> &'static str {
-    match kind_code {
-        0 => "twitter:handle",
-        1 => "facebook:author_id",
-        2 => "instagram:handle",
-        3 => "email",
-        _ => "phone",
-    }
-}
+/// [`col::IDENTITY_VIA`] by identity kind code.
+const VIA_LABELS: [&str; 5] = [
+    "twitter:handle",
+    "facebook:author_id",
+    "instagram:handle",
+    "email",
+    "phone",
+];
 
 fn str_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<&'a StringArray> {
     batch

@@ -174,16 +174,27 @@ fn push_phone(s: &str, default_cc: &str, out: &mut String) -> bool {
 pub fn kind_by_shape(handle: &str) -> Option<IdentityKind> {
     let h = handle.trim();
     if let Some(at) = h.find('@') {
-        if at > 0 && h[at + 1..].contains('.') && !h.contains(char::is_whitespace) {
+        let white = if h.is_ascii() {
+            // `char::is_whitespace` on ASCII, without decoding.
+            h.bytes().any(|b| matches!(b, b' ' | b'\t'..=b'\r'))
+        } else {
+            h.contains(char::is_whitespace)
+        };
+        if at > 0 && h[at + 1..].contains('.') && !white {
             return Some(IdentityKind::Email);
         }
         return None;
     }
-    let ok_chars = h
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-' | '.'));
-    let n_digits = h.chars().filter(char::is_ascii_digit).count();
-    (ok_chars && n_digits >= 7).then_some(IdentityKind::Phone)
+    // One pass over the bytes: every allowed character is ASCII.
+    let mut n_digits = 0usize;
+    for b in h.bytes() {
+        match b {
+            b'0'..=b'9' => n_digits += 1,
+            b' ' | b'+' | b'(' | b')' | b'-' | b'.' => {}
+            _ => return None,
+        }
+    }
+    (n_digits >= 7).then_some(IdentityKind::Phone)
 }
 
 /// Which identity kind a mention of `channel` is looked up as, and which
@@ -284,6 +295,23 @@ pub(crate) fn key_into(
     out: &mut String,
 ) -> bool {
     out.clear();
+    push_key(kind, value, default_cc, out)
+}
+
+/// [`key_into`] appending to `out` instead of replacing it; `false`, with
+/// `out` unchanged, when the value does not normalise.
+pub(crate) fn push_key(
+    kind: IdentityKind,
+    value: &str,
+    default_cc: &str,
+    out: &mut String,
+) -> bool {
+    let start = out.len();
     out.push(kind.code() as char);
-    normalize_into(kind, value, default_cc, out)
+    if normalize_into(kind, value, default_cc, out) {
+        true
+    } else {
+        out.truncate(start);
+        false
+    }
 }

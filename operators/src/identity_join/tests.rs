@@ -1380,3 +1380,159 @@ fn many_distinct_attribute_values_are_gathered() {
     assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 2).as_deref(), Some(V1));
     assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, 1), None);
 }
+
+#[test]
+fn kind_by_shape_matches_the_char_based_rule() {
+    // The rule as first written, over chars.
+    fn by_chars(handle: &str) -> Option<IdentityKind> {
+        let h = handle.trim();
+        if let Some(at) = h.find('@') {
+            if at > 0 && h[at + 1..].contains('.') && !h.contains(char::is_whitespace) {
+                return Some(IdentityKind::Email);
+            }
+            return None;
+        }
+        let ok_chars = h
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '(' | ')' | '-' | '.'));
+        let n_digits = h.chars().filter(char::is_ascii_digit).count();
+        (ok_chars && n_digits >= 7).then_some(IdentityKind::Phone)
+    }
+    for h in [
+        "jane@example.com",
+        "ja ne@example.com",
+        "ja\tne@example.com",
+        "ja\u{0B}ne@example.com",
+        "ja\u{0C}ne@example.com",
+        "ja\u{A0}ne@example.com",
+        "ja\u{2003}ne@example.com",
+        "jäne@exämple.com",
+        "\u{2003}jane@example.com\u{2003}",
+        "jane@example",
+        "@example.com",
+        "07700 900123",
+        "+44 (0)7700-900123",
+        "0770０900123",
+        "07700 9001٣",
+        "07700\t900123",
+        "12345678",
+        "123456",
+        "١٢٣٤٥٦٧٨",
+        "",
+        " ",
+    ] {
+        assert_eq!(kind_by_shape(h), by_chars(h), "{h:?}");
+    }
+}
+
+#[test]
+fn attribute_values_of_any_length_and_many_rows() {
+    // Values of 0, 16, 17, 32 and 33+ bytes (the padded copies of the
+    // output columns switch width there), over two versions and a batch
+    // much larger than a lookup chunk.
+    let seg = [
+        String::new(),
+        "s".repeat(16),
+        "t".repeat(17),
+        "u".repeat(32),
+        "v".repeat(70),
+    ];
+    let n = 200;
+    let ids: Vec<String> = (0..n).map(|i| format!("C{i}")).collect();
+    let handles: Vec<String> = (0..n).map(|i| format!("user{i}")).collect();
+    let mk = |name: &str, tier: &str| {
+        let rows: Vec<Cust<'_>> = (0..n)
+            .map(|i| {
+                (
+                    ids[i].as_str(),
+                    seg[i % seg.len()].as_str(),
+                    tier,
+                    "Région Île-de-France",
+                    i % 3 == 0,
+                    "active",
+                )
+            })
+            .collect();
+        let idents = (0..n).map(|i| {
+            (
+                IdentityKind::Twitter,
+                normalize(IdentityKind::Twitter, &handles[i], "44").unwrap(),
+                i as u32,
+            )
+        });
+        Snapshot {
+            name: name.to_owned(),
+            valid_from_ms: ms(name),
+            path: PathBuf::from(name),
+            index: IdentityIndex::build(
+                RecordBatch::try_new(
+                    customer_schema(),
+                    customers(&rows)
+                        .project(&[0, 2, 3, 4, 5, 6])
+                        .unwrap()
+                        .columns()
+                        .to_vec(),
+                )
+                .unwrap(),
+                idents,
+            ),
+            skipped_identities: 0,
+        }
+    };
+    let j = IdentityJoin::new(cfg()).unwrap();
+    j.add_snapshot(mk(V1, "standard"));
+    j.add_snapshot(mk(V2, "premier-premier-premier-premier-premier"));
+    let rows: Vec<Mention<'_>> = (0..3 * n)
+        .map(|k| {
+            let i = k % n;
+            let t = if k % 2 == 0 { ms(V1) } else { ms(V2) };
+            if k % 7 == 0 {
+                ("twitter", Some("nobody"), None, Some(t))
+            } else {
+                ("twitter", Some(handles[i].as_str()), None, Some(t))
+            }
+        })
+        .collect();
+    let out = j.join_batch(&mentions(&rows)).unwrap();
+    for (k, r) in rows.iter().enumerate() {
+        let i = k % n;
+        if k % 7 == 0 {
+            assert_eq!(s(&out, col::CUSTOMER_SEGMENT, k), None);
+            assert_eq!(s(&out, col::CUSTOMER_TIER, k), None);
+            assert_eq!(
+                s(&out, col::IDENTITY_MISS_REASON, k).as_deref(),
+                Some("unknown_identity")
+            );
+            assert_eq!(s(&out, col::IDENTITY_VIA, k), None);
+            continue;
+        }
+        let v2 = r.3 == Some(ms(V2));
+        assert_eq!(s(&out, col::CUSTOMER_ID, k), Some(ids[i].clone()));
+        assert_eq!(
+            s(&out, col::CUSTOMER_SEGMENT, k).as_deref(),
+            Some(seg[i % seg.len()].as_str())
+        );
+        assert_eq!(
+            s(&out, col::CUSTOMER_TIER, k).as_deref(),
+            Some(if v2 {
+                "premier-premier-premier-premier-premier"
+            } else {
+                "standard"
+            })
+        );
+        assert_eq!(
+            s(&out, col::CUSTOMER_REGION, k).as_deref(),
+            Some("Région Île-de-France")
+        );
+        assert_eq!(bv(&out, col::CUSTOMER_VULNERABLE, k), Some(i % 3 == 0));
+        assert_eq!(
+            s(&out, col::IDENTITY_SNAPSHOT, k).as_deref(),
+            Some(if v2 { V2 } else { V1 })
+        );
+        assert_eq!(
+            s(&out, col::IDENTITY_VIA, k).as_deref(),
+            Some("twitter:handle")
+        );
+        assert_eq!(s(&out, col::IDENTITY_MISS_REASON, k), None);
+    }
+}

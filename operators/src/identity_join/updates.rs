@@ -50,6 +50,7 @@ use std::sync::Arc;
 
 use simd_json::prelude::*;
 
+use super::index::hash_key;
 use super::normalize::IdentityKind;
 
 /// What an update does.
@@ -226,15 +227,59 @@ type Update = (i64, Option<Arc<str>>);
 
 /// Updates per identity key (kind code byte + normalised value), each list
 /// sorted by valid-from; `None` customer = removed.
+///
+/// A bit filter over the keys' [`hash_key`] (about 16 bits per key, so
+/// a few per cent false positives) lets the join skip the map lookup for
+/// the vast majority of mentions, whose identity has no update.
 #[derive(Debug, Default)]
 pub(crate) struct Overlay {
     map: HashMap<Box<[u8]>, Vec<Update>, foldhash::fast::FixedState>,
     entries: usize,
+    /// Bit `hash_key(key) & (bits - 1)` set for every key of `map` (and
+    /// possibly of forgotten keys). Empty while `map` is.
+    filter: Vec<u64>,
 }
+
+/// Minimum filter size in bits.
+const FILTER_MIN_BITS: usize = 1 << 12;
 
 impl Overlay {
     pub(crate) fn is_empty(&self) -> bool {
         self.entries == 0
+    }
+
+    #[inline]
+    fn filter_bit(filter: &[u64], h: u64) -> (usize, u64) {
+        let bits = filter.len() * 64;
+        let b = (h as usize) & (bits - 1);
+        (b / 64, 1u64 << (b % 64))
+    }
+
+    /// `false` when no update of the key with hash `h` is held.
+    #[inline]
+    pub(crate) fn may_contain(&self, h: u64) -> bool {
+        if self.filter.is_empty() {
+            return false;
+        }
+        let (w, m) = Self::filter_bit(&self.filter, h);
+        self.filter[w] & m != 0
+    }
+
+    /// Rebuilds the filter for the keys held (about 16 bits per key).
+    fn rebuild_filter(&mut self) {
+        if self.map.is_empty() {
+            self.filter = Vec::new();
+            return;
+        }
+        let bits = (self.map.len() * 16)
+            .next_power_of_two()
+            .max(FILTER_MIN_BITS);
+        let mut filter = vec![0u64; bits / 64];
+        for k in self.map.keys() {
+            let (w, m) = Self::filter_bit(&filter, hash_key(k));
+            filter[w] |= m;
+        }
+        self.filter = filter;
     }
 
     /// Updates held.
@@ -246,7 +291,17 @@ impl Overlay {
     pub(crate) fn upsert(&mut self, key: &[u8], valid_from_ms: i64, customer: Option<Arc<str>>) {
         let list = match self.map.get_mut(key) {
             Some(l) => l,
-            None => self.map.entry(key.into()).or_default(),
+            None => {
+                self.map.insert(key.into(), Vec::new());
+                if self.filter.len() * 64 < self.map.len() * 8 {
+                    // Below 8 bits per key: grow to 16.
+                    self.rebuild_filter();
+                } else {
+                    let (w, m) = Self::filter_bit(&self.filter, hash_key(key));
+                    self.filter[w] |= m;
+                }
+                self.map.get_mut(key).expect("just inserted")
+            }
         };
         match list.binary_search_by_key(&valid_from_ms, |e| e.0) {
             Ok(i) => list[i].1 = customer,
@@ -274,14 +329,27 @@ impl Overlay {
             !l.is_empty()
         });
         self.entries -= removed;
+        if removed > 0 {
+            self.rebuild_filter();
+        }
     }
 
     /// The deciding update for a mention at `t` joined against a version
     /// valid from `version_ms`: the newest with `version_ms < valid_from ≤
     /// t`. `Some(None)` = removed, `Some(Some(customer))`, `None` = the
     /// version decides.
+    /// `h` is the key's [`hash_key`].
     #[inline]
-    pub(crate) fn decide(&self, key: &[u8], version_ms: i64, t: i64) -> Option<Option<&Arc<str>>> {
+    pub(crate) fn decide(
+        &self,
+        key: &[u8],
+        h: u64,
+        version_ms: i64,
+        t: i64,
+    ) -> Option<Option<&Arc<str>>> {
+        if !self.may_contain(h) {
+            return None;
+        }
         let l = self.map.get(key)?;
         let k = l.partition_point(|e| e.0 <= t);
         let (vf, c) = l.get(k.checked_sub(1)?)?;
