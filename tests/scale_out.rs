@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use rdkafka::message::Headers;
 use rdkafka::Message;
-use switchboard::config::Config;
+use switchboard::config::{Config, Delivery};
 use switchboard::generate::mentions::{Expect, MentionGenConfig};
 use switchboard::topology::wait_until;
 
@@ -35,9 +35,10 @@ use support::cluster::{assert_accounted, client, Instance, Setup, START_MS};
 const MENTION_PARTITIONS: i32 = 48;
 const KEYED_PARTITIONS: i32 = 16;
 
-/// One run's consumer group and topics.
+/// One run's consumer group, topics and delivery mode.
 struct Run {
     name: String,
+    delivery: Delivery,
     group: String,
     work_items: String,
     dlq: String,
@@ -46,9 +47,10 @@ struct Run {
 }
 
 impl Run {
-    fn new(setup: &Setup, name: &str) -> Self {
+    fn new(setup: &Setup, name: &str, delivery: Delivery) -> Self {
         let r = Self {
             name: name.into(),
+            delivery,
             group: format!("sb-{name}"),
             work_items: format!("work-items-{name}"),
             dlq: format!("dlq-{name}"),
@@ -65,8 +67,12 @@ impl Run {
         r
     }
 
-    fn start(&self, setup: &Setup, instance: usize) -> Instance {
+    /// Starts an instance; `slot` names it (`pipeline.instance_id`): a
+    /// restart in the same slot fences its predecessor's transactions.
+    fn start(&self, setup: &Setup, instance: usize, slot: usize) -> Instance {
         let (path, port) = setup.write_config(&format!("{}-{instance}", self.name), |c| {
+            c.pipeline.delivery = self.delivery;
+            c.pipeline.instance_id = format!("{}-{slot}", self.name);
             c.kafka.group_id = self.group.clone();
             c.topics.work_items = self.work_items.clone();
             c.topics.dlq = self.dlq.clone();
@@ -127,7 +133,7 @@ impl Run {
     fn latest_view(&self, setup: &Setup) -> (BTreeMap<String, serde_json::Value>, usize) {
         let mut view: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         let mut dups = 0;
-        for m in setup.read(&self.work_items) {
+        for m in setup.read_to_end(&self.work_items) {
             let v: serde_json::Value = serde_json::from_slice(m.payload().unwrap()).unwrap();
             let id = v["work_item_id"].as_str().unwrap().to_string();
             let rev = v["revision"].as_u64().unwrap();
@@ -147,7 +153,7 @@ impl Run {
 
     /// Source (partition, offset) of every DLQ record, and the raw count.
     fn dlq(&self, setup: &Setup) -> (HashSet<(i32, i64)>, usize) {
-        let recs = setup.read(&self.dlq);
+        let recs = setup.read_to_end(&self.dlq);
         let header = |m: &rdkafka::message::OwnedMessage, k: &str| -> String {
             let h = m.headers().unwrap();
             (0..h.count())
@@ -222,8 +228,8 @@ fn setup(group: &str, n: usize, tansu: bool) -> Setup {
 
 /// The reference: one instance, never killed, stopped with SIGTERM.
 fn reference(setup: &Setup) -> BTreeMap<String, serde_json::Value> {
-    let run = Run::new(setup, "ref");
-    let mut a = run.start(setup, 0);
+    let run = Run::new(setup, "ref", Delivery::AtLeastOnce);
+    let mut a = run.start(setup, 0, 0);
     run.wait_done(setup, Duration::from_secs(900), &[&a]);
     let s = a.stop();
     assert_accounted(&s);
@@ -312,7 +318,8 @@ fn embedded_three_instances_one_killed_and_one_killed_ten_times_match_the_refere
 }
 
 /// On tansu 0.6 the keyed topology runs one instance: every record is
-/// accounted for and the DLQ is exact. Hand-overs are not tested there:
+/// accounted for and the DLQ is exact; `exactly_once`, which tansu 0.6
+/// cannot serve, fails safe. Hand-overs are not tested there:
 /// tansu 0.6 never evicts a member killed with SIGKILL (the survivors kept
 /// their shares, a restarted member got no partition for minutes), and a
 /// clean leave (SIGTERM) was handed over in one run but left part of the
@@ -325,20 +332,63 @@ fn tansu_keyed_stage_accounts_for_every_record() {
     let reference = reference(&setup);
     assert!(!reference.is_empty());
     assert!(!malformed.is_empty());
+    // exactly_once: tansu 0.6's broker does not serve EndTxn (its storage
+    // has txn_end, its request router has no route for it), so librdkafka
+    // reports "EndTxnRequest not supported by broker" and no transaction
+    // can commit. The mode must fail safe: transactions abort, the keyed
+    // input stalls uncommitted (replayed by a later owner), `/readyz`
+    // says so, and the instance still stops cleanly.
+    let eos = Run::new(&setup, "eos", Delivery::ExactlyOnce);
+    let mut inst = eos.start(&setup, 0, 0);
+    let aborted = "switchboard_state_transactions_total{result=\"aborted\"}";
+    assert!(
+        wait_until(Duration::from_secs(600), || {
+            std::thread::sleep(Duration::from_millis(300));
+            inst.metric(aborted) > 0.0
+                && inst
+                    .ready()
+                    .is_some_and(|(ready, body)| !ready && body.contains("stalled"))
+        }),
+        "no aborted transaction and stalled readiness; log:\n{}",
+        tail(&inst.log_text(), 60)
+    );
+    assert_eq!(
+        inst.metric("switchboard_state_transactions_total{result=\"committed\"}"),
+        0.0
+    );
+    assert_eq!(eos.committed(&setup, &eos.repartition, true), 0);
+    let aborted_count = inst.metric(aborted);
+    inst.signal("-TERM");
+    assert_eq!(inst.wait_exit(Duration::from_secs(40)).0, Some(0));
+    assert_eq!(eos.committed(&setup, &eos.repartition, true), 0);
+    eprintln!(
+        "tansu: exactly_once: {aborted_count} transactions aborted (EndTxn not served), keyed input uncommitted, /readyz stalled"
+    );
 }
 
-/// The reference, three instances with one SIGKILL, and one instance killed
-/// ten times, each compared with the reference. The three runs have their
-/// own groups and topics and run at once: the crash runs spend much of
-/// their time waiting for group joins and session timeouts.
+/// The reference; three instances with one SIGKILL and one instance killed
+/// ten times (`at_least_once`); and one `exactly_once` instance. Each is
+/// compared with the reference. The runs have their own groups and topics
+/// and run at once: the crash runs spend much of their time waiting for
+/// group joins and session timeouts.
+///
+/// Crashes under `exactly_once` are not run on this broker: librdkafka's
+/// mock cluster answers TxnOffsetCommit without storing the offsets and
+/// EndTxn without writing markers (rdkafka_mock_handlers.c), so a restarted
+/// instance would re-read its keyed input from the start and no run could
+/// tell when it is done. What it can show is run: the transactions commit
+/// and the view is exact.
 fn scale_checks(setup: &Setup) {
     let malformed = malformed(setup);
-    let three = Run::new(setup, "three");
-    let killed = Run::new(setup, "kills");
+    let three = Run::new(setup, "three", Delivery::AtLeastOnce);
+    let killed = Run::new(setup, "kills", Delivery::AtLeastOnce);
+    let eos = Run::new(setup, "eos", Delivery::ExactlyOnce);
     let (reference, three_secs, kills) = std::thread::scope(|s| {
         let r = s.spawn(|| reference(setup));
         let t = s.spawn(|| run_three(setup, &three, "-KILL"));
         let k = s.spawn(|| run_kills(setup, &killed));
+        let e = s.spawn(|| run_exactly_once_on_mock(setup, &eos));
+        joined(e.join());
         (joined(r.join()), joined(t.join()), joined(k.join()))
     });
     let (dups, dlq_dups) = check_against(setup, &three, &reference, &malformed);
@@ -350,9 +400,48 @@ fn scale_checks(setup: &Setup) {
         "embedded: one instance killed {kills} times: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
     );
     assert_eq!(kills, 10, "the input ran out after {kills} kills");
+    let (dups, dlq_dups) = check_against(setup, &eos, &reference, &malformed);
+    eprintln!(
+        "embedded: one exactly_once instance: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
+    );
     setup
         .kafka
         .check_retained(&setup.config.topics.mentions, MENTION_PARTITIONS);
+}
+
+/// One `exactly_once` instance on the embedded broker. The mock keeps no
+/// transactional offsets, so "done" is: every mention committed by the
+/// stateless stage, nothing in flight and no new work-item event for 5 s;
+/// a premature stop would show as a view that differs from the reference.
+fn run_exactly_once_on_mock(setup: &Setup, run: &Run) {
+    let mut inst = run.start(setup, 0, 0);
+    let n = setup.records.len() as i64;
+    let mentions = &setup.config.topics.mentions;
+    assert!(
+        wait_until(Duration::from_secs(900), || {
+            std::thread::sleep(Duration::from_millis(300));
+            run.committed(setup, mentions, false) == n
+        }),
+        "eos: mentions not all committed; log:\n{}",
+        tail(&inst.log_text(), 60)
+    );
+    let mut last = (-1.0, Instant::now());
+    assert!(
+        wait_until(Duration::from_secs(600), || {
+            std::thread::sleep(Duration::from_millis(500));
+            let out = inst.metric("switchboard_sink_records_total{sink=\"work_items\"}");
+            if out != last.0 {
+                last = (out, Instant::now());
+            }
+            inst.metric("switchboard_pipeline_in_flight_batches") == 0.0
+                && out > 0.0
+                && last.1.elapsed() >= Duration::from_secs(5)
+        }),
+        "eos: keyed stage never went idle"
+    );
+    check_transactions(run, &[&inst]);
+    let s = inst.stop();
+    assert_accounted(&s);
 }
 
 /// A scoped thread's result, its panic passed on.
@@ -364,7 +453,7 @@ fn joined<T>(r: std::thread::Result<T>) -> T {
 /// midway. Returns how long the run took.
 fn run_three(setup: &Setup, run: &Run, signal: &str) -> f64 {
     let t1 = Instant::now();
-    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(setup, i)).collect();
+    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(setup, i, i)).collect();
     let n = setup.records.len() as f64;
     assert!(
         wait_until(Duration::from_secs(600), || insts
@@ -377,6 +466,7 @@ fn run_three(setup: &Setup, run: &Run, signal: &str) -> f64 {
     insts[1].signal(signal);
     insts[1].wait_exit(Duration::from_secs(40));
     run.wait_done(setup, Duration::from_secs(900), &[&insts[0], &insts[2]]);
+    check_transactions(run, &[&insts[0], &insts[2]]);
     for i in [0, 2] {
         insts[i].stop();
     }
@@ -388,7 +478,7 @@ fn run_three(setup: &Setup, run: &Run, signal: &str) -> f64 {
 fn run_kills(setup: &Setup, run: &Run) -> usize {
     let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
     let mut kills = 0;
-    let mut inst = run.start(setup, 0);
+    let mut inst = run.start(setup, 0, 0);
     let mut restarts = 1;
     while kills < 10 {
         rng ^= rng << 13;
@@ -417,10 +507,39 @@ fn run_kills(setup: &Setup, run: &Run) -> usize {
         inst.signal("-KILL");
         inst.wait_exit(Duration::from_secs(10));
         kills += 1;
-        inst = run.start(setup, restarts);
+        inst = run.start(setup, restarts, 0);
         restarts += 1;
     }
     run.wait_done(setup, Duration::from_secs(900), &[&inst]);
+    check_transactions(run, &[&inst]);
     inst.stop();
     kills
+}
+
+/// With `exactly_once` the keyed input offsets are committed only by
+/// transactions (the source never commits them itself), so a run that is
+/// done committed them there: the survivors counted committed transactions
+/// and no aborted one. With `at_least_once` there are none.
+fn check_transactions(run: &Run, survivors: &[&Instance]) {
+    let count = |result: &str| -> f64 {
+        survivors
+            .iter()
+            .map(|i| {
+                i.metric(&format!(
+                    "switchboard_state_transactions_total{{result=\"{result}\"}}"
+                ))
+            })
+            .sum()
+    };
+    match run.delivery {
+        Delivery::AtLeastOnce => assert_eq!(count("committed"), 0.0, "{}", run.name),
+        Delivery::ExactlyOnce => {
+            assert!(
+                count("committed") > 0.0,
+                "{}: no committed transaction",
+                run.name
+            );
+            assert_eq!(count("aborted"), 0.0, "{}: aborted transactions", run.name);
+        }
+    }
 }

@@ -340,6 +340,37 @@ pub struct PipelineSection {
     /// after the state written for them (and the events before it) is
     /// acknowledged, so this also bounds how much is replayed after a crash.
     pub checkpoint_interval_ms: u64,
+    /// Delivery guarantee of the keyed stage: `at_least_once` (outputs,
+    /// then state, then input offsets, each after the previous is
+    /// acknowledged; a crash replays, and the deterministic ids and
+    /// revisions make the replay harmless to a latest-revision reader) or
+    /// `exactly_once` (needs `keyed_stage`: each keyed worker writes one
+    /// Kafka transaction per checkpoint interval holding the interval's
+    /// work items, incidents, contact DLQ records, state changes and input
+    /// offsets; needs a broker with transactions). The stateless stage is
+    /// at-least-once either way; the keyed stage's state skips what it
+    /// already applied.
+    pub delivery: Delivery,
+    /// With `exactly_once`: this instance's name in the keyed stage's
+    /// transactional ids (`<kafka.group_id>-keyed-<instance_id>-w<worker>`).
+    /// A restarted instance with the same name fences its predecessor's
+    /// producers and aborts their open transactions at once (a stable pod
+    /// name in a StatefulSet is ideal); two live instances must never
+    /// share one. Empty: host name and process id, unique but never reused,
+    /// so a crashed instance's open transactions end only when the broker
+    /// times them out (`transaction.timeout.ms`, 10 s by default here).
+    pub instance_id: String,
+}
+
+/// Delivery guarantee (`pipeline.delivery`).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Acknowledgement chain; replays after a crash.
+    #[default]
+    AtLeastOnce,
+    /// Kafka transactions in the keyed stage.
+    ExactlyOnce,
 }
 
 impl PipelineSection {
@@ -360,6 +391,8 @@ impl Default for PipelineSection {
             shutdown_timeout_ms: 30_000,
             keyed_stage: false,
             checkpoint_interval_ms: 1_000,
+            delivery: Delivery::AtLeastOnce,
+            instance_id: String::new(),
         }
     }
 }
@@ -388,6 +421,7 @@ const MANAGED_PROPERTIES: &[&str] = &[
     "group.id",
     "bootstrap.servers",
     "auto.offset.reset",
+    "transactional.id",
 ];
 
 impl Config {
@@ -531,6 +565,12 @@ impl Config {
         }
         if self.pipeline.checkpoint_interval_ms == 0 {
             return bad("pipeline.checkpoint_interval_ms", "must be at least 1");
+        }
+        if self.pipeline.delivery == Delivery::ExactlyOnce && !self.pipeline.keyed_stage {
+            return bad(
+                "pipeline.delivery",
+                "exactly_once needs pipeline.keyed_stage (the transactions are the keyed stage's)",
+            );
         }
         if !matches!(
             self.sink.compression.as_str(),
@@ -693,6 +733,14 @@ mod tests {
             ("[source]\nmax_batch_rows = 0\n", "source.max_batch_rows"),
             ("[metrics]\naddr = \"localhost\"\n", "metrics.addr"),
             ("[sink]\ncompression = \"brotli\"\n", "sink.compression"),
+            (
+                "[pipeline]\ndelivery = \"exactly_once\"\n",
+                "pipeline.delivery",
+            ),
+            (
+                "[kafka.properties]\n\"transactional.id\" = \"x\"\n",
+                "transactional.id",
+            ),
         ] {
             let err = Config::from_toml_str(toml).unwrap_err().to_string();
             assert!(err.contains(key), "{toml}: {err}");
@@ -711,6 +759,19 @@ mod tests {
             assert_eq!(c.kafka.brokers, "b:2");
             Ok(())
         });
+    }
+
+    #[test]
+    fn delivery_modes_parse() {
+        let c =
+            Config::from_toml_str("[pipeline]\nkeyed_stage = true\ndelivery = \"exactly_once\"\n")
+                .unwrap();
+        assert_eq!(c.pipeline.delivery, Delivery::ExactlyOnce);
+        assert_eq!(Config::default().pipeline.delivery, Delivery::AtLeastOnce);
+        let err = Config::from_toml_str("[pipeline]\ndelivery = \"at_most_once\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pipeline.delivery"), "{err}");
     }
 
     #[test]

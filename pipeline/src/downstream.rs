@@ -33,7 +33,7 @@ use crate::channel::{Recv, RowReceiver};
 use crate::config::{prefix_key, Config};
 use crate::error::Result;
 use crate::metrics as m;
-use crate::sink::events::EventSink;
+use crate::sink::events::{EventSink, Kind};
 use crate::source::parse_worker::{MentionEnvelope, PipelineStats};
 use crate::state::offsets::Ack;
 
@@ -228,12 +228,12 @@ impl Downstream {
                 Some(Arc::new(EventSink::new(
                     config,
                     &config.topics.work_items,
-                    "work_items",
+                    Kind::WorkItems,
                 )?)),
                 Some(Arc::new(EventSink::new(
                     config,
                     &config.topics.incidents,
-                    "incidents",
+                    Kind::Incidents,
                 )?)),
             )
         } else {

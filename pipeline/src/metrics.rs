@@ -131,6 +131,12 @@ pub const STATE_RESTORED_KEYS: &str = "switchboard_state_restored_keys";
 pub const STATE_CHANGELOG_RECORDS: &str = "switchboard_state_changelog_records_total";
 /// Keyed stage: partitions whose state is held (restored and owned).
 pub const STATE_PARTITIONS: &str = "switchboard_state_partitions";
+/// Keyed stage, `exactly_once`: transactions ended, by result
+/// (`committed`, `aborted`).
+pub const STATE_TRANSACTIONS: &str = "switchboard_state_transactions_total";
+/// Keyed stage, `exactly_once`: time to send the offsets and commit one
+/// transaction.
+pub const STATE_TRANSACTION_DURATION: &str = "switchboard_state_transaction_duration_seconds";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 
@@ -345,6 +351,16 @@ fn describe() {
         STATE_PARTITIONS,
         Unit::Count,
         "Keyed-stage partitions whose state this instance holds"
+    );
+    describe_counter!(
+        STATE_TRANSACTIONS,
+        Unit::Count,
+        "Keyed-stage transactions ended (exactly_once), by result"
+    );
+    describe_histogram!(
+        STATE_TRANSACTION_DURATION,
+        Unit::Seconds,
+        "Time to send the offsets and commit one keyed-stage transaction"
     );
     describe_counter!(
         SINK_FAILURES,

@@ -44,14 +44,14 @@ use switchboard_operators::severity::Severity;
 use tracing::info;
 
 use crate::channel::row_channel;
-use crate::config::Config;
+use crate::config::{Config, Delivery};
 use crate::downstream::Downstream;
 use crate::error::Result;
 use crate::metrics::{Health, SourceMetrics};
 use crate::sink::dlq::DlqSink;
-use crate::sink::events::EventSink;
+use crate::sink::events::{EventSink, Kind};
 use crate::source::kafka::KafkaSource;
-use crate::source::keyed::{KeyedShared, KeyedWorker};
+use crate::source::keyed::{KeyedShared, KeyedWorker, Outputs, Transactions};
 use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
 use crate::state::crm::CrmState;
 
@@ -168,12 +168,12 @@ impl KeyedStage {
         let repartition = Arc::new(EventSink::new(
             config,
             &config.topics.repartition,
-            "repartition",
+            Kind::Repartition,
         )?);
         let changelog = Arc::new(EventSink::new(
             config,
             &config.topics.changelog,
-            "changelog",
+            Kind::Changelog,
         )?);
         let partitions = repartition.partition_count(timeout)?;
         // Co-partitioning: partition p of all three holds the same customers.
@@ -200,6 +200,42 @@ impl KeyedStage {
                 ))
             }
         };
+        // Range assignment gives one member partition p of both topics.
+        let mut kc = config.clone();
+        kc.kafka
+            .properties
+            .insert("partition.assignment.strategy".into(), "range".into());
+        let group_id = format!("{}-keyed", config.kafka.group_id);
+        let source = KafkaSource::subscribe(
+            &kc,
+            &group_id,
+            &[&config.topics.repartition, &config.topics.crm_contacts],
+            workers,
+            health.clone(),
+        )?;
+        let transactions = if config.pipeline.delivery == Delivery::ExactlyOnce {
+            source.commit_by_transactions();
+            // One transactional producer per worker (pipeline.instance_id).
+            let instance = match config.pipeline.instance_id.as_str() {
+                "" => format!("{}-{}", host_name(), std::process::id()),
+                id => id.to_string(),
+            };
+            let outputs = (0..workers.max(1))
+                .map(|i| {
+                    Outputs::transactional(config, &format!("{group_id}-{instance}-w{i}")).map(Some)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            info!(
+                producers = outputs.len(),
+                "keyed stage writes in Kafka transactions"
+            );
+            Some(Transactions {
+                outputs: Mutex::new(outputs),
+                group: source.group_metadata(),
+            })
+        } else {
+            None
+        };
         let shared = Arc::new(KeyedShared {
             config: config.clone(),
             repartition_topic: Arc::from(config.topics.repartition.as_str()),
@@ -210,19 +246,8 @@ impl KeyedStage {
             dlq: dlq.clone(),
             stats: stats.clone(),
             totals: totals.clone(),
+            transactions,
         });
-        // Range assignment gives one member partition p of both topics.
-        let mut kc = config.clone();
-        kc.kafka
-            .properties
-            .insert("partition.assignment.strategy".into(), "range".into());
-        let source = KafkaSource::subscribe(
-            &kc,
-            &format!("{}-keyed", config.kafka.group_id),
-            &[&config.topics.repartition, &config.topics.crm_contacts],
-            workers,
-            health.clone(),
-        )?;
         Ok(Self {
             source,
             shared,
@@ -369,7 +394,7 @@ impl Pipeline {
                             k.source.run(
                                 stop,
                                 max_poll,
-                                move |_| KeyedWorker::new(shared.clone()),
+                                move |i| KeyedWorker::new(shared.clone(), i),
                                 move |timeout| {
                                     flush.dlq.flush(timeout);
                                     flush.work_items.flush(timeout);
@@ -440,6 +465,16 @@ impl Pipeline {
         health.set_ready(false, "stopped");
         result
     }
+}
+
+/// This machine's name (for transactional ids), `switchboard` if unknown.
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "switchboard".into())
 }
 
 /// Waits until `cond` holds or `timeout` passes; returns whether it held.

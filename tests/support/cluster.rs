@@ -203,26 +203,54 @@ impl Setup {
         (path, port)
     }
 
-    /// Every record of `topic` (all partitions, from the beginning).
+    /// Every record of `topic` (all partitions, from the beginning): as
+    /// many as the end offsets count (no transaction markers).
     pub fn read(&self, topic: &str) -> Vec<OwnedMessage> {
-        let c = client(&self.config.kafka.brokers, "sb-delivery-reader");
+        let out = self.read_to_end(topic);
+        assert_eq!(
+            out.len() as i64,
+            self.end_total(topic),
+            "read all of {topic}"
+        );
+        out
+    }
+
+    /// Every record a `read_committed` consumer gets from `topic` (all
+    /// partitions, from the beginning to the end of each). Transaction
+    /// markers take offsets but are not records: with transactions, fewer
+    /// records than the end offsets count.
+    pub fn read_to_end(&self, topic: &str) -> Vec<OwnedMessage> {
+        let c: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.config.kafka.brokers)
+            .set("group.id", "sb-delivery-reader")
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "true")
+            .set("isolation.level", "read_committed")
+            .create()
+            .unwrap();
+        let n = self.partitions_of(topic);
         let mut tpl = TopicPartitionList::new();
-        for p in 0..self.partitions_of(topic) {
+        for p in 0..n {
             tpl.add_partition_offset(topic, p, Offset::Beginning)
                 .unwrap();
         }
-        let want = self.end_total(topic);
         c.assign(&tpl).unwrap();
         let mut out = Vec::new();
+        let mut eof = vec![false; n as usize];
         // Generous: scale-out tests read 200 000 events while other runs
         // keep both cores busy.
         let deadline = Instant::now() + Duration::from_secs(600);
-        while (out.len() as i64) < want && Instant::now() < deadline {
-            if let Some(Ok(m)) = c.poll(Duration::from_millis(100)) {
-                out.push(m.detach());
+        while eof.iter().any(|e| !e) && Instant::now() < deadline {
+            match c.poll(Duration::from_millis(100)) {
+                Some(Ok(m)) => {
+                    eof[m.partition() as usize] = false;
+                    out.push(m.detach());
+                }
+                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => eof[p as usize] = true,
+                _ => {}
             }
         }
-        assert_eq!(out.len() as i64, want, "read all of {topic}");
+        assert!(eof.iter().all(|e| *e), "no end of {topic} within 600 s");
         out
     }
 

@@ -72,6 +72,10 @@ pub struct BenchArgs {
     /// Also print one JSON line with the figures.
     #[arg(long)]
     pub json: bool,
+    /// Run the keyed topology with `pipeline.delivery = "exactly_once"`
+    /// (Kafka transactions) instead of `at_least_once`.
+    #[arg(long)]
+    pub exactly_once: bool,
     /// Also measure the keyed topology (`pipeline.keyed_stage`: repartition
     /// topic, keyed stage, state changelog) with 1, 2, … this many
     /// instances in this process (0: not measured).
@@ -286,8 +290,15 @@ fn run_pipeline(
 /// The keyed topology with `instances` pipelines in one group; the rate is
 /// the keyed stage's steady state over `rows` mention rows (what the full
 /// loop's stateful stage saw), so it covers both stages.
-fn run_keyed(config: &Config, group: &str, rows: u64, instances: usize) -> crate::Result<f64> {
+fn run_keyed(
+    config: &Config,
+    group: &str,
+    rows: u64,
+    instances: usize,
+    delivery: crate::config::Delivery,
+) -> crate::Result<f64> {
     let mut config = config.clone();
+    config.pipeline.delivery = delivery;
     config.kafka.group_id = group.to_string();
     config.pipeline.keyed_stage = true;
     config.topics.repartition = format!("{group}-repartition");
@@ -295,7 +306,9 @@ fn run_keyed(config: &Config, group: &str, rows: u64, instances: usize) -> crate
     let mut runners = Vec::new();
     let mut stats = Vec::new();
     let stop = Arc::new(AtomicBool::new(false));
-    for _ in 0..instances {
+    for i in 0..instances {
+        // Instances in one process need their own transactional ids.
+        config.pipeline.instance_id = format!("bench-{i}");
         let pipeline = Pipeline::build(&config, Health::new())?;
         stats.push(pipeline.stats());
         let stop = stop.clone();
@@ -333,7 +346,8 @@ fn write_state(
     use arrow::array::{ArrayRef, Int32Array, StringArray, TimestampMillisecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use switchboard_operators::correlate::{ContactEvent, ContactKind, Correlator};
-    let sink = crate::sink::events::EventSink::new(config, topic, "changelog")?;
+    let sink =
+        crate::sink::events::EventSink::new(config, topic, crate::sink::events::Kind::Changelog)?;
     let tracker = OffsetTracker::new();
     let t0 = chrono::Utc::now().timestamp_millis() - 3_600_000;
     let tweet = "@AlbionHelp my broadband has been down since yesterday evening and nobody has called me back. Sort it out!";
@@ -518,6 +532,14 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     config.kafka.brokers = kafka.bootstrap_servers();
     config.source.workers = args.workers;
     config.metrics.addr = String::new();
+    // The embedded broker's log lives in this process: its resident set is
+    // not the pipeline's, so the memory guard must not pause on it.
+    config.pipeline.memory_budget_mb = 64 * 1024;
+    let delivery = if args.exactly_once {
+        crate::config::Delivery::ExactlyOnce
+    } else {
+        crate::config::Delivery::AtLeastOnce
+    };
     config.topics.mentions = "bench-mentions".into();
     config.topics.dlq = "bench-mentions-dlq".into();
     kafka.create_topic(&config.topics.mentions, args.partitions)?;
@@ -624,7 +646,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             for t in ["repartition", "changelog"] {
                 kafka.create_topic(&format!("{name}-{t}"), args.partitions)?;
             }
-            let r = run_keyed(&config, &name, rows, k + 1)?;
+            let r = run_keyed(&config, &name, rows, k + 1, delivery)?;
             for t in ["repartition", "changelog"] {
                 kafka.check_retained(&format!("{name}-{t}"), args.partitions)?;
             }
@@ -692,10 +714,11 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     let keyed_medians: Vec<f64> = keyed.iter().map(|r| median(r)).collect();
     for (k, r) in keyed_medians.iter().enumerate() {
         println!(
-            "  keyed, {} instance(s)      {:>12}   ({:.1} % of limit; repartition + keyed stage + changelog)",
+            "  keyed, {} instance(s)      {:>12}   ({:.1} % of limit; repartition + keyed stage + changelog, {:?})",
             k + 1,
             fmt_count(*r as u64),
-            100.0 * r / l
+            100.0 * r / l,
+            delivery
         );
     }
     println!("  limit/consume             {:>11.1} %", 100.0 * l / c);

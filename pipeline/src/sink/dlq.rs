@@ -8,17 +8,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use metrics::Counter;
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::ClientContext;
 use switchboard_operators::parse::DlqReason;
-use tracing::error;
 
+use super::events::{EventSink, Kind};
 use crate::config::Config;
 use crate::error::Result;
-use crate::metrics as m;
 use crate::state::offsets::Ack;
 
 /// One record bound for the DLQ.
@@ -40,60 +35,25 @@ pub struct DlqRecord {
     pub source_offset: i64,
 }
 
-/// Delivery state carried through librdkafka for one DLQ record.
-pub struct DlqDelivery {
-    reason: DlqReason,
-    ack: Ack,
-}
-
-/// Producer context counting deliveries and failing the source batch on error.
-pub struct DlqContext {
-    delivered: [Counter; 5],
-    failed: Counter,
-}
-
-impl ClientContext for DlqContext {}
-
-impl ProducerContext for DlqContext {
-    type DeliveryOpaque = Box<DlqDelivery>;
-
-    fn delivery(&self, result: &DeliveryResult<'_>, d: Self::DeliveryOpaque) {
-        match result {
-            Ok(_) => {
-                let i = DlqReason::ALL
-                    .iter()
-                    .position(|r| *r == d.reason)
-                    .unwrap_or(0);
-                self.delivered[i].increment(1);
-            }
-            Err((e, _)) => {
-                self.failed.increment(1);
-                error!(error = %e, reason = d.reason.as_str(), "DLQ delivery failed; source partition stalls");
-                d.ack.fail();
-            }
-        }
-    }
-}
-
 /// The dead-letter producer (thread-safe; shared by all workers).
 pub struct DlqSink {
-    producer: ThreadedProducer<DlqContext>,
-    topic: String,
+    sink: EventSink,
 }
 
 impl DlqSink {
     /// Creates the idempotent DLQ producer.
     pub fn new(config: &Config) -> Result<Self> {
-        let ctx = DlqContext {
-            delivered: DlqReason::ALL
-                .map(|r| metrics::counter!(m::DLQ_RECORDS, "reason" => r.as_str())),
-            failed: metrics::counter!(m::DLQ_FAILURES),
-        };
-        let producer = super::producer_config(config).create_with_context(ctx)?;
         Ok(Self {
-            producer,
-            topic: config.topics.dlq.clone(),
+            sink: EventSink::new(config, &config.topics.dlq, Kind::Dlq(DlqReason::ALL[0]))?,
         })
+    }
+
+    /// Dead letters to `topic` through another sink's producer (a
+    /// transactional one puts them in its transactions).
+    pub fn through(sink: &EventSink, topic: &str) -> Self {
+        Self {
+            sink: sink.sibling(topic, Kind::Dlq(DlqReason::ALL[0])),
+        }
     }
 
     /// Queues one record; blocks (with the producer polling in its own thread)
@@ -122,35 +82,18 @@ impl DlqSink {
                 key: "source.offset",
                 value: Some(offset.as_str()),
             });
-        let mut opaque = Box::new(DlqDelivery {
-            reason: rec.reason,
+        self.sink.send_record(
+            None,
+            rec.key.as_deref(),
+            Some(&rec.payload),
+            Some(&headers),
+            Kind::Dlq(rec.reason),
             ack,
-        });
-        loop {
-            let mut record: BaseRecord<'_, [u8], [u8], Box<DlqDelivery>> =
-                BaseRecord::with_opaque_to(&self.topic, opaque)
-                    .payload(&rec.payload[..])
-                    .headers(headers.clone());
-            if let Some(k) = &rec.key {
-                record = record.key(&k[..]);
-            }
-            match self.producer.send(record) {
-                Ok(()) => return,
-                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
-                    opaque = r.delivery_opaque;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                Err((e, r)) => {
-                    error!(error = %e, "DLQ enqueue failed; source partition stalls");
-                    r.delivery_opaque.ack.fail();
-                    return;
-                }
-            }
-        }
+        );
     }
 
     /// Waits for queued records to be delivered.
     pub fn flush(&self, timeout: Duration) {
-        let _ = self.producer.flush(timeout);
+        self.sink.flush(timeout);
     }
 }

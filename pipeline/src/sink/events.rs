@@ -1,68 +1,232 @@
-//! Event sink: JSON events (work items, incidents) to their output topic,
-//! keyed by their id, through the shared idempotent producer settings.
+//! Event sink: records (work items, incidents, repartitioned mentions, state
+//! changes, dead letters) to an output topic through the shared idempotent
+//! producer settings.
 //!
 //! Each record holds an [`Ack`] clone of the source batch that produced it:
 //! the input offsets are committed only once the broker has confirmed every
-//! event derived from them. A delivery that fails for good fails the batch
+//! record derived from them. A delivery that fails for good fails the batch
 //! (its partition stalls and `/readyz` turns not-ready), so nothing is lost.
+//!
+//! A sink may also be *transactional* ([`EventSink::transactional`]): its
+//! producer has a `transactional.id`, [`EventSink::sibling`]s write other
+//! topics through the same producer, and [`EventSink::commit_transaction`]
+//! commits everything they queued together with the input offsets
+//! (`pipeline.delivery = "exactly_once"`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use metrics::Counter;
+use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::ClientContext;
+use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use switchboard_operators::parse::DlqReason;
 use tracing::error;
 
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
-use crate::state::offsets::Ack;
+use crate::state::offsets::{Ack, TopicPartition};
 
-/// Producer context: counts deliveries, fails the source batch on error.
+/// What a record is, for the delivery metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `work-items` events.
+    WorkItems,
+    /// `incidents` events.
+    Incidents,
+    /// Enriched mentions re-keyed by customer.
+    Repartition,
+    /// Correlation state changes.
+    Changelog,
+    /// A dead letter, with its reason.
+    Dlq(DlqReason),
+}
+
+const EVENT_KINDS: [&str; 4] = ["work_items", "incidents", "repartition", "changelog"];
+
+impl Kind {
+    fn index(self) -> usize {
+        match self {
+            Kind::WorkItems => 0,
+            Kind::Incidents => 1,
+            Kind::Repartition => 2,
+            Kind::Changelog => 3,
+            Kind::Dlq(r) => {
+                EVENT_KINDS.len() + DlqReason::ALL.iter().position(|x| *x == r).unwrap_or(0)
+            }
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Kind::Dlq(r) => r.as_str(),
+            k => EVENT_KINDS[k.index()],
+        }
+    }
+}
+
+/// Delivery state carried through librdkafka for one record.
+pub struct Delivery {
+    ack: Ack,
+    kind: Kind,
+}
+
+/// Producer context: counts deliveries by kind, fails the source batch on
+/// error.
 pub struct EventContext {
-    delivered: Counter,
-    failed: Counter,
-    kind: &'static str,
+    /// (delivered, failed) per [`Kind::index`].
+    counters: Vec<(Counter, Counter)>,
+    /// Failed deliveries and enqueues, for logging them sparsely.
+    errors: AtomicU64,
+}
+
+impl EventContext {
+    /// Counts one failure; true for the 1st, 2nd, 4th, 8th… (a failing
+    /// output logs a few lines, not one per record).
+    fn log_failure(&self) -> Option<u64> {
+        let n = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
+        n.is_power_of_two().then_some(n)
+    }
+}
+
+impl EventContext {
+    fn new() -> Self {
+        let events = EVENT_KINDS.map(|k| {
+            (
+                metrics::counter!(m::SINK_RECORDS, "sink" => k),
+                metrics::counter!(m::SINK_FAILURES, "sink" => k),
+            )
+        });
+        let dlq = DlqReason::ALL.map(|r| {
+            (
+                metrics::counter!(m::DLQ_RECORDS, "reason" => r.as_str()),
+                metrics::counter!(m::DLQ_FAILURES),
+            )
+        });
+        Self {
+            counters: events.into_iter().chain(dlq).collect(),
+            errors: AtomicU64::new(0),
+        }
+    }
 }
 
 impl ClientContext for EventContext {}
 
 impl ProducerContext for EventContext {
-    type DeliveryOpaque = Box<Ack>;
+    type DeliveryOpaque = Box<Delivery>;
 
-    fn delivery(&self, result: &DeliveryResult<'_>, ack: Self::DeliveryOpaque) {
+    fn delivery(&self, result: &DeliveryResult<'_>, d: Self::DeliveryOpaque) {
+        let (delivered, failed) = &self.counters[d.kind.index()];
         match result {
-            Ok(_) => self.delivered.increment(1),
+            Ok(_) => delivered.increment(1),
             Err((e, _)) => {
-                self.failed.increment(1);
-                error!(error = %e, sink = self.kind, "event delivery failed; source partition stalls");
-                (*ack).fail();
+                failed.increment(1);
+                if let Some(failures) = self.log_failure() {
+                    error!(error = %e, kind = d.kind.label(), failures, "delivery failed; source partition stalls");
+                }
+                d.ack.fail();
             }
         }
     }
 }
 
-/// A producer of JSON events to one topic (thread-safe).
+/// A producer of records to one topic (thread-safe).
 pub struct EventSink {
-    producer: ThreadedProducer<EventContext>,
+    producer: Arc<ThreadedProducer<EventContext>>,
     topic: String,
+    kind: Kind,
 }
 
 impl EventSink {
-    /// Creates the producer for `topic`; `kind` labels its metrics
-    /// (`work_items`, `incidents`).
-    pub fn new(config: &Config, topic: &str, kind: &'static str) -> Result<Self> {
-        let ctx = EventContext {
-            delivered: metrics::counter!(m::SINK_RECORDS, "sink" => kind),
-            failed: metrics::counter!(m::SINK_FAILURES, "sink" => kind),
-            kind,
-        };
-        let producer = super::producer_config(config).create_with_context(ctx)?;
+    /// Creates the producer for `topic`; `kind` labels its metrics.
+    pub fn new(config: &Config, topic: &str, kind: Kind) -> Result<Self> {
+        let producer = super::producer_config(config).create_with_context(EventContext::new())?;
         Ok(Self {
-            producer,
+            producer: Arc::new(producer),
             topic: topic.to_string(),
+            kind,
         })
+    }
+
+    /// Creates a transactional producer (`transactional.id` = `id`) for
+    /// `topic`, registers it with the broker (fencing an earlier producer
+    /// of the same id) and begins the first transaction.
+    pub fn transactional(
+        config: &Config,
+        id: &str,
+        topic: &str,
+        kind: Kind,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let mut c = super::producer_config(config);
+        c.set("transactional.id", id);
+        // A crashed owner's open transaction holds back read_committed
+        // readers until the broker aborts it after this long; overridable.
+        let txn_timeout = (config.pipeline.checkpoint_interval_ms * 3).max(10_000);
+        config.client_default(&mut c, "transaction.timeout.ms", txn_timeout.to_string());
+        // librdkafka requires message.timeout.ms <= transaction.timeout.ms.
+        let txn_timeout: u64 = c
+            .get("transaction.timeout.ms")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(txn_timeout);
+        let msg_timeout = match config.sink.message_timeout_ms {
+            0 => txn_timeout,
+            t => t.min(txn_timeout),
+        };
+        c.set("message.timeout.ms", msg_timeout.to_string());
+        let producer: ThreadedProducer<EventContext> = c.create_with_context(EventContext::new())?;
+        producer.init_transactions(timeout)?;
+        producer.begin_transaction()?;
+        Ok(Self {
+            producer: Arc::new(producer),
+            topic: topic.to_string(),
+            kind,
+        })
+    }
+
+    /// A sink for another topic through the same producer (and, when it is
+    /// transactional, the same transactions).
+    pub fn sibling(&self, topic: &str, kind: Kind) -> Self {
+        Self {
+            producer: self.producer.clone(),
+            topic: topic.to_string(),
+            kind,
+        }
+    }
+
+    /// Commits the open transaction with the consumer offsets `offsets`
+    /// (next offset to read, per topic-partition) of the group `group`,
+    /// then begins the next one. On error the caller aborts
+    /// ([`EventSink::abort_transaction`]).
+    pub fn commit_transaction(
+        &self,
+        offsets: &[(TopicPartition, i64)],
+        group: &ConsumerGroupMetadata,
+        timeout: Duration,
+    ) -> Result<()> {
+        if !offsets.is_empty() {
+            let mut tpl = TopicPartitionList::with_capacity(offsets.len());
+            for ((topic, p), next) in offsets {
+                tpl.add_partition_offset(topic, *p, Offset::Offset(*next))?;
+            }
+            self.producer
+                .send_offsets_to_transaction(&tpl, group, timeout)?;
+        }
+        self.producer.commit_transaction(timeout)?;
+        self.producer.begin_transaction()?;
+        Ok(())
+    }
+
+    /// Aborts the open transaction (its records are marked aborted) and
+    /// begins the next one.
+    pub fn abort_transaction(&self, timeout: Duration) -> Result<()> {
+        self.producer.abort_transaction(timeout)?;
+        self.producer.begin_transaction()?;
+        Ok(())
     }
 
     /// Queues one event; blocks while librdkafka's queue is full (the
@@ -81,9 +245,23 @@ impl EventSink {
         payload: Option<&[u8]>,
         ack: Ack,
     ) {
-        let mut opaque = Box::new(ack);
+        self.send_record(partition, key, payload, None, self.kind, ack);
+    }
+
+    /// Queues one record with headers, counted as `kind`; blocks like
+    /// [`EventSink::send`].
+    pub fn send_record(
+        &self,
+        partition: Option<i32>,
+        key: Option<&[u8]>,
+        payload: Option<&[u8]>,
+        headers: Option<&OwnedHeaders>,
+        kind: Kind,
+        ack: Ack,
+    ) {
+        let mut opaque = Box::new(Delivery { ack, kind });
         loop {
-            let mut record: BaseRecord<'_, [u8], [u8], Box<Ack>> =
+            let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
                 BaseRecord::with_opaque_to(&self.topic, opaque);
             if let Some(v) = payload {
                 record = record.payload(v);
@@ -94,6 +272,9 @@ impl EventSink {
             if let Some(p) = partition {
                 record = record.partition(p);
             }
+            if let Some(h) = headers {
+                record = record.headers(h.clone());
+            }
             match self.producer.send(record) {
                 Ok(()) => return,
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
@@ -101,8 +282,13 @@ impl EventSink {
                     std::thread::sleep(Duration::from_millis(1));
                 }
                 Err((e, r)) => {
-                    error!(error = %e, topic = %self.topic, "event enqueue failed; source partition stalls");
-                    (*r.delivery_opaque).fail();
+                    self.producer.context().counters[kind.index()]
+                        .1
+                        .increment(1);
+                    if let Some(failures) = self.producer.context().log_failure() {
+                        error!(error = %e, topic = %self.topic, failures, "enqueue failed; source partition stalls");
+                    }
+                    r.delivery_opaque.ack.fail();
                     return;
                 }
             }

@@ -233,6 +233,9 @@ pub struct SourceContext {
     tracker: Arc<OffsetTracker>,
     drain_timeout: Duration,
     health: Arc<Health>,
+    /// The handlers commit the offsets in their Kafka transactions
+    /// (`pipeline.delivery = "exactly_once"`): the source only tracks them.
+    commit_by_transactions: AtomicBool,
 }
 
 impl SourceContext {
@@ -268,7 +271,7 @@ impl SourceContext {
     /// Commits what the tracker says is done, synchronously or not.
     fn commit_done(&self, consumer: &BaseConsumer<Self>, mode: CommitMode) {
         let done = self.tracker.drain_committable();
-        if done.is_empty() {
+        if done.is_empty() || self.commit_by_transactions.load(Ordering::Relaxed) {
             return;
         }
         let mut tpl = TopicPartitionList::with_capacity(done.len());
@@ -416,6 +419,19 @@ pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig
     c
 }
 
+/// Reads the consumer's current group metadata (see
+/// [`KafkaSource::group_metadata`]); holds no reference that would keep the
+/// consumer alive.
+#[derive(Clone)]
+pub struct GroupMetadata(std::sync::Weak<BaseConsumer<SourceContext>>);
+
+impl GroupMetadata {
+    /// The metadata now, or `None` once the consumer is gone.
+    pub fn get(&self) -> Option<rdkafka::consumer::ConsumerGroupMetadata> {
+        self.0.upgrade()?.group_metadata()
+    }
+}
+
 /// The running source: consumer plus worker threads.
 pub struct KafkaSource {
     consumer: Arc<BaseConsumer<SourceContext>>,
@@ -449,6 +465,7 @@ impl KafkaSource {
             tracker: tracker.clone(),
             drain_timeout,
             health,
+            commit_by_transactions: AtomicBool::new(false),
         };
         let consumer: BaseConsumer<SourceContext> =
             consumer_config(config, group_id).create_with_context(ctx)?;
@@ -472,6 +489,22 @@ impl KafkaSource {
     /// The offset tracker shared with the handlers.
     pub fn tracker(&self) -> &Arc<OffsetTracker> {
         &self.tracker
+    }
+
+    /// Leaves offset commits to the handlers' transactions: the source
+    /// still tracks acknowledgements (drain on revoke and stop) but never
+    /// commits itself.
+    pub fn commit_by_transactions(&self) {
+        self.consumer
+            .context()
+            .commit_by_transactions
+            .store(true, Ordering::Relaxed);
+    }
+
+    /// The consumer's group metadata (member and generation) as of each
+    /// call, for `send_offsets_to_transaction`; usable from worker threads.
+    pub fn group_metadata(&self) -> GroupMetadata {
+        GroupMetadata(Arc::downgrade(&self.consumer))
     }
 
     /// Runs until `stop` is set: spawns one thread per worker queue with the

@@ -38,13 +38,13 @@ use switchboard_operators::repartition::decode_ipc;
 use switchboard_operators::spam;
 use tracing::{error, warn};
 
-use super::kafka::{MessageBatch, WorkerHandler};
+use super::kafka::{GroupMetadata, MessageBatch, WorkerHandler};
 use super::parse_worker::{contact_dlq_record, PipelineStats};
 use crate::config::Config;
 use crate::downstream::{emit, Observers, StatefulOperators, WorkItemTotals};
 use crate::metrics as m;
 use crate::sink::dlq::{DlqRecord, DlqSink};
-use crate::sink::events::EventSink;
+use crate::sink::events::{EventSink, Kind};
 use crate::state::changelog::{self, WATERMARK_KEY};
 use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
 
@@ -72,6 +72,52 @@ pub struct KeyedShared {
     pub stats: Arc<PipelineStats>,
     /// Work-item totals.
     pub totals: Arc<Mutex<WorkItemTotals>>,
+    /// `exactly_once`: each worker's transactional outputs (taken by worker
+    /// i from slot i) and the group metadata their offsets commit under.
+    pub transactions: Option<Transactions>,
+}
+
+/// The keyed stage's transactional outputs (`pipeline.delivery =
+/// "exactly_once"`).
+pub struct Transactions {
+    /// One set per worker, taken when the worker starts.
+    pub outputs: Mutex<Vec<Option<Outputs>>>,
+    /// The keyed consumer's group metadata.
+    pub group: GroupMetadata,
+}
+
+/// Where one keyed worker writes.
+#[derive(Clone)]
+pub struct Outputs {
+    /// Work-item events.
+    pub work_items: Arc<EventSink>,
+    /// Incident events.
+    pub incidents: Arc<EventSink>,
+    /// The state changelog.
+    pub changelog: Arc<EventSink>,
+    /// Rejected contacts.
+    pub dlq: Arc<DlqSink>,
+}
+
+impl Outputs {
+    /// One transactional producer (`transactional.id` = `id`) writing all
+    /// four topics.
+    pub fn transactional(config: &Config, id: &str) -> crate::Result<Self> {
+        let t = &config.topics;
+        let work_items = EventSink::transactional(
+            config,
+            id,
+            &t.work_items,
+            Kind::WorkItems,
+            Duration::from_secs(30),
+        )?;
+        Ok(Self {
+            incidents: Arc::new(work_items.sibling(&t.incidents, Kind::Incidents)),
+            changelog: Arc::new(work_items.sibling(&t.changelog, Kind::Changelog)),
+            dlq: Arc::new(DlqSink::through(&work_items, &t.dlq)),
+            work_items: Arc::new(work_items),
+        })
+    }
 }
 
 struct Part {
@@ -124,11 +170,44 @@ pub struct KeyedWorker {
     rows_out: metrics::Counter,
     changelog_records: metrics::Counter,
     drain_timeout: Duration,
+    out: Outputs,
+    /// `exactly_once`: the group metadata the transactions commit under.
+    txn_group: Option<GroupMetadata>,
+    /// `exactly_once`: the interval's input offsets (next offset to read)
+    /// with the partition's generation when they were read.
+    txn_offsets: Vec<(TopicPartition, i64, u64)>,
+    /// `exactly_once`: partitions (and generation) whose transaction was
+    /// aborted: their input is no longer processed nor committed until
+    /// they are assigned again (the next owner replays it).
+    poisoned: BTreeMap<i32, u64>,
+    /// `exactly_once`: transactions that failed (logged sparsely).
+    txn_failures: u64,
 }
 
 impl KeyedWorker {
-    /// A worker with no partitions yet.
-    pub fn new(shared: Arc<KeyedShared>) -> Self {
+    /// Worker `index`, with no partitions yet.
+    pub fn new(shared: Arc<KeyedShared>, index: usize) -> Self {
+        let txn = shared.transactions.as_ref().and_then(|t| {
+            let outputs = t
+                .outputs
+                .lock()
+                .expect("outputs poisoned")
+                .get_mut(index)?
+                .take()?;
+            Some((outputs, t.group.clone()))
+        });
+        let (out, txn_group) = match txn {
+            Some((o, g)) => (o, Some(g)),
+            None => (
+                Outputs {
+                    work_items: shared.work_items.clone(),
+                    incidents: shared.incidents.clone(),
+                    changelog: shared.changelog.clone(),
+                    dlq: shared.dlq.clone(),
+                },
+                None,
+            ),
+        };
         let events = OffsetTracker::new();
         events.assign([events_tp()]);
         let interval_ack = events.begin(&[(events_tp(), 1)]);
@@ -156,6 +235,11 @@ impl KeyedWorker {
             rows_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK),
             changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
             drain_timeout,
+            out,
+            txn_group,
+            txn_offsets: Vec::new(),
+            poisoned: BTreeMap::new(),
+            txn_failures: 0,
         }
     }
 
@@ -219,6 +303,14 @@ impl KeyedWorker {
         ack: &Ack,
     ) {
         let batch = batch.unwrap_or_else(|| self.empty.clone());
+        if self
+            .poisoned
+            .get(&p)
+            .is_some_and(|g| Some(*g) == self.generation(tracker, p))
+        {
+            ack.fail();
+            return;
+        }
         let Some(part) = self.part(tracker, p) else {
             ack.fail();
             return;
@@ -243,8 +335,8 @@ impl KeyedWorker {
         }
         let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
         emit(
-            Some(&s.work_items),
-            Some(&s.incidents),
+            Some(&self.out.work_items),
+            Some(&self.out.incidents),
             &s.totals,
             &mut self.observers,
             &processed,
@@ -254,9 +346,9 @@ impl KeyedWorker {
         s.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
     }
 
-    /// Closes the interval: the changed keys become a pending checkpoint.
-    fn checkpoint(&mut self, tracker: &OffsetTracker) {
-        self.last_checkpoint = Instant::now();
+    /// The keys changed since the last call in the partitions this worker
+    /// still owns, as changelog records (with each partition's watermark).
+    fn take_state(&mut self, tracker: &OffsetTracker) -> Vec<StateRecord> {
         let owned: Vec<(i32, Option<u64>)> = self
             .parts
             .keys()
@@ -287,6 +379,13 @@ impl KeyedWorker {
                 ));
             }
         }
+        records
+    }
+
+    /// Closes the interval: the changed keys become a pending checkpoint.
+    fn checkpoint(&mut self, tracker: &OffsetTracker) {
+        self.last_checkpoint = Instant::now();
+        let records = self.take_state(tracker);
         if records.is_empty() && self.input_acks.is_empty() {
             return;
         }
@@ -298,6 +397,89 @@ impl KeyedWorker {
         self.interval += 1;
         let next = self.events.begin(&[(events_tp(), self.interval)]);
         drop(std::mem::replace(&mut self.interval_ack, next));
+    }
+
+    /// `exactly_once`: closes the interval in one transaction: the state
+    /// changes join the interval's events and dead letters, the input
+    /// offsets of partitions still owned (and not poisoned) are sent to the
+    /// transaction, and it commits. Aborted, the interval's partitions are
+    /// poisoned: their input fails (stalls) until they are reassigned.
+    fn commit_transaction(&mut self, tracker: &Arc<OffsetTracker>, group: &GroupMetadata) {
+        self.last_checkpoint = Instant::now();
+        let records = self.take_state(tracker);
+        if records.is_empty() && self.input_acks.is_empty() {
+            return;
+        }
+        let no_ack = tracker.begin(&[]);
+        for (p, _, key, value) in &records {
+            self.out.changelog.send_to(
+                Some(*p),
+                Some(key.as_bytes()),
+                value.as_deref(),
+                no_ack.clone(),
+            );
+        }
+        let mut offsets: Vec<(TopicPartition, i64)> = Vec::new();
+        for (tp, next, generation) in self.txn_offsets.drain(..) {
+            let owned = tracker.generation(&tp) == Some(generation)
+                && self.poisoned.get(&tp.1) != Some(&generation);
+            if owned {
+                match offsets.iter_mut().find(|(t, _)| *t == tp) {
+                    Some(e) => e.1 = e.1.max(next),
+                    None => offsets.push((tp, next)),
+                }
+            }
+        }
+        if records.is_empty() && offsets.is_empty() {
+            // Only input of poisoned or revoked partitions: nothing to commit.
+            self.input_acks.clear();
+            return;
+        }
+        let started = Instant::now();
+        let result = match group.get() {
+            Some(g) => self
+                .out
+                .work_items
+                .commit_transaction(&offsets, &g, self.drain_timeout),
+            None => Err(crate::PipelineError::Runtime(
+                "the keyed consumer is gone".into(),
+            )),
+        };
+        metrics::histogram!(m::STATE_TRANSACTION_DURATION).record(started.elapsed().as_secs_f64());
+        let acks = std::mem::take(&mut self.input_acks);
+        match result {
+            Ok(()) => {
+                metrics::counter!(m::STATE_TRANSACTIONS, "result" => "committed").increment(1);
+                self.changelog_records.increment(records.len() as u64);
+                // The offsets are committed: the source only tracks them.
+                drop(acks);
+            }
+            Err(e) => {
+                metrics::counter!(m::STATE_TRANSACTIONS, "result" => "aborted").increment(1);
+                self.txn_failures += 1;
+                let log = self.txn_failures.is_power_of_two();
+                if log {
+                    error!(error = %e, failures = self.txn_failures, "transaction failed; aborting it, the interval's partitions stall until reassigned");
+                }
+                if let Err(e) = self.out.work_items.abort_transaction(self.drain_timeout) {
+                    if log {
+                        error!(error = %e, "transaction abort failed");
+                    }
+                }
+                for (p, part) in std::mem::take(&mut self.parts) {
+                    self.poisoned.insert(p, part.generation);
+                }
+                for ((_, p), _) in offsets {
+                    if let Some(g) = self.generation(tracker, p) {
+                        self.poisoned.insert(p, g);
+                    }
+                }
+                metrics::gauge!(m::STATE_PARTITIONS).set(0.0);
+                for a in &acks {
+                    a.fail();
+                }
+            }
+        }
     }
 
     /// Produces the checkpoints whose events are all acknowledged, in order.
@@ -337,7 +519,7 @@ impl KeyedWorker {
                 if self.generation(tracker, p) != Some(generation) {
                     continue;
                 }
-                self.shared.changelog.send_to(
+                self.out.changelog.send_to(
                     Some(p),
                     Some(key.as_bytes()),
                     value.as_deref(),
@@ -419,8 +601,15 @@ impl WorkerHandler for KeyedWorker {
             return;
         }
         let ack = tracker.begin(&self.offsets);
+        if self.txn_group.is_some() {
+            for (tp, next) in &self.offsets {
+                if let Some(g) = tracker.generation(tp) {
+                    self.txn_offsets.push((tp.clone(), *next, g));
+                }
+            }
+        }
         for rec in self.dlq_pending.drain(..) {
-            self.shared.dlq.send(&rec, ack.clone());
+            self.out.dlq.send(&rec, ack.clone());
         }
         // Per partition, in arrival order: contacts queue up until the next
         // mention batch of the partition (they were read before it).
@@ -444,12 +633,21 @@ impl WorkerHandler for KeyedWorker {
     fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
         if now.duration_since(self.last_checkpoint) >= self.checkpoint_every {
             self.forget_revoked(tracker);
-            self.checkpoint(tracker);
+            match self.txn_group.clone() {
+                Some(g) => self.commit_transaction(tracker, &g),
+                None => self.checkpoint(tracker),
+            }
         }
-        self.release(tracker);
+        if self.txn_group.is_none() {
+            self.release(tracker);
+        }
     }
 
     fn on_stop(&mut self, tracker: &Arc<OffsetTracker>) {
+        if let Some(g) = self.txn_group.clone() {
+            self.commit_transaction(tracker, &g);
+            return;
+        }
         self.checkpoint(tracker);
         let deadline = Instant::now() + self.drain_timeout;
         loop {
