@@ -447,6 +447,11 @@ impl KeyedWorker {
         };
         metrics::histogram!(m::STATE_TRANSACTION_DURATION).record(started.elapsed().as_secs_f64());
         let acks = std::mem::take(&mut self.input_acks);
+        // The interval trackers only matter to at_least_once: keep them empty.
+        self.interval += 1;
+        let next = self.events.begin(&[(events_tp(), self.interval)]);
+        drop(std::mem::replace(&mut self.interval_ack, next));
+        self.events.drain_committable();
         match result {
             Ok(()) => {
                 metrics::counter!(m::STATE_TRANSACTIONS, "result" => "committed").increment(1);
