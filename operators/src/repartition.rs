@@ -1,5 +1,5 @@
 //! Repartitioning by correlation key, the building block of the keyed
-//! stage (docs/decisions.md, "Still to build for scale-out"): the stateless
+//! stage (docs/decisions.md, "Scale-out: keyed stage, changelog, determinism"): the stateless
 //! stage will split each enriched batch by the partition its correlation key
 //! falls in and ship each part as Arrow IPC to an internal topic that is
 //! co-partitioned with `crm-contacts`.
