@@ -240,10 +240,12 @@ impl KeyedStage {
             config: config.clone(),
             repartition_topic: Arc::from(config.topics.repartition.as_str()),
             contacts_topic: Arc::from(config.topics.crm_contacts.as_str()),
-            work_items,
-            incidents,
-            changelog,
-            dlq: dlq.clone(),
+            outputs: Outputs {
+                work_items,
+                incidents,
+                changelog,
+                dlq: dlq.clone(),
+            },
             stats: stats.clone(),
             totals: totals.clone(),
             transactions,
@@ -396,10 +398,11 @@ impl Pipeline {
                                 max_poll,
                                 move |i| KeyedWorker::new(shared.clone(), i),
                                 move |timeout| {
-                                    flush.dlq.flush(timeout);
-                                    flush.work_items.flush(timeout);
-                                    flush.incidents.flush(timeout);
-                                    flush.changelog.flush(timeout);
+                                    let o = &flush.outputs;
+                                    o.dlq.flush(timeout);
+                                    o.work_items.flush(timeout);
+                                    o.incidents.flush(timeout);
+                                    o.changelog.flush(timeout);
                                 },
                             )
                         })

@@ -46,7 +46,7 @@ use crate::metrics as m;
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::sink::events::{EventSink, Kind};
 use crate::state::changelog::{self, WATERMARK_KEY};
-use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
+use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
 
 /// How long a partition's restore may take before the worker gives up on it
 /// (the partition's input then stays uncommitted and is retried).
@@ -60,14 +60,9 @@ pub struct KeyedShared {
     pub repartition_topic: Arc<str>,
     /// `topics.crm_contacts`.
     pub contacts_topic: Arc<str>,
-    /// Work-item events.
-    pub work_items: Arc<EventSink>,
-    /// Incident events.
-    pub incidents: Arc<EventSink>,
-    /// The state changelog.
-    pub changelog: Arc<EventSink>,
-    /// Rejected contacts.
-    pub dlq: Arc<DlqSink>,
+    /// The shared (non-transactional) outputs, used by every worker unless
+    /// it has transactional ones.
+    pub outputs: Outputs,
     /// Shared totals.
     pub stats: Arc<PipelineStats>,
     /// Work-item totals.
@@ -198,15 +193,7 @@ impl KeyedWorker {
         });
         let (out, txn_group) = match txn {
             Some((o, g)) => (o, Some(g)),
-            None => (
-                Outputs {
-                    work_items: shared.work_items.clone(),
-                    incidents: shared.incidents.clone(),
-                    changelog: shared.changelog.clone(),
-                    dlq: shared.dlq.clone(),
-                },
-                None,
-            ),
+            None => (shared.outputs.clone(), None),
         };
         let events = OffsetTracker::new();
         events.assign([events_tp()]);
@@ -280,17 +267,6 @@ impl KeyedWorker {
             metrics::gauge!(m::STATE_PARTITIONS).set(self.parts.len() as f64);
         }
         self.parts.get_mut(&p)
-    }
-
-    fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
-        match self
-            .offsets
-            .iter_mut()
-            .find(|(tp, _)| tp.1 == partition && *tp.0 == **topic)
-        {
-            Some(e) => e.1 = e.1.max(offset + 1),
-            None => self.offsets.push(((topic.clone(), partition), offset + 1)),
-        }
     }
 
     /// Runs one partition's consecutive inputs through its operators.
@@ -394,6 +370,11 @@ impl KeyedWorker {
             records,
             acks: std::mem::take(&mut self.input_acks),
         });
+        self.next_interval();
+    }
+
+    /// Starts the next interval: later events hold its ack.
+    fn next_interval(&mut self) {
         self.interval += 1;
         let next = self.events.begin(&[(events_tp(), self.interval)]);
         drop(std::mem::replace(&mut self.interval_ack, next));
@@ -420,14 +401,11 @@ impl KeyedWorker {
             );
         }
         let mut offsets: Vec<(TopicPartition, i64)> = Vec::new();
-        for (tp, next, generation) in self.txn_offsets.drain(..) {
-            let owned = tracker.generation(&tp) == Some(generation)
-                && self.poisoned.get(&tp.1) != Some(&generation);
+        for ((topic, p), next, generation) in self.txn_offsets.drain(..) {
+            let owned = tracker.generation(&(topic.clone(), p)) == Some(generation)
+                && self.poisoned.get(&p) != Some(&generation);
             if owned {
-                match offsets.iter_mut().find(|(t, _)| *t == tp) {
-                    Some(e) => e.1 = e.1.max(next),
-                    None => offsets.push((tp, next)),
-                }
+                note_next_offset(&mut offsets, &mut 0, &topic, p, next);
             }
         }
         if records.is_empty() && offsets.is_empty() {
@@ -448,9 +426,7 @@ impl KeyedWorker {
         metrics::histogram!(m::STATE_TRANSACTION_DURATION).record(started.elapsed().as_secs_f64());
         let acks = std::mem::take(&mut self.input_acks);
         // The interval trackers only matter to at_least_once: keep them empty.
-        self.interval += 1;
-        let next = self.events.begin(&[(events_tp(), self.interval)]);
-        drop(std::mem::replace(&mut self.interval_ack, next));
+        self.next_interval();
         self.events.drain_committable();
         match result {
             Ok(()) => {
@@ -560,7 +536,7 @@ impl WorkerHandler for KeyedWorker {
         let stats = self.shared.stats.clone();
         batch.for_each(|msg, topic| match msg {
             Ok(msg) => {
-                self.note_offset(topic, msg.partition, msg.offset);
+                note_next_offset(&mut self.offsets, &mut 0, topic, msg.partition, msg.offset + 1);
                 if **topic == *contacts_topic {
                     match parse_contact(msg.payload) {
                         Ok(ev) => {

@@ -17,7 +17,7 @@ use super::kafka::{MessageBatch, RawMessage, WorkerHandler};
 use crate::channel::{RowSender, Rows};
 use crate::metrics::SourceMetrics;
 use crate::sink::dlq::{DlqRecord, DlqSink};
-use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
+use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
 use crate::topology::Enricher;
 
 /// A parsed batch on its way downstream, with the acknowledgement of the
@@ -169,22 +169,13 @@ impl ParseWorker {
     }
 
     fn note_offset(&mut self, topic: &Arc<str>, partition: i32, offset: i64) {
-        // Messages come in runs per partition: try the last one first, then a
-        // linear scan (a worker owns few partitions).
-        let hit = |(tp, _): &(TopicPartition, i64)| tp.1 == partition && *tp.0 == **topic;
-        let i = match self.parts.get(self.last_part) {
-            Some(e) if hit(e) => self.last_part,
-            _ => match self.parts.iter().position(hit) {
-                Some(i) => i,
-                None => {
-                    self.parts.push(((topic.clone(), partition), offset + 1));
-                    self.parts.len() - 1
-                }
-            },
-        };
-        self.last_part = i;
-        let e = &mut self.parts[i];
-        e.1 = e.1.max(offset + 1);
+        note_next_offset(
+            &mut self.parts,
+            &mut self.last_part,
+            topic,
+            partition,
+            offset + 1,
+        );
     }
 
     fn flush(&mut self, tracker: &Arc<OffsetTracker>) {

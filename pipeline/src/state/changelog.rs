@@ -87,7 +87,7 @@ pub fn restore(
     let consumer = restore_consumer(config)?;
     let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
     let mut out = Restored::default();
-    if high <= low && high == 0 {
+    if high == 0 {
         // Never written (even tansu, whose ListOffsets under-reports,
         // reports at least 1 for a partition holding a batch).
         return Ok(finish(out, started, topic, partition, corr));

@@ -20,6 +20,34 @@ use std::time::{Duration, Instant};
 /// A (topic, partition) pair.
 pub type TopicPartition = (Arc<str>, i32);
 
+/// Raises `tp`'s entry in `offsets` to at least `next` (adding it when
+/// missing): the next offset to read per topic-partition over a batch.
+/// Records come in runs per partition, so the entry at `*hint` is tried
+/// first, then a linear scan (a worker owns few partitions); `*hint` is
+/// left on the entry.
+pub fn note_next_offset(
+    offsets: &mut Vec<(TopicPartition, i64)>,
+    hint: &mut usize,
+    topic: &Arc<str>,
+    partition: i32,
+    next: i64,
+) {
+    let hit = |(tp, _): &(TopicPartition, i64)| tp.1 == partition && *tp.0 == **topic;
+    let i = match offsets.get(*hint) {
+        Some(e) if hit(e) => *hint,
+        _ => match offsets.iter().position(hit) {
+            Some(i) => i,
+            None => {
+                offsets.push(((topic.clone(), partition), next));
+                offsets.len() - 1
+            }
+        },
+    };
+    *hint = i;
+    let e = &mut offsets[i];
+    e.1 = e.1.max(next);
+}
+
 #[derive(Debug, Default)]
 struct PartitionTrack {
     /// In-flight batches by sequence: (next offset after the batch, done).
@@ -238,6 +266,25 @@ mod tests {
 
     fn tp(p: i32) -> TopicPartition {
         (Arc::from("mentions"), p)
+    }
+
+    #[test]
+    fn note_next_offset_keeps_the_highest_per_partition() {
+        let topic: Arc<str> = Arc::from("mentions");
+        let other: Arc<str> = Arc::from("crm-contacts");
+        let mut offsets = Vec::new();
+        let mut hint = 0;
+        for (t, p, next) in [
+            (&topic, 0, 5),
+            (&topic, 0, 3),
+            (&topic, 1, 9),
+            (&other, 0, 2),
+            (&topic, 0, 7),
+        ] {
+            note_next_offset(&mut offsets, &mut hint, t, p, next);
+        }
+        assert_eq!(offsets, vec![(tp(0), 7), (tp(1), 9), ((other, 0), 2)]);
+        assert_eq!(hint, 0, "left on the last entry noted");
     }
 
     #[test]
