@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::OwnedMessage;
+use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use switchboard::config::Config;
 use switchboard::embedded::EmbeddedKafka;
@@ -220,14 +220,7 @@ impl Setup {
     /// markers take offsets but are not records: with transactions, fewer
     /// records than the end offsets count.
     pub fn read_to_end(&self, topic: &str) -> Vec<OwnedMessage> {
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.kafka.brokers)
-            .set("group.id", "sb-delivery-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .set("isolation.level", "read_committed")
-            .create()
-            .unwrap();
+        let c = eof_reader(&self.config.kafka.brokers, "sb-delivery-reader");
         let n = self.partitions_of(topic);
         let mut tpl = TopicPartitionList::new();
         for p in 0..n {
@@ -236,21 +229,10 @@ impl Setup {
         }
         c.assign(&tpl).unwrap();
         let mut out = Vec::new();
-        let mut eof = vec![false; n as usize];
         // Generous: scale-out tests read 200 000 events while other runs
         // keep both cores busy.
-        let deadline = Instant::now() + Duration::from_secs(600);
-        while eof.iter().any(|e| !e) && Instant::now() < deadline {
-            match c.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => {
-                    eof[m.partition() as usize] = false;
-                    out.push(m.detach());
-                }
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => eof[p as usize] = true,
-                _ => {}
-            }
-        }
-        assert!(eof.iter().all(|e| *e), "no end of {topic} within 600 s");
+        let eof = poll_to_eof(&c, n, Duration::from_secs(600), |m| out.push(m.detach()));
+        assert!(eof, "no end of {topic} within 600 s");
         out
     }
 
@@ -304,13 +286,7 @@ impl Setup {
         if matches!(self.kafka, Broker::Embedded(_)) {
             return reported.iter().sum();
         }
-        let c: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.config.kafka.brokers)
-            .set("group.id", "sb-end-reader")
-            .set("enable.auto.commit", "false")
-            .set("enable.partition.eof", "true")
-            .create()
-            .unwrap();
+        let c = eof_reader(&self.config.kafka.brokers, "sb-end-reader");
         let mut tpl = TopicPartitionList::new();
         for (p, hw) in reported.iter().enumerate() {
             tpl.add_partition_offset(topic, p as i32, Offset::Offset((hw - 1).max(0)))
@@ -318,19 +294,11 @@ impl Setup {
         }
         c.assign(&tpl).unwrap();
         let mut end = reported.clone();
-        let mut eof = vec![false; n as usize];
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while eof.iter().any(|e| !e) && Instant::now() < deadline {
-            match c.poll(Duration::from_millis(100)) {
-                Some(Ok(m)) => {
-                    let p = m.partition() as usize;
-                    end[p] = end[p].max(m.offset() + 1);
-                }
-                Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => eof[p as usize] = true,
-                _ => {}
-            }
-        }
-        assert!(eof.iter().all(|e| *e), "no end of {topic} within 30 s");
+        let eof = poll_to_eof(&c, n, Duration::from_secs(30), |m| {
+            let p = m.partition() as usize;
+            end[p] = end[p].max(m.offset() + 1);
+        });
+        assert!(eof, "no end of {topic} within 30 s");
         end.iter().sum()
     }
 
@@ -355,6 +323,42 @@ pub fn client(brokers: &str, group: &str) -> BaseConsumer {
         .set("enable.auto.commit", "false")
         .create()
         .unwrap()
+}
+
+/// A `read_committed` reader (librdkafka's default, set explicitly) that
+/// reports each partition's end.
+fn eof_reader(brokers: &str, group: &str) -> BaseConsumer {
+    ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .set("enable.partition.eof", "true")
+        .set("isolation.level", "read_committed")
+        .create()
+        .unwrap()
+}
+
+/// Polls `c` (assigned partitions 0..n) until every partition reported its
+/// end or `limit` passed, handing each record to `f`; whether all ended.
+fn poll_to_eof(
+    c: &BaseConsumer,
+    n: i32,
+    limit: Duration,
+    mut f: impl FnMut(BorrowedMessage<'_>),
+) -> bool {
+    let mut eof = vec![false; n as usize];
+    let deadline = Instant::now() + limit;
+    while eof.iter().any(|e| !e) && Instant::now() < deadline {
+        match c.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                eof[m.partition() as usize] = false;
+                f(m);
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(p))) => eof[p as usize] = true,
+            _ => {}
+        }
+    }
+    eof.iter().all(|e| *e)
 }
 
 /// A running `switchboard run` process; killed if still running when dropped.
