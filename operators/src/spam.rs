@@ -430,7 +430,18 @@ fn shape(text: &str) -> Shape {
             s.hash = fnv(s.hash, b" ");
         }
         let mut tmp = [0u8; 4];
-        for c in tok.chars().filter(|c| c.is_alphanumeric()) {
+        for c in tok.chars() {
+            // ASCII first (same result as the Unicode path, without the
+            // case-mapping tables).
+            if c.is_ascii() {
+                if c.is_ascii_alphanumeric() {
+                    s.hash = fnv(s.hash, &[c.to_ascii_lowercase() as u8]);
+                }
+                continue;
+            }
+            if !c.is_alphanumeric() {
+                continue;
+            }
             for lc in c.to_lowercase() {
                 s.hash = fnv(s.hash, lc.encode_utf8(&mut tmp).as_bytes());
             }
@@ -569,7 +580,9 @@ impl SpamDetector {
         let mut rep_points = 0;
         if let Some(author) = m.author.filter(|a| !a.is_empty()) {
             if !retweet && sh.words >= c.repetition_min_words {
-                let author_hash = fnv(FNV_OFFSET, author.to_ascii_lowercase().as_bytes());
+                let author_hash = author
+                    .bytes()
+                    .fold(FNV_OFFSET, |h, b| fnv(h, &[b.to_ascii_lowercase()]));
                 if self.rep.observe(sh.hash, author_hash, m.event_time_ms) {
                     fired[6] = true;
                     rep_points = 1 + (sh.links > 0) as u32;

@@ -15,7 +15,7 @@
 //! enrichment operators switched off (`pipeline.enrich = false`, used by
 //! `bench`) the stage only acknowledges batches.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -207,6 +207,7 @@ pub struct Downstream {
     stats: Arc<PipelineStats>,
     totals: Arc<Mutex<WorkItemTotals>>,
     observers: Observers,
+    scratch: EmitScratch,
     /// Bound on the final flush of the sinks (`source.drain_timeout_ms`).
     drain_timeout: Duration,
 }
@@ -246,6 +247,7 @@ impl Downstream {
             stats,
             totals,
             observers,
+            scratch: EmitScratch::default(),
             drain_timeout: Duration::from_millis(config.source.drain_timeout_ms),
         })
     }
@@ -355,6 +357,7 @@ impl Downstream {
             self.work_items.as_deref(),
             self.incidents.as_deref(),
             &self.totals,
+            &mut self.scratch,
             &mut self.observers,
             p,
             ack,
@@ -383,6 +386,40 @@ impl Downstream {
     }
 }
 
+/// What [`emit`] reuses from event to event: the handles of
+/// `switchboard_workitems_events_total{queue,severity,action}`, resolved
+/// once per label set (looking a labelled counter up in the registry hashes
+/// and allocates its key), and the buffer events are serialised into.
+#[derive(Default)]
+pub struct EmitScratch {
+    by_queue: HashMap<String, [[Option<metrics::Counter>; 4]; 5]>,
+    json: Vec<u8>,
+}
+
+impl EmitScratch {
+    fn counter(&mut self, ev: &WorkItemEvent) -> &metrics::Counter {
+        // P1–P4, anything else (never produced) in the fifth slot.
+        let sev = match ev.severity.as_str() {
+            "P1" => 0,
+            "P2" => 1,
+            "P3" => 2,
+            "P4" => 3,
+            _ => 4,
+        };
+        let act = ev.action as usize;
+        if !self.by_queue.contains_key(ev.queue.as_str()) {
+            self.by_queue.insert(ev.queue.clone(), Default::default());
+        }
+        let slots = self
+            .by_queue
+            .get_mut(ev.queue.as_str())
+            .expect("inserted above");
+        slots[sev][act].get_or_insert_with(|| {
+            metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => ev.action.as_str())
+        })
+    }
+}
+
 /// Sends what one envelope produced to the sinks (each event holding a
 /// clone of `ack`), counts it in the metrics and `totals`, and shows it to
 /// the observers.
@@ -390,6 +427,7 @@ pub fn emit(
     work_items: Option<&EventSink>,
     incidents: Option<&EventSink>,
     totals: &Mutex<WorkItemTotals>,
+    scratch: &mut EmitScratch,
     observers: &mut Observers,
     p: &Processed,
     ack: &Ack,
@@ -401,8 +439,7 @@ pub fn emit(
     if let Some(sink) = work_items {
         for ev in &p.work_items {
             let action = ev.action.as_str();
-            metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => action)
-                .increment(1);
+            scratch.counter(ev).increment(1);
             *totals.by_action.entry(action).or_insert(0) += 1;
             if action == "created" {
                 *totals
@@ -410,7 +447,9 @@ pub fn emit(
                     .entry((ev.queue.clone(), ev.severity.clone()))
                     .or_insert(0) += 1;
             }
-            sink.send(&ev.work_item_id, ev.to_json().as_bytes(), ack.clone());
+            scratch.json.clear();
+            ev.write_json(&mut scratch.json);
+            sink.send(&ev.work_item_id, &scratch.json, ack.clone());
             if let Some(obs) = observers.work_items.as_mut() {
                 obs(ev);
             }

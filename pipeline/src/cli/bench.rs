@@ -1,5 +1,6 @@
-//! `switchboard bench`: one run, one embedded broker, one data set, three
-//! loops measured in turn (and repeated, medians reported):
+//! `switchboard bench`: loops measured in turn on one data set, repeated
+//! (medians reported), each repetition on a fresh embedded broker holding
+//! only the input:
 //!
 //! - `consume`: the source's batched poll only (touch each payload);
 //! - `limit`: the fastest bare consume-and-parse loop — the same batched
@@ -527,9 +528,10 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             "--records and --runs must be at least 1".into(),
         ));
     }
-    let kafka = EmbeddedKafka::start(1)?;
-    let mut config = Config::default();
-    config.kafka.brokers = kafka.bootstrap_servers();
+    // Defaults with `SWITCHBOARD__…` overrides, so that settings can be
+    // compared in one build (`SWITCHBOARD__SINK__LINGER_MS=5 switchboard bench`);
+    // brokers, topics and the options below are the bench's own.
+    let mut config = Config::from_env()?;
     config.source.workers = args.workers;
     config.metrics.addr = String::new();
     // The embedded broker's log lives in this process: its resident set is
@@ -542,19 +544,13 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     };
     config.topics.mentions = "bench-mentions".into();
     config.topics.dlq = "bench-mentions-dlq".into();
-    kafka.create_topic(&config.topics.mentions, args.partitions)?;
-    kafka.create_topic(&config.topics.dlq, args.partitions)?;
     config.topics.crm_contacts = "bench-crm-contacts".into();
     config.topics.work_items = "bench-work-items".into();
     config.topics.incidents = "bench-incidents".into();
     config.topics.crm_identity_updates = "bench-crm-identity-updates".into();
-    // Co-partitioned with the keyed stage's topics.
-    kafka.create_topic(&config.topics.crm_contacts, args.partitions)?;
-    // Work items are about as many as mentions: spread them like the input.
-    kafka.create_topic(&config.topics.work_items, args.partitions)?;
-    kafka.create_topic(&config.topics.incidents, 1)?;
     let _ = crate::metrics::install();
     if args.restore_customers > 0 {
+        let kafka = start_broker(&mut config, args.partitions)?;
         return bench_restore(
             &config,
             &kafka,
@@ -581,42 +577,9 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     );
     config.identity.snapshot_dir = crm_dir.display().to_string();
     config.identity.read_updates = false;
-    let gen_cfg = MentionGenConfig {
-        seed: args.seed,
-        customers: args.customers,
-        start_ms: chrono::Utc::now().timestamp_millis(),
-        ..MentionGenConfig::default()
-    };
-    let bytes = Arc::new(AtomicU64::new(0));
-    let b2 = bytes.clone();
-    // Keyed by sequence number, so the records spread evenly over the
-    // partitions (authors are skewed, and unkeyed records are batched into one
-    // partition at a time: either would overfill partitions of the embedded broker).
-    let mut seq = 0u64;
-    let gen = MentionGenerator::new(gen_cfg).map(move |mut r| {
-        b2.fetch_add(r.payload.len() as u64, Ordering::Relaxed);
-        seq += 1;
-        r.key = Some(seq.to_string().into_bytes());
-        r
-    });
-    let t = Instant::now();
-    let sent = crate::generate::kafka::produce_to_topic(
-        &config.kafka.brokers,
-        &config.topics.mentions,
-        gen,
-        args.records,
-        None,
-    )?;
-    let avg = bytes.load(Ordering::Relaxed) as f64 / sent.max(1) as f64;
-    kafka.check_retained(&config.topics.mentions, args.partitions)?;
-    eprintln!(
-        "bench: {} records ({avg:.0} bytes on average) in {} partitions, produced in {:.1}s; {} worker(s); {} run(s) each",
-        fmt_count(sent),
-        args.partitions,
-        t.elapsed().as_secs_f64(),
-        config.source.worker_count(),
-        args.runs
-    );
+    let start_ms = chrono::Utc::now().timestamp_millis();
+    let mut sent = 0;
+    let mut avg = 0.0;
 
     let (mut consume, mut limit, mut ingest, mut joined, mut enriched, mut full) = (
         Vec::new(),
@@ -629,6 +592,11 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     // keyed[k]: rates with k + 1 instances.
     let mut keyed: Vec<Vec<f64>> = vec![Vec::new(); args.keyed_instances];
     for run in 0..args.runs {
+        // Every run on a fresh broker holding only its input: a broker that
+        // keeps the earlier runs' outputs and groups made later runs slower
+        // (docs/decisions.md, "Bench runs").
+        let kafka = start_broker(&mut config, args.partitions)?;
+        (sent, avg) = produce_input(&config, &kafka, &args, start_ms)?;
         let c = run_bare(&config, &format!("bench-consume-{run}"), sent, |p| {
             ConsumeOnly {
                 progress: p,
@@ -674,6 +642,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         joined.push(j);
         enriched.push(e);
         full.push(f);
+        drop(kafka);
     }
     let _ = std::fs::remove_dir_all(&crm_dir);
     let (c, l, i, j, e, f) = (
@@ -732,8 +701,68 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
                 "keyed_per_s_by_instances": keyed_medians, "keyed_runs": keyed})
         );
     }
-    drop(kafka);
     Ok(())
+}
+
+/// A fresh embedded broker with the bench's topics; points `config` at it.
+fn start_broker(config: &mut Config, partitions: i32) -> crate::Result<EmbeddedKafka> {
+    let kafka = EmbeddedKafka::start(1)?;
+    config.kafka.brokers = kafka.bootstrap_servers();
+    let t = &config.topics;
+    // Contacts are co-partitioned with the keyed stage's topics; work items
+    // are about as many as mentions: spread them like the input.
+    for topic in [&t.mentions, &t.dlq, &t.crm_contacts, &t.work_items] {
+        kafka.create_topic(topic, partitions)?;
+    }
+    kafka.create_topic(&t.incidents, 1)?;
+    Ok(kafka)
+}
+
+/// Produces the bench's input (the same records for every run: same seed,
+/// same start time); returns the count and the average record size.
+fn produce_input(
+    config: &Config,
+    kafka: &EmbeddedKafka,
+    args: &BenchArgs,
+    start_ms: i64,
+) -> crate::Result<(u64, f64)> {
+    let gen_cfg = MentionGenConfig {
+        seed: args.seed,
+        customers: args.customers,
+        start_ms,
+        ..MentionGenConfig::default()
+    };
+    let bytes = Arc::new(AtomicU64::new(0));
+    let b2 = bytes.clone();
+    // Keyed by sequence number, so the records spread evenly over the
+    // partitions (authors are skewed, and unkeyed records are batched into one
+    // partition at a time: either would overfill partitions of the embedded broker).
+    let mut seq = 0u64;
+    let gen = MentionGenerator::new(gen_cfg).map(move |mut r| {
+        b2.fetch_add(r.payload.len() as u64, Ordering::Relaxed);
+        seq += 1;
+        r.key = Some(seq.to_string().into_bytes());
+        r
+    });
+    let t = Instant::now();
+    let sent = crate::generate::kafka::produce_to_topic(
+        &config.kafka.brokers,
+        &config.topics.mentions,
+        gen,
+        args.records,
+        None,
+    )?;
+    let avg = bytes.load(Ordering::Relaxed) as f64 / sent.max(1) as f64;
+    kafka.check_retained(&config.topics.mentions, args.partitions)?;
+    eprintln!(
+        "bench: {} records ({avg:.0} bytes on average) in {} partitions, produced in {:.1}s; {} worker(s); {} run(s) each",
+        fmt_count(sent),
+        args.partitions,
+        t.elapsed().as_secs_f64(),
+        config.source.worker_count(),
+        args.runs
+    );
+    Ok((sent, avg))
 }
 
 #[cfg(test)]

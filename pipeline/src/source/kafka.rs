@@ -385,12 +385,24 @@ impl ConsumerContext for SourceContext {
             .set_ready(true, &format!("consuming {n} partition(s)"));
     }
 
-    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
         match result {
             Ok(()) => metrics::counter!(m::OFFSET_COMMITS).increment(1),
             Err(e) => {
                 metrics::counter!(m::OFFSET_COMMIT_FAILURES).increment(1);
-                debug!(error = %e, "async commit failed");
+                debug!(error = %e, "async commit failed; its offsets are retried");
+                // Hand the offsets back: the next commit retries them (a
+                // partition whose input has ended would otherwise keep its
+                // last offsets uncommitted for good).
+                let done: Vec<(TopicPartition, i64)> = offsets
+                    .elements()
+                    .iter()
+                    .filter_map(|e| match e.offset() {
+                        Offset::Offset(o) => Some(((Arc::from(e.topic()), e.partition()), o)),
+                        _ => None,
+                    })
+                    .collect();
+                self.tracker.restore_committable(done);
             }
         }
     }

@@ -41,7 +41,7 @@ use tracing::{error, warn};
 use super::kafka::{GroupMetadata, MessageBatch, WorkerHandler};
 use super::parse_worker::{contact_dlq_record, PipelineStats};
 use crate::config::Config;
-use crate::downstream::{emit, Observers, StatefulOperators, WorkItemTotals};
+use crate::downstream::{emit, EmitScratch, Observers, StatefulOperators, WorkItemTotals};
 use crate::metrics as m;
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::sink::events::{EventSink, Kind};
@@ -159,6 +159,7 @@ pub struct KeyedWorker {
     offsets: Vec<(TopicPartition, i64)>,
     dlq_pending: Vec<DlqRecord>,
     observers: Observers,
+    scratch: EmitScratch,
     empty: RecordBatch,
     spam_by_reason: [metrics::Counter; spam::reason::ALL.len()],
     rows_in: metrics::Counter,
@@ -215,6 +216,7 @@ impl KeyedWorker {
             offsets: Vec::new(),
             dlq_pending: Vec::new(),
             observers: Observers::default(),
+            scratch: EmitScratch::default(),
             empty: RecordBatch::new_empty(Arc::new(Schema::empty())),
             spam_by_reason: spam::reason::ALL
                 .map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r)),
@@ -314,6 +316,7 @@ impl KeyedWorker {
             Some(&self.out.work_items),
             Some(&self.out.incidents),
             &s.totals,
+            &mut self.scratch,
             &mut self.observers,
             &processed,
             &self.interval_ack,

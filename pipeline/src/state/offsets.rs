@@ -54,6 +54,10 @@ struct PartitionTrack {
     pending: BTreeMap<u64, (i64, bool)>,
     /// Highest next-offset that is safe to commit and has not been drained.
     committable: Option<i64>,
+    /// Highest offset drained for a commit so far: a failed commit hands
+    /// its offset back only if no later one was drained meanwhile (whose
+    /// own commit then decides), so a late failure never moves it back.
+    last_drained: Option<i64>,
     /// A batch failed: never advance past it.
     stalled: bool,
     /// Which assignment this partition belongs to (grows with every
@@ -165,17 +169,27 @@ impl OffsetTracker {
         inner
             .partitions
             .iter_mut()
-            .filter_map(|(tp, track)| track.committable.take().map(|o| (tp.clone(), o)))
+            .filter_map(|(tp, track)| {
+                let o = track.committable.take()?;
+                track.last_drained = Some(track.last_drained.map_or(o, |d| d.max(o)));
+                Some((tp.clone(), o))
+            })
             .collect()
     }
 
     /// Hands back offsets taken by [`drain_committable`](Self::drain_committable)
-    /// whose commit failed, so that the next drain offers them again (unless a
-    /// higher one became committable meanwhile). Revoked partitions are skipped.
+    /// whose commit failed (synchronously, or later in the commit callback),
+    /// so that the next drain offers them again — unless a higher one became
+    /// committable or was drained meanwhile. Revoked partitions are skipped.
+    /// Without this, a failed commit of a partition's last offsets (a
+    /// rebalance in progress, say) was never retried once its input ended.
     pub fn restore_committable(&self, done: Vec<(TopicPartition, i64)>) {
         let mut inner = self.inner.lock().expect("offset tracker poisoned");
         for (tp, next) in done {
             if let Some(track) = inner.partitions.get_mut(&tp) {
+                if track.last_drained.is_some_and(|d| d > next) {
+                    continue;
+                }
                 track.committable = Some(track.committable.map_or(next, |c| c.max(next)));
             }
         }
@@ -341,6 +355,23 @@ mod tests {
             vec![(tp(0), 20)],
             "a higher offset wins"
         );
+    }
+
+    #[test]
+    fn a_late_failure_of_an_older_commit_never_moves_the_offset_back() {
+        let t = OffsetTracker::new();
+        t.assign([tp(0)]);
+        drop(t.begin(&[(tp(0), 10)]));
+        let first = t.drain_committable();
+        drop(t.begin(&[(tp(0), 20)]));
+        let second = t.drain_committable();
+        assert_eq!(second, vec![(tp(0), 20)]);
+        // The first (async) commit fails after the second was sent.
+        t.restore_committable(first);
+        assert_eq!(t.drain_committable(), vec![], "20 decides, not 10");
+        // The second fails too: it is offered again, and only it.
+        t.restore_committable(second);
+        assert_eq!(t.drain_committable(), vec![(tp(0), 20)]);
     }
 
     #[test]
