@@ -16,8 +16,6 @@ use switchboard_operators::classify::{Classifier, ClassifyConfig};
 use switchboard_operators::language::{LanguageConfig, LanguageDetector};
 use switchboard_operators::schema::{col, timestamp_type};
 use switchboard_operators::spam::{SpamConfig, SpamDetector};
-// Links the shared crate, and so the product's allocator (mimalloc).
-use switchboard_benches as _;
 
 const ROWS: usize = 4096;
 

@@ -20,8 +20,6 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use simd_json::prelude::*;
 use switchboard_operators::schema::col;
 use switchboard_operators::sentiment::{Scratch, SentimentAnalyzer};
-// Links the shared crate, and so the product's allocator (mimalloc).
-use switchboard_benches as _;
 
 const PARITY: &str = include_str!("../../operators/tests/fixtures/vader_parity.jsonl");
 const TELCO: &str = include_str!("../../operators/tests/fixtures/telco_labelled.jsonl");

@@ -211,8 +211,3 @@ pub fn mention_corpus() -> Vec<Vec<u8>> {
     corpus.extend(synthetic_mentions());
     corpus
 }
-
-/// The benches measure the operators with the binary's allocator
-/// (`pipeline/src/main.rs`), so their figures are the product's.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

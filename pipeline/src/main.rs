@@ -4,13 +4,6 @@
 use clap::Parser;
 use switchboard::cli::{dispatch, Cli};
 
-/// mimalloc instead of glibc malloc: the stages allocate many short-lived
-/// strings and Arrow buffers from several threads, and glibc's free-list
-/// consolidation was about a third of the downstream stage's CPU
-/// (docs/decisions.md, "Allocator").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     let cli = Cli::parse();
     tracing_subscriber::fmt()

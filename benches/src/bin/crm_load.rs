@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoinConfig};
-// Links the shared crate, and so the product's allocator (mimalloc).
-use switchboard_benches as _;
 
 /// `VmRSS` and `VmHWM` in MiB (0 where unavailable).
 fn mem() -> (f64, f64) {
