@@ -277,8 +277,7 @@ impl IdentitySection {
 #[serde(deny_unknown_fields, default)]
 pub struct SinkConfig {
     /// Producer linger, in milliseconds: how long a producer waits to fill
-    /// a batch. Outputs are keyed and spread over many partitions, so a
-    /// short linger means batches of one or two records (docs/decisions.md).
+    /// a batch (docs/decisions.md, "Producer linger").
     pub linger_ms: u64,
     /// How long librdkafka retries a record before reporting it failed, in
     /// milliseconds (0 = forever). A failed output stalls the input offsets.
@@ -290,7 +289,7 @@ pub struct SinkConfig {
 impl Default for SinkConfig {
     fn default() -> Self {
         Self {
-            linger_ms: 20,
+            linger_ms: 5,
             message_timeout_ms: 300_000,
             compression: "lz4".into(),
         }

@@ -231,7 +231,13 @@ pub struct SourceContext {
     /// librdkafka's destroy waits for every queue handle to be released.
     queues: Mutex<Vec<Arc<WorkerQueue>>>,
     tracker: Arc<OffsetTracker>,
-    drain_timeout: Duration,
+    /// How long a revocation waits for in-flight batches: the drain
+    /// timeout, but at most half the session timeout. A member that spends
+    /// longer in its revoke callback is evicted from the group (seen on the
+    /// embedded broker: the commit then fails with `UnknownMemberId` and the
+    /// member rejoins); what is not drained in time is re-read by the next
+    /// owner.
+    revoke_wait: Duration,
     health: Arc<Health>,
     /// The handlers commit the offsets in their Kafka transactions
     /// (`pipeline.delivery = "exactly_once"`): the source only tracks them.
@@ -367,7 +373,7 @@ impl ConsumerContext for SourceContext {
                     metrics::gauge!(m::SOURCE_CONSUMER_LAG, "topic" => topic.to_string(), "partition" => p.to_string())
                         .set(0.0);
                 }
-                let deadline = Instant::now() + self.drain_timeout;
+                let deadline = Instant::now() + self.revoke_wait;
                 while self.tracker.in_flight() > 0 && Instant::now() < deadline {
                     std::thread::sleep(Duration::from_millis(5));
                 }
@@ -472,15 +478,19 @@ impl KafkaSource {
             Duration::from_millis(config.pipeline.output_stall_ms),
             health.clone(),
         );
+        let client_config = consumer_config(config, group_id);
+        let session_ms = client_config
+            .get("session.timeout.ms")
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(10_000);
         let ctx = SourceContext {
             queues: Mutex::new(Vec::new()),
             tracker: tracker.clone(),
-            drain_timeout,
+            revoke_wait: drain_timeout.min(Duration::from_millis(session_ms / 2)),
             health,
             commit_by_transactions: AtomicBool::new(false),
         };
-        let consumer: BaseConsumer<SourceContext> =
-            consumer_config(config, group_id).create_with_context(ctx)?;
+        let consumer: BaseConsumer<SourceContext> = client_config.create_with_context(ctx)?;
         let rk = consumer.client().native_ptr();
         let queues: Vec<Arc<WorkerQueue>> = (0..workers.max(1))
             .map(|_| Arc::new(WorkerQueue::new(rk)))
