@@ -25,7 +25,7 @@ use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{Correlator, WorkItemEvent};
 use switchboard_operators::incident::{IncidentDetector, IncidentEvent};
 use switchboard_operators::route::Router;
-use switchboard_operators::severity::Severity;
+use switchboard_operators::severity::{Severity, SeverityLevel};
 use switchboard_operators::spam::{self, SpamDetector};
 use tracing::error;
 
@@ -399,13 +399,7 @@ pub struct EmitScratch {
 impl EmitScratch {
     fn counter(&mut self, ev: &WorkItemEvent) -> &metrics::Counter {
         // P1–P4, anything else (never produced) in the fifth slot.
-        let sev = match ev.severity.as_str() {
-            "P1" => 0,
-            "P2" => 1,
-            "P3" => 2,
-            "P4" => 3,
-            _ => 4,
-        };
+        let sev = SeverityLevel::parse(&ev.severity).map_or(4, |l| l as usize);
         let act = ev.action as usize;
         if !self.by_queue.contains_key(ev.queue.as_str()) {
             self.by_queue.insert(ev.queue.clone(), Default::default());

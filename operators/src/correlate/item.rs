@@ -561,7 +561,10 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
-fn split(ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
+/// Year, month, day, hour, minute, second, millisecond (UTC).
+type Civil = (i64, u32, u32, i64, i64, i64, i64);
+
+fn split(ms: i64) -> Civil {
     let secs = ms.div_euclid(1000);
     let milli = ms.rem_euclid(1000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
@@ -575,9 +578,31 @@ fn split(ms: i64) -> (i64, u32, u32, i64, i64, i64, i64) {
 /// formatting machinery was about 7 % of the whole topology's CPU, every
 /// work-item event carrying several timestamps.
 pub fn format_rfc3339_ms(ms: i64) -> String {
+    match rfc3339_digits(ms) {
+        Ok(b) => String::from_utf8(b.to_vec()).expect("ASCII digits"),
+        Err((y, m, d, h, mi, s, milli)) => {
+            format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+        }
+    }
+}
+
+/// `2026-11-20 10:00` (UTC), for reasons.
+pub(crate) fn format_minute(ms: i64) -> String {
+    match rfc3339_digits(ms) {
+        Ok(mut b) => {
+            b[10] = b' ';
+            String::from_utf8(b[..16].to_vec()).expect("ASCII digits")
+        }
+        Err((y, m, d, h, mi, _, _)) => format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}"),
+    }
+}
+
+/// `2026-11-20T10:00:00.000Z` as bytes for years 0–9999; the split fields
+/// otherwise (for `format!`, which widens the year).
+fn rfc3339_digits(ms: i64) -> Result<[u8; 24], Civil> {
     let (y, m, d, h, mi, s, milli) = split(ms);
     if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z");
+        return Err((y, m, d, h, mi, s, milli));
     }
     let mut b = *b"0000-00-00T00:00:00.000Z";
     put_digits(&mut b[0..4], y as u64);
@@ -587,20 +612,7 @@ pub fn format_rfc3339_ms(ms: i64) -> String {
     put_digits(&mut b[14..16], mi as u64);
     put_digits(&mut b[17..19], s as u64);
     put_digits(&mut b[20..23], milli as u64);
-    String::from_utf8(b.to_vec()).expect("ASCII digits")
-}
-
-/// `2026-11-20 10:00` (UTC), for reasons.
-pub(crate) fn format_minute(ms: i64) -> String {
-    let (y, m, d, h, mi, _, _) = split(ms);
-    if !(0..=9999).contains(&y) {
-        return format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}");
-    }
-    // `2026-11-20T10:00:00.000Z` → `2026-11-20 10:00`.
-    let mut s = format_rfc3339_ms(ms);
-    s.truncate(16);
-    s.replace_range(10..11, " ");
-    s
+    Ok(b)
 }
 
 /// Writes `v` as decimal digits filling `out`, zero-padded (`v` must fit).

@@ -414,6 +414,9 @@ impl ConsumerContext for SourceContext {
     }
 }
 
+/// The consumer's `session.timeout.ms` unless `kafka.properties` sets one.
+const DEFAULT_SESSION_TIMEOUT_MS: u64 = 10_000;
+
 /// Builds the consumer configuration for the mention source.
 pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig {
     let mut c = config.client_properties();
@@ -433,7 +436,11 @@ pub fn consumer_config(config: &Config, group_id: &str) -> rdkafka::ClientConfig
     let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 65_536);
     config.client_default(&mut c, "queued.max.messages.kbytes", kb.to_string());
     // A crashed member's partitions move after this long; overridable.
-    config.client_default(&mut c, "session.timeout.ms", "10000");
+    config.client_default(
+        &mut c,
+        "session.timeout.ms",
+        DEFAULT_SESSION_TIMEOUT_MS.to_string(),
+    );
     c
 }
 
@@ -482,7 +489,7 @@ impl KafkaSource {
         let session_ms = client_config
             .get("session.timeout.ms")
             .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(10_000);
+            .unwrap_or(DEFAULT_SESSION_TIMEOUT_MS);
         let ctx = SourceContext {
             queues: Mutex::new(Vec::new()),
             tracker: tracker.clone(),
