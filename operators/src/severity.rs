@@ -842,26 +842,30 @@ fn unit_hours(t: &str) -> Option<u32> {
 
 /// Lower-case tokens: runs of ASCII digits or of letters (`48hrs` → `48`,
 /// `hrs`); everything else separates. Apostrophes are dropped inside words.
-fn tokens(text: &str) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut cur = String::new();
+/// The tokens are written into one string, separated by single spaces
+/// (lower-casing never yields a space), instead of one allocation each.
+fn token_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut in_token = false;
     let mut cur_digit = false;
     for ch in text.chars() {
         let is_digit = ch.is_ascii_digit();
         if is_digit || ch.is_alphabetic() {
-            if !cur.is_empty() && cur_digit != is_digit {
-                out.push(std::mem::take(&mut cur));
+            if !out.is_empty() && (!in_token || cur_digit != is_digit) {
+                out.push(' ');
             }
+            in_token = true;
             cur_digit = is_digit;
-            cur.extend(ch.to_lowercase());
-        } else if (ch == '\'' || ch == '\u{2019}') && !cur.is_empty() && !cur_digit {
+            if ch.is_ascii() {
+                out.push(ch.to_ascii_lowercase());
+            } else {
+                out.extend(ch.to_lowercase());
+            }
+        } else if (ch == '\'' || ch == '\u{2019}') && in_token && !cur_digit {
             continue;
-        } else if !cur.is_empty() {
-            out.push(std::mem::take(&mut cur));
+        } else {
+            in_token = false;
         }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
     }
     out
 }
@@ -869,16 +873,17 @@ fn tokens(text: &str) -> Vec<String> {
 /// The longest outage length stated in `text` that is at most `max_hours`
 /// (see the module doc for the grammar), or `None`.
 pub fn stated_outage(text: &str, max_hours: u32) -> Option<StatedOutage> {
-    let toks = tokens(text);
+    let text = token_text(text);
+    let toks: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
     let mut best: Option<StatedOutage> = None;
     let mut consider = |hours: u32, phrase: String| {
         if hours > 0 && hours <= max_hours && best.as_ref().is_none_or(|b| hours > b.hours) {
             best = Some(StatedOutage { hours, phrase });
         }
     };
-    let t = |i: usize| toks.get(i).map(String::as_str);
+    let t = |i: usize| toks.get(i).copied();
     for i in 0..toks.len() {
-        let tok = toks[i].as_str();
+        let tok = toks[i];
         if tok == "since" {
             let (hours, words) = match (t(i + 1), t(i + 2)) {
                 (Some("yesterday"), _) => (24, 1),
@@ -903,7 +908,7 @@ pub fn stated_outage(text: &str, max_hours: u32) -> Option<StatedOutage> {
         // Frequencies and prices: "twice a day", "3 times a week", "every 2
         // hours", "5 a week", "£5 per week", "2 hours a day".
         if i > 0 {
-            let prev = toks[i - 1].as_str();
+            let prev = toks[i - 1];
             if matches!(
                 prev,
                 "once" | "twice" | "times" | "per" | "every" | "each" | "x"
@@ -1221,7 +1226,42 @@ mod tests {
         assert!(reasons_of(&out, 1).is_empty());
     }
 
+    /// The tokenizer as first written (one `String` per token): the
+    /// reference for [`token_text`].
+    fn tokens_reference(text: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        let mut cur_digit = false;
+        for ch in text.chars() {
+            let is_digit = ch.is_ascii_digit();
+            if is_digit || ch.is_alphabetic() {
+                if !cur.is_empty() && cur_digit != is_digit {
+                    out.push(std::mem::take(&mut cur));
+                }
+                cur_digit = is_digit;
+                cur.extend(ch.to_lowercase());
+            } else if (ch == '\'' || ch == '\u{2019}') && !cur.is_empty() && !cur_digit {
+                continue;
+            } else if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+        if !cur.is_empty() {
+            out.push(cur);
+        }
+        out
+    }
+
     proptest! {
+        #[test]
+        fn token_text_splits_like_the_reference(
+            text in "[a-zA-Z0-9 '\u{2019}.,!\u{130}\u{e9}\u{1F600}-]{0,60}|\\PC{0,60}",
+        ) {
+            let joined = token_text(&text);
+            let got: Vec<&str> = joined.split(' ').filter(|t| !t.is_empty()).collect();
+            prop_assert_eq!(got, tokens_reference(&text));
+        }
+
         #[test]
         fn arbitrary_text_never_panics(
             text in "\\PC{0,300}",

@@ -249,9 +249,9 @@ impl Setup {
         for p in 0..n {
             tpl.add_partition(topic, p);
         }
-        let got = consumer
-            .committed_offsets(tpl, Duration::from_secs(10))
-            .unwrap();
+        let got = retried(&format!("committed offsets of {topic}"), || {
+            consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
+        });
         (0..n)
             .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
                 Some(Offset::Offset(o)) => o,
@@ -262,10 +262,10 @@ impl Setup {
 
     /// The partition count of `topic`.
     pub fn partitions_of(&self, topic: &str) -> i32 {
-        let md = self
-            .probe
-            .fetch_metadata(Some(topic), Duration::from_secs(10))
-            .unwrap();
+        let md = retried(&format!("metadata of {topic}"), || {
+            self.probe
+                .fetch_metadata(Some(topic), Duration::from_secs(10))
+        });
         md.topics()[0].partitions().len() as i32
     }
 
@@ -277,10 +277,11 @@ impl Setup {
         let n = self.partitions_of(topic);
         let reported: Vec<i64> = (0..n)
             .map(|p| {
-                self.probe
-                    .fetch_watermarks(topic, p, Duration::from_secs(10))
-                    .unwrap()
-                    .1
+                retried(&format!("watermarks of {topic}/{p}"), || {
+                    self.probe
+                        .fetch_watermarks(topic, p, Duration::from_secs(10))
+                })
+                .1
             })
             .collect();
         if matches!(self.kafka, Broker::Embedded(_)) {
@@ -313,6 +314,23 @@ impl Setup {
             self.committed_total(mentions),
             inst.log_text()
         );
+    }
+}
+
+/// `f`'s value, retrying failures for up to a minute: right after a
+/// broker outage the harness's own clients may still be in their reconnect
+/// backoff (seen on a loaded host: a 10 s metadata fetch timed out).
+fn retried<T>(what: &str, mut f: impl FnMut() -> rdkafka::error::KafkaResult<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match f() {
+            Ok(v) => return v,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("{what}: {e}; retrying");
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            Err(e) => panic!("{what}: {e}"),
+        }
     }
 }
 
