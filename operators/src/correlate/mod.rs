@@ -1354,12 +1354,10 @@ impl Correlator {
             if it.related_is_case {
                 continue;
             }
-            let idx = match it.severity.as_str() {
-                "P1" => 0,
-                "P2" => 1,
-                "P3" => 2,
-                "P4" => 3,
-                _ => continue,
+            let Some(idx) =
+                crate::severity::SeverityLevel::parse(it.severity.as_str()).map(|l| l as usize)
+            else {
+                continue;
             };
             s.items_open_without_case[idx] += 1;
         }

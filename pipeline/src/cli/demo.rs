@@ -411,12 +411,8 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         );
         let mut queues: std::collections::BTreeMap<&str, [u64; 4]> = Default::default();
         for ((q, sev), n) in &w.created_by_queue_severity {
-            let i = match sev.as_str() {
-                "P1" => 0,
-                "P2" => 1,
-                "P3" => 2,
-                _ => 3,
-            };
+            let i = switchboard_operators::severity::SeverityLevel::parse(sev)
+                .map_or(3, |l| l as usize);
             queues.entry(q.as_str()).or_default()[i] += n;
         }
         println!(
