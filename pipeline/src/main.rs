@@ -4,13 +4,7 @@
 use clap::Parser;
 use switchboard::cli::{dispatch, Cli};
 
-/// mimalloc instead of glibc malloc, purging freed memory at once
-/// ([`switchboard::alloc`]; docs/decisions.md, "Allocator").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
-    switchboard::alloc::tune();
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
