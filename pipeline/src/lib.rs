@@ -2,7 +2,6 @@
 //! metrics and the CLI. Operators live in `switchboard_operators`.
 //! `docs/ARCHITECTURE.md` walks through build → wire → run.
 
-pub mod alloc;
 pub mod channel;
 pub mod cli;
 pub mod config;
