@@ -99,7 +99,7 @@ impl Run {
         } else {
             self.group.clone()
         };
-        setup.committed_total_by(&client(&setup.config.kafka.brokers, &group), topic)
+        setup.committed_total_by(&client(&setup.config.kafka.brokers, &group), &group, topic)
     }
 
     /// Everything consumed and committed by both stages.

@@ -238,19 +238,29 @@ impl Setup {
 
     /// Sum over partitions of the group's committed offsets of `topic`.
     pub fn committed_total(&self, topic: &str) -> i64 {
-        self.committed_total_by(&self.probe, topic)
+        self.committed_total_by(&self.probe, &self.config.kafka.group_id, topic)
     }
 
-    /// Sum over partitions of the committed offsets of `topic` in the group
-    /// of `consumer`.
-    pub fn committed_total_by(&self, consumer: &BaseConsumer, topic: &str) -> i64 {
+    /// Sum over partitions of the committed offsets of `topic` in `group`,
+    /// asked through `consumer` (a client of that group).
+    pub fn committed_total_by(&self, consumer: &BaseConsumer, group: &str, topic: &str) -> i64 {
         let mut tpl = TopicPartitionList::new();
         let n = self.partitions_of(topic);
         for p in 0..n {
             tpl.add_partition(topic, p);
         }
+        // After a failure, ask through a fresh client of the same group: a
+        // client that was idle through a broker outage can stay stuck on
+        // its old coordinator connection for longer than the retry budget
+        // (seen on a loaded host: every 10 s query timed out for a minute).
+        let mut fresh: Option<BaseConsumer> = None;
         let got = retried(&format!("committed offsets of {topic}"), || {
-            consumer.committed_offsets(tpl.clone(), Duration::from_secs(10))
+            let c = fresh.as_ref().unwrap_or(consumer);
+            let r = c.committed_offsets(tpl.clone(), Duration::from_secs(10));
+            if r.is_err() {
+                fresh = Some(client(&self.config.kafka.brokers, group));
+            }
+            r
         });
         (0..n)
             .map(|p| match got.find_partition(topic, p).map(|e| e.offset()) {
