@@ -3,7 +3,9 @@
 //! built in memory: Twitter handles (with `@`, mixed case), Facebook author
 //! ids, envelope e-mails and phone numbers, ~80 % hits; plus the same batch
 //! with an identity-update overlay and with the mentions spread over two
-//! kept versions.
+//! kept versions; and once against 1,000,000 customers, an index far
+//! larger than the last-level cache (phone numbers repeat every 100,000
+//! customers, so phone lookups there are ambiguous).
 //!
 //! Run: `cargo bench -p switchboard-benches --bench identity_join`
 
@@ -42,7 +44,10 @@ fn phone(i: usize) -> String {
 }
 
 fn snapshot(name: &str, valid_from_ms: i64, tier: &str) -> Snapshot {
-    let n = CUSTOMERS;
+    snapshot_of(CUSTOMERS, name, valid_from_ms, tier)
+}
+
+fn snapshot_of(n: usize, name: &str, valid_from_ms: i64, tier: &str) -> Snapshot {
     let s = |f: &dyn Fn(usize) -> String| -> ArrayRef {
         Arc::new(StringArray::from((0..n).map(f).collect::<Vec<_>>()))
     };
@@ -100,6 +105,11 @@ fn snapshot(name: &str, valid_from_ms: i64, tier: &str) -> Snapshot {
 /// A mention of customer `i` over a channel that fits its identities, or an
 /// unknown / unusable identity (~20 %).
 fn mentions(rng: &mut Rng, t0: i64, spread: i64) -> RecordBatch {
+    mentions_of(CUSTOMERS, rng, t0, spread)
+}
+
+/// [`mentions`] of customers `0..customers`.
+fn mentions_of(customers: usize, rng: &mut Rng, t0: i64, spread: i64) -> RecordBatch {
     let mut ch = Vec::with_capacity(ROWS);
     let mut h: Vec<Option<String>> = Vec::with_capacity(ROWS);
     let mut aid: Vec<Option<String>> = Vec::with_capacity(ROWS);
@@ -108,9 +118,9 @@ fn mentions(rng: &mut Rng, t0: i64, spread: i64) -> RecordBatch {
         let r = rng.index(100);
         // 18 % unknown identities (customers beyond the snapshot), 2 % none
         let i = if r < 18 {
-            CUSTOMERS + rng.index(CUSTOMERS)
+            customers + rng.index(customers)
         } else {
-            rng.index(CUSTOMERS)
+            rng.index(customers)
         };
         let (c, hh, a): (&str, Option<String>, Option<String>) = if r >= 98 {
             ("web_form", Some(format!("guest-{i}")), None)
@@ -209,6 +219,21 @@ fn bench(c: &mut Criterion) {
     let straddle = mentions(&mut rng, V1_MS + DAY / 2, DAY);
     g.bench_function("join_batch_8192_two_versions", |b| {
         b.iter(|| black_box(two.join_batch(black_box(&straddle)).unwrap()))
+    });
+
+    // An index far larger than the last-level cache (1,000,000 customers,
+    // ~2,000,000 identities), as in the pipeline, where the fetched records
+    // stream through the caches between lookups.
+    let big = IdentityJoin::new(IdentityJoinConfig::default()).unwrap();
+    big.add_snapshot(snapshot_of(
+        1_000_000,
+        "2026-11-22T00-00-00Z",
+        V1_MS,
+        "standard",
+    ));
+    let big_batch = mentions_of(1_000_000, &mut rng, V1_MS + 3_600_000, DAY / 2);
+    g.bench_function("join_batch_8192_1m_customers", |b| {
+        b.iter(|| black_box(big.join_batch(black_box(&big_batch)).unwrap()))
     });
     g.finish();
 }
