@@ -12,7 +12,9 @@ use crate::schema::col as mcol;
 
 /// Severity reasons: a list column or newline-joined text.
 enum Reasons<'a> {
-    List(&'a arrow::array::ListArray),
+    /// The list, and its values when they are strings (viewed once per
+    /// batch: slicing the list per row allocated).
+    List(&'a arrow::array::ListArray, Option<StrColumn<'a>>),
     Text(StrColumn<'a>),
 }
 
@@ -63,7 +65,7 @@ pub(super) struct Row<'a> {
     pub snapshot: Option<&'a str>,
     pub sentiment: Option<f32>,
     pub points: i32,
-    pub reasons: Vec<Box<str>>,
+    pub reasons: Vec<&'a str>,
     pub queue: Option<&'a str>,
     pub incident: Option<&'a str>,
     /// Source (partition, offset) in the mention topic, when the batch
@@ -113,7 +115,16 @@ impl<'a> Cols<'a> {
         let reasons = match batch.column_by_name(col::SEVERITY_REASONS) {
             None => None,
             Some(c) => match c.data_type() {
-                DataType::List(_) => Some(Reasons::List(c.as_list::<i32>())),
+                DataType::List(_) => {
+                    let l = c.as_list::<i32>();
+                    let values = match l.value_type() {
+                        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
+                            Some(StrColumn::of(l.values().as_ref(), col::SEVERITY_REASONS)?)
+                        }
+                        _ => None,
+                    };
+                    Some(Reasons::List(l, values))
+                }
                 _ => Some(Reasons::Text(StrColumn::get(batch, col::SEVERITY_REASONS)?)),
             },
         };
@@ -167,34 +178,24 @@ impl<'a> Cols<'a> {
         let customer_id = s(&self.customer_id);
         let reasons = match &self.reasons {
             None => Vec::new(),
-            Some(Reasons::List(l)) if l.is_valid(i) => {
-                let v = l.value(i);
-                match v.data_type() {
-                    DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-                        let sc = StrColumn::of(v.as_ref(), col::SEVERITY_REASONS)?;
-                        (0..v.len())
-                            .filter_map(|j| sc.value(j))
-                            .filter(|r| !r.is_empty())
-                            .map(Into::into)
-                            .collect()
-                    }
-                    other => {
-                        return Err(OperatorError::Input(format!(
-                            "`{}` must be a list of strings, found list of {other}",
-                            col::SEVERITY_REASONS
-                        )))
-                    }
-                }
+            Some(Reasons::List(l, values)) if l.is_valid(i) => {
+                let Some(sc) = values else {
+                    return Err(OperatorError::Input(format!(
+                        "`{}` must be a list of strings, found list of {}",
+                        col::SEVERITY_REASONS,
+                        l.value_type()
+                    )));
+                };
+                let offs = l.value_offsets();
+                (offs[i] as usize..offs[i + 1] as usize)
+                    .filter_map(|j| sc.value(j))
+                    .filter(|r| !r.is_empty())
+                    .collect()
             }
-            Some(Reasons::List(_)) => Vec::new(),
+            Some(Reasons::List(..)) => Vec::new(),
             Some(Reasons::Text(t)) => t
                 .value(i)
-                .map(|t| {
-                    t.split('\n')
-                        .filter(|r| !r.is_empty())
-                        .map(Into::into)
-                        .collect()
-                })
+                .map(|t| t.split('\n').filter(|r| !r.is_empty()).collect())
                 .unwrap_or_default(),
         };
         let points = self

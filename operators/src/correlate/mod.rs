@@ -381,7 +381,9 @@ pub struct Correlator {
     ctx: Ctx,
     /// foldhash (randomly seeded: keys are attacker-chosen handles) is
     /// several times cheaper than SipHash on these short keys.
-    keys: HashMap<Box<str>, KeyState, foldhash::fast::RandomState>,
+    /// hashbrown's own map for `entry_ref`: one lookup per mention, with
+    /// the key copied only when it is new.
+    keys: hashbrown::HashMap<Box<str>, KeyState, foldhash::fast::RandomState>,
     max_event_ms: Option<i64>,
     last_sweep_wm: Option<i64>,
     /// Keys changed since the last [`Correlator::take_dirty`], when tracked.
@@ -867,7 +869,7 @@ impl Correlator {
         };
         Ok(Self {
             ctx,
-            keys: HashMap::default(),
+            keys: hashbrown::HashMap::default(),
             max_event_ms: None,
             last_sweep_wm: None,
             dirty: Default::default(),
@@ -954,11 +956,8 @@ impl Correlator {
         let t = row.at_ms;
         let uid = format!("{}:{}", row.channel, row.mention_id);
         // Split borrow: the key's state and the context.
-        if !self.keys.contains_key(key.as_str()) {
-            self.keys.insert(key.as_str().into(), KeyState::default());
-        }
         let ctx = &mut self.ctx;
-        let ks = self.keys.get_mut(key.as_str()).expect("inserted above");
+        let ks = self.keys.entry_ref(key.as_str()).or_default();
         maintain(ctx, &key, ks, wm, out);
         if let Some((p, o)) = row.source {
             // Offsets grow per source partition, and all of a key's mentions
