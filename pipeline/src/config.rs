@@ -303,11 +303,6 @@ pub struct PipelineSection {
     /// Capacity of the channel between the parse workers and the downstream
     /// stage, in rows: the bound that turns a slow output into paused input.
     pub channel_capacity_rows: usize,
-    /// Capacity of the channel from the operator thread (`sb-downstream`)
-    /// to the emit thread (`sb-emit`), in mention rows (an envelope counts
-    /// its rows or its work-item events, whichever is more). Small: what
-    /// waits here is serialised work-item state, not Arrow rows.
-    pub emit_queue_rows: usize,
     /// Run the enrichment and work-item operators (language, sentiment,
     /// category, severity, spam, incidents, routing, correlation, work-item
     /// and incident outputs). Turning this off leaves the ingest path alone
@@ -390,7 +385,6 @@ impl Default for PipelineSection {
     fn default() -> Self {
         Self {
             channel_capacity_rows: 65_536,
-            emit_queue_rows: 16_384,
             enrich: true,
             work_items: true,
             memory_budget_mb: 2048,
@@ -551,9 +545,6 @@ impl Config {
         }
         if self.pipeline.channel_capacity_rows == 0 {
             return bad("pipeline.channel_capacity_rows", "must be at least 1");
-        }
-        if self.pipeline.emit_queue_rows == 0 {
-            return bad("pipeline.emit_queue_rows", "must be at least 1");
         }
         if self.pipeline.memory_budget_mb < 64 {
             return bad("pipeline.memory_budget_mb", "must be at least 64");

@@ -1,5 +1,5 @@
-//! The downstream (stateful) stage: one operator thread, `sb-downstream`,
-//! that sees every enriched batch in arrival order:
+//! The downstream (stateful) stage: one thread, `sb-downstream`, that sees
+//! every enriched batch in arrival order:
 //!
 //! ```text
 //! MentionEnvelope ─► SpamDetector (repetition across authors; spam = counted drop)
@@ -9,13 +9,6 @@
 //!                     revisions, closing by case or quiet period)
 //!                 ─► EventSink `work-items` / `incidents`
 //! ```
-//!
-//! The sink end runs on a second thread, `sb-emit`: the operator thread
-//! hands each envelope's [`Processed`] output over a bounded channel
-//! (`pipeline.emit_queue_rows` mention rows), and `sb-emit` serialises the
-//! events, produces them, counts them and drops them, in order. Serialising
-//! and producing was about 30 % of the operator thread's time, and that
-//! thread is the pipeline's one serial step.
 //!
 //! Every event produced holds a clone of the envelope's [`Ack`]: the source
 //! offsets are committed only once all of them are delivered. With the
@@ -36,7 +29,7 @@ use switchboard_operators::severity::{Severity, SeverityLevel};
 use switchboard_operators::spam::{self, SpamDetector};
 use tracing::error;
 
-use crate::channel::{row_channel, Recv, RowReceiver, RowSender, Rows};
+use crate::channel::{Recv, RowReceiver};
 use crate::config::{prefix_key, Config};
 use crate::error::Result;
 use crate::metrics as m;
@@ -217,90 +210,6 @@ pub struct Downstream {
     scratch: EmitScratch,
     /// Bound on the final flush of the sinks (`source.drain_timeout_ms`).
     drain_timeout: Duration,
-    /// Capacity of the channel to `sb-emit`, in mention rows.
-    emit_queue_rows: usize,
-}
-
-/// What the operator thread hands to `sb-emit` for one envelope.
-struct ToEmit {
-    processed: Processed,
-    ack: Ack,
-    oldest_record_ms: Option<i64>,
-    consumed_at: Instant,
-}
-
-impl Rows for ToEmit {
-    fn rows(&self) -> usize {
-        self.processed
-            .batch
-            .as_ref()
-            .map_or(0, |b| b.num_rows())
-            .max(self.processed.work_items.len())
-            .max(1)
-    }
-}
-
-/// The sink end of the stage, on its own thread (`sb-emit`).
-struct Emitter {
-    work_items: Option<Arc<EventSink>>,
-    incidents: Option<Arc<EventSink>>,
-    stats: Arc<PipelineStats>,
-    totals: Arc<Mutex<WorkItemTotals>>,
-    observers: Observers,
-    scratch: EmitScratch,
-    drain_timeout: Duration,
-}
-
-impl Emitter {
-    /// Emits until the operator thread hangs up, then flushes the sinks.
-    fn run(mut self, rx: RowReceiver<ToEmit>) {
-        let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
-        let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
-        let e2e = metrics::histogram!(m::E2E_LATENCY);
-        let proc = metrics::histogram!(m::PROCESSING_LATENCY);
-        let queued = metrics::gauge!(m::EMIT_QUEUE_ROWS);
-        loop {
-            match rx.recv_timeout(Duration::from_millis(200)) {
-                Recv::Item(ToEmit {
-                    processed,
-                    ack,
-                    oldest_record_ms,
-                    consumed_at,
-                }) => {
-                    let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
-                    inn.increment(rows);
-                    if let (Some(obs), Some(b)) =
-                        (self.observers.batches.as_mut(), processed.batch.as_ref())
-                    {
-                        obs(b);
-                    }
-                    emit(
-                        self.work_items.as_deref(),
-                        self.incidents.as_deref(),
-                        &self.totals,
-                        &mut self.scratch,
-                        &mut self.observers,
-                        &processed,
-                        &ack,
-                    );
-                    out.increment(rows);
-                    self.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
-                    proc.record(consumed_at.elapsed().as_secs_f64());
-                    if let Some(ts) = oldest_record_ms {
-                        let now = chrono::Utc::now().timestamp_millis();
-                        e2e.record(((now - ts).max(0) as f64) / 1000.0);
-                    }
-                    drop(ack);
-                }
-                Recv::Timeout => {}
-                Recv::Closed => break,
-            }
-            queued.set(rx.queued_rows() as f64);
-        }
-        for s in [&self.work_items, &self.incidents].into_iter().flatten() {
-            s.flush(self.drain_timeout);
-        }
-    }
 }
 
 impl Downstream {
@@ -340,7 +249,6 @@ impl Downstream {
             observers,
             scratch: EmitScratch::default(),
             drain_timeout: Duration::from_millis(config.source.drain_timeout_ms),
-            emit_queue_rows: config.pipeline.emit_queue_rows,
         })
     }
 
@@ -363,149 +271,119 @@ impl Downstream {
             .collect()
     }
 
-    /// Starts the stage: `sb-emit`, then `sb-downstream`, which receives
-    /// until `rx` closes, then lets `sb-emit` drain and flush the sinks and
-    /// waits for it. Join the returned thread to wait for both.
-    pub fn spawn(self, rx: RowReceiver<MentionEnvelope>) -> Result<std::thread::JoinHandle<()>> {
-        let spawn_err = |what: &str, e: std::io::Error| {
-            crate::PipelineError::Runtime(format!("cannot spawn {what}: {e}"))
-        };
-        let Downstream {
-            ops,
-            work_items,
-            incidents,
-            stats,
-            totals,
-            observers,
-            scratch,
-            drain_timeout,
-            emit_queue_rows,
-        } = self;
-        let emitter = Emitter {
-            work_items,
-            incidents,
-            stats: stats.clone(),
-            totals,
-            observers,
-            scratch,
-            drain_timeout,
-        };
-        let (tx, erx) = row_channel::<ToEmit>(emit_queue_rows);
-        let emit = std::thread::Builder::new()
-            .name("sb-emit".into())
-            .spawn(move || emitter.run(erx))
-            .map_err(|e| spawn_err("sb-emit", e))?;
-        std::thread::Builder::new()
-            .name("sb-downstream".into())
-            .spawn(move || {
-                operate(ops, &stats, rx, tx);
-                if emit.join().is_err() {
-                    error!("sb-emit panicked");
-                }
-            })
-            .map_err(|e| spawn_err("sb-downstream", e))
-    }
-}
-
-/// The operator thread's loop: runs each envelope through the operators
-/// and hands the output to `sb-emit` (blocking while its queue is full).
-fn operate(
-    mut ops: Option<StatefulOperators>,
-    stats: &PipelineStats,
-    rx: RowReceiver<MentionEnvelope>,
-    tx: RowSender<ToEmit>,
-) {
-    let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
-    let spam_by_reason =
-        spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
-    let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
-    let channel_rows = metrics::gauge!(m::CHANNEL_ROWS);
-    let mut last_state_publish = Instant::now();
-    loop {
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Recv::Item(env) => {
-                spam_in.increment(env.batch.num_rows() as u64);
-                let MentionEnvelope {
-                    batch,
-                    contacts,
-                    ack,
-                    oldest_record_ms,
-                    consumed_at,
-                } = env;
-                let processed = match ops.as_mut() {
-                    Some(ops) => match ops.process(&batch, &contacts) {
-                        Ok(p) => p,
-                        Err(e) => {
-                            // A programming fault, not data: keep the input uncommitted.
-                            error!(error = %e, "downstream stage failed; batch not acknowledged");
-                            ack.fail();
-                            continue;
+    /// Receives until the channel closes, then flushes the sinks.
+    pub fn run(mut self, rx: RowReceiver<MentionEnvelope>) {
+        let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
+        let spam_by_reason =
+            spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
+        let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
+        let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
+        let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
+        let e2e = metrics::histogram!(m::E2E_LATENCY);
+        let proc = metrics::histogram!(m::PROCESSING_LATENCY);
+        let channel_rows = metrics::gauge!(m::CHANNEL_ROWS);
+        let mut last_state_publish = Instant::now();
+        loop {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Recv::Item(env) => {
+                    spam_in.increment(env.batch.num_rows() as u64);
+                    let MentionEnvelope {
+                        batch,
+                        contacts,
+                        ack,
+                        oldest_record_ms,
+                        consumed_at,
+                    } = env;
+                    let processed = match self.ops.as_mut() {
+                        Some(ops) => match ops.process(&batch, &contacts) {
+                            Ok(p) => p,
+                            Err(e) => {
+                                // A programming fault, not data: keep the input uncommitted.
+                                error!(error = %e, "downstream stage failed; batch not acknowledged");
+                                ack.fail();
+                                continue;
+                            }
+                        },
+                        None => Processed {
+                            batch: Some(batch),
+                            ..Default::default()
+                        },
+                    };
+                    self.stats
+                        .spam_dropped
+                        .fetch_add(processed.spam, Ordering::Relaxed);
+                    for (c, n) in spam_by_reason.iter().zip(processed.spam_by_reason) {
+                        if n > 0 {
+                            c.increment(n);
                         }
-                    },
-                    None => Processed {
-                        batch: Some(batch),
-                        ..Default::default()
-                    },
-                };
-                stats
-                    .spam_dropped
-                    .fetch_add(processed.spam, Ordering::Relaxed);
-                for (c, n) in spam_by_reason.iter().zip(processed.spam_by_reason) {
-                    if n > 0 {
-                        c.increment(n);
                     }
+                    if let Some(ops) = &self.ops {
+                        spam_tracked.set(ops.spam_tracked_texts() as f64);
+                    }
+                    let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
+                    inn.increment(rows);
+                    if let (Some(obs), Some(b)) =
+                        (self.observers.batches.as_mut(), processed.batch.as_ref())
+                    {
+                        obs(b);
+                    }
+                    self.emit(&processed, &ack);
+                    out.increment(rows);
+                    self.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
+                    proc.record(consumed_at.elapsed().as_secs_f64());
+                    if let Some(ts) = oldest_record_ms {
+                        let now = chrono::Utc::now().timestamp_millis();
+                        e2e.record(((now - ts).max(0) as f64) / 1000.0);
+                    }
+                    drop(ack);
                 }
-                if let Some(ops) = &ops {
-                    spam_tracked.set(ops.spam_tracked_texts() as f64);
-                }
-                let job = ToEmit {
-                    processed,
-                    ack,
-                    oldest_record_ms,
-                    consumed_at,
-                };
-                if let Err(job) = tx.send(job) {
-                    // sb-emit is gone (it panicked): nothing can be delivered.
-                    error!("sb-emit stopped; batch not acknowledged");
-                    job.ack.fail();
-                }
+                Recv::Timeout => {}
+                Recv::Closed => break,
             }
-            Recv::Timeout => {}
-            Recv::Closed => break,
-        }
-        channel_rows.set(rx.queued_rows() as f64);
-        if last_state_publish.elapsed() >= Duration::from_secs(2) {
-            if let Some(ops) = &ops {
-                publish_state(ops);
+            channel_rows.set(rx.queued_rows() as f64);
+            if last_state_publish.elapsed() >= Duration::from_secs(2) {
+                self.publish_state();
+                last_state_publish = Instant::now();
             }
-            last_state_publish = Instant::now();
         }
+        for s in [&self.work_items, &self.incidents].into_iter().flatten() {
+            s.flush(self.drain_timeout);
+        }
+        self.publish_state();
     }
-    drop(tx);
-    if let Some(ops) = &ops {
-        publish_state(ops);
-    }
-}
 
-/// Publishes the operators' state gauges and counters.
-fn publish_state(ops: &StatefulOperators) {
-    let st = ops.correlator().stats();
-    metrics::gauge!(m::CORRELATE_KEYS).set(st.keys as f64);
-    metrics::gauge!(m::CORRELATE_OPEN_ITEMS).set(st.items_open as f64);
-    for (sev, n) in ["P1", "P2", "P3", "P4"]
-        .iter()
-        .zip(st.items_open_without_case)
-    {
-        metrics::gauge!(m::CORRELATE_OPEN_ITEMS_WITHOUT_CASE, "severity" => *sev).set(n as f64);
+    fn emit(&mut self, p: &Processed, ack: &Ack) {
+        emit(
+            self.work_items.as_deref(),
+            self.incidents.as_deref(),
+            &self.totals,
+            &mut self.scratch,
+            &mut self.observers,
+            p,
+            ack,
+        );
     }
-    metrics::gauge!(m::CORRELATE_STATE_BYTES).set(st.approx_state_bytes as f64);
-    metrics::counter!(m::CORRELATE_LATE, "kind" => "mention").absolute(st.late_mentions);
-    metrics::counter!(m::CORRELATE_LATE, "kind" => "contact").absolute(st.late_contacts);
-    if let Some(w) = ops.correlator().watermark() {
-        let now = chrono::Utc::now().timestamp_millis();
-        metrics::gauge!(m::CORRELATE_WATERMARK_LAG).set(((now - w).max(0) as f64) / 1e3);
+
+    fn publish_state(&self) {
+        let Some(ops) = &self.ops else { return };
+        let st = ops.correlator().stats();
+        metrics::gauge!(m::CORRELATE_KEYS).set(st.keys as f64);
+        metrics::gauge!(m::CORRELATE_OPEN_ITEMS).set(st.items_open as f64);
+        for (sev, n) in ["P1", "P2", "P3", "P4"]
+            .iter()
+            .zip(st.items_open_without_case)
+        {
+            metrics::gauge!(m::CORRELATE_OPEN_ITEMS_WITHOUT_CASE, "severity" => *sev).set(n as f64);
+        }
+        metrics::gauge!(m::CORRELATE_STATE_BYTES).set(st.approx_state_bytes as f64);
+        metrics::counter!(m::CORRELATE_LATE, "kind" => "mention").absolute(st.late_mentions);
+        metrics::counter!(m::CORRELATE_LATE, "kind" => "contact").absolute(st.late_contacts);
+        if let Some(w) = ops.correlator().watermark() {
+            let now = chrono::Utc::now().timestamp_millis();
+            metrics::gauge!(m::CORRELATE_WATERMARK_LAG).set(((now - w).max(0) as f64) / 1e3);
+        }
+        metrics::gauge!(m::INCIDENTS_OPEN).set(ops.incidents().open_incidents() as f64);
     }
-    metrics::gauge!(m::INCIDENTS_OPEN).set(ops.incidents().open_incidents() as f64);
 }
 
 /// What [`emit`] reuses from event to event: the handles of

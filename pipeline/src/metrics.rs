@@ -54,8 +54,6 @@ pub const OFFSET_COMMIT_FAILURES: &str = "switchboard_source_offset_commit_failu
 pub const IN_FLIGHT_BATCHES: &str = "switchboard_pipeline_in_flight_batches";
 /// Rows queued between the parse workers and the downstream stage.
 pub const CHANNEL_ROWS: &str = "switchboard_pipeline_channel_rows";
-/// Mention rows whose output waits for the emit thread (`sb-emit`).
-pub const EMIT_QUEUE_ROWS: &str = "switchboard_pipeline_emit_queue_rows";
 /// End-to-end latency: Kafka record timestamp → output acknowledged.
 pub const E2E_LATENCY: &str = "switchboard_pipeline_end_to_end_latency_seconds";
 /// Processing latency: record consumed → output acknowledged.
@@ -268,11 +266,6 @@ fn describe() {
         CHANNEL_ROWS,
         Unit::Count,
         "Rows queued between parse and the downstream stage"
-    );
-    describe_gauge!(
-        EMIT_QUEUE_ROWS,
-        Unit::Count,
-        "Mention rows whose work items wait for the emit thread"
     );
     describe_histogram!(
         E2E_LATENCY,

@@ -14,9 +14,7 @@
 //!        │ rejected records ──► DlqSink ──► `mentions-dlq`
 //!        ▼ RowChannel (capacity in rows: backpressure)
 //!  sb-downstream   : the stateful operators (spam, incidents, route,
-//!                    correlate)
-//!        ▼ RowChannel (pipeline.emit_queue_rows)
-//!  sb-emit         : serialise and produce → `work-items`, `incidents`
+//!                    correlate) → `work-items`, `incidents`
 //! ```
 //!
 //! With `pipeline.keyed_stage` the workers send each enriched batch, split
@@ -373,7 +371,10 @@ impl Pipeline {
         let join = crm.as_ref().map(|c| c.join().clone());
         let sinks = downstream.sinks();
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
-        let downstream = downstream.spawn(rx)?;
+        let downstream = std::thread::Builder::new()
+            .name("sb-downstream".into())
+            .spawn(move || downstream.run(rx))
+            .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?;
         let topic = config.topics.mentions.clone();
         let contacts_topic =
             (config.pipeline.enrich && config.pipeline.work_items && keyed.is_none())
