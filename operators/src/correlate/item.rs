@@ -209,6 +209,13 @@ impl MentionRec {
         &self.data[..usize::from(self.uid_len)]
     }
 
+    /// `self.uid() == uid`, without the char-boundary check of slicing a
+    /// `str` (the duplicate test runs it against every kept mention).
+    pub(crate) fn uid_is(&self, uid: &str) -> bool {
+        usize::from(self.uid_len) == uid.len()
+            && self.data.as_bytes()[..uid.len()] == *uid.as_bytes()
+    }
+
     pub(crate) fn author(&self) -> Option<&str> {
         let u = usize::from(self.uid_len);
         (self.author_len != u16::MAX).then(|| &self.data[u..u + self.author_bytes()])

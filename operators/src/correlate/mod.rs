@@ -981,7 +981,7 @@ impl Correlator {
         if ks
             .items
             .iter()
-            .any(|it| it.mentions.iter().any(|m| m.uid() == uid))
+            .any(|it| it.mentions.iter().any(|m| m.uid_is(&uid)))
         {
             ctx.stats.duplicate_mentions += 1;
             self.drop_if_empty(&key);
