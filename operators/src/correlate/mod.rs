@@ -379,10 +379,10 @@ struct Ctx {
 /// The correlation operator. See the module doc.
 pub struct Correlator {
     ctx: Ctx,
-    /// foldhash (randomly seeded: keys are attacker-chosen handles) is
-    /// several times cheaper than SipHash on these short keys.
-    /// hashbrown's own map for `entry_ref`: one lookup per mention, with
-    /// the key copied only when it is new.
+    /// Per-key state. foldhash, randomly seeded per map (keys include
+    /// handles anyone can choose), is several times cheaper than SipHash on
+    /// these short keys; hashbrown's own map for `entry_ref`: one lookup per
+    /// mention, the key copied only when it is new.
     keys: hashbrown::HashMap<Box<str>, KeyState, foldhash::fast::RandomState>,
     max_event_ms: Option<i64>,
     last_sweep_wm: Option<i64>,
