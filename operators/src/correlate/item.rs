@@ -667,19 +667,27 @@ mod json {
         t
     };
 
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-
-    /// Some byte of `w` is below 0x20, a `"` or a `\` (exact as a yes/no:
-    /// the classic "has less than" and "has zero byte" bit tricks).
+    /// Some byte of `chunk` needs an escape (a non-zero [`ESCAPE`] entry):
+    /// over a fixed length the compiler turns this into vector compares
+    /// (SSE2 on x86-64).
     #[inline]
-    fn needs_escape(w: u64) -> bool {
-        let ctrl = w.wrapping_sub(ONES * 0x20) & !w;
-        let q = w ^ (ONES * u64::from(b'"'));
-        let bs = w ^ (ONES * u64::from(b'\\'));
-        let quote = q.wrapping_sub(ONES) & !q;
-        let slash = bs.wrapping_sub(ONES) & !bs;
-        (ctrl | quote | slash) & HIGH != 0
+    fn dirty<const N: usize>(chunk: &[u8; N]) -> bool {
+        chunk
+            .iter()
+            .fold(false, |d, &c| d | (c < 0x20) | (c == b'"') | (c == b'\\'))
+    }
+
+    /// Escapes `b` from `*i` on in whole chunks of `N` bytes, testing each
+    /// chunk at once and escaping byte by byte only a dirty one.
+    #[inline]
+    fn chunks<const N: usize>(out: &mut Vec<u8>, b: &[u8], start: &mut usize, i: &mut usize) {
+        while *i + N <= b.len() {
+            let chunk: &[u8; N] = b[*i..*i + N].try_into().expect("N bytes");
+            if dirty(chunk) {
+                escape_range(out, b, start, *i, *i + N);
+            }
+            *i += N;
+        }
     }
 
     /// Escapes the bytes `b[from..to]`, flushing clean runs from `*start`.
@@ -715,26 +723,10 @@ mod json {
         out.push(b'"');
         let mut start = 0;
         let mut i = 0;
-        // 32 bytes at a time: a fixed-length fold the compiler turns into
-        // vector compares (SSE2 on x86-64), about 2.5 times the word trick.
-        while i + 32 <= b.len() {
-            let chunk: &[u8; 32] = b[i..i + 32].try_into().expect("32 bytes");
-            let mut dirty = false;
-            for &c in chunk {
-                dirty |= (c < 0x20) | (c == b'"') | (c == b'\\');
-            }
-            if dirty {
-                escape_range(out, b, &mut start, i, i + 32);
-            }
-            i += 32;
-        }
-        while i + 8 <= b.len() {
-            let w = u64::from_le_bytes(b[i..i + 8].try_into().expect("8 bytes"));
-            if needs_escape(w) {
-                escape_range(out, b, &mut start, i, i + 8);
-            }
-            i += 8;
-        }
+        // 32 bytes at a time (about 2.5 times faster than 8 on clean text),
+        // then 8, then the tail byte by byte.
+        chunks::<32>(out, b, &mut start, &mut i);
+        chunks::<8>(out, b, &mut start, &mut i);
         escape_range(out, b, &mut start, i, b.len());
         out.extend_from_slice(&b[start..]);
         out.push(b'"');
