@@ -41,7 +41,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::AhoCorasick;
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Builder, ListBuilder, StringBuilder, UInt8Builder,
 };
@@ -477,10 +477,7 @@ impl Severity {
                 infos.push((kind, canon.into()));
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&pats)
+        let ac = crate::classify::phrase_automaton(&pats)
             .map_err(|e| config_err("severity.regulatory_phrases", e.to_string()))?;
         Ok(Self {
             cfg: Arc::new(config.clone()),

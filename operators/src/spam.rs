@@ -39,7 +39,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::AhoCorasick;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Int64Type, TimeUnit, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
@@ -486,10 +486,7 @@ impl SpamDetector {
                 )
             })
             .collect();
-        let promo = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&phrases)
+        let promo = crate::classify::phrase_automaton(&phrases)
             .map_err(|e| bad("promo_phrases", &e.to_string()))?;
         let rep = Repetition {
             map: HashMap::new(),

