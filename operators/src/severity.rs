@@ -416,6 +416,29 @@ pub struct RowScore {
     pub reasons: Vec<String>,
 }
 
+/// Where [`Severity`]'s reason lines (`"+30 vulnerable customer"`) go: a
+/// `String` each for [`RowScore`], or straight into the list column's
+/// string builder in [`Severity::score_batch`] (no allocation per line).
+trait ReasonSink {
+    fn line(&mut self, points: i32, label: &dyn std::fmt::Display);
+}
+
+impl ReasonSink for Vec<String> {
+    fn line(&mut self, points: i32, label: &dyn std::fmt::Display) {
+        self.push(format!("{points:+} {label}"));
+    }
+}
+
+impl ReasonSink for StringBuilder {
+    fn line(&mut self, points: i32, label: &dyn std::fmt::Display) {
+        use std::fmt::Write;
+        // Writing into a String builder cannot fail; the value is ended by
+        // appending the empty string.
+        let _ = write!(self, "{points:+} {label}");
+        self.append_value("");
+    }
+}
+
 /// A stated duration found in a text by [`stated_outage`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatedOutage {
@@ -537,13 +560,19 @@ impl Severity {
 
     /// Scores one mention from its stateless factors.
     pub fn score_row(&self, m: &MentionFactors<'_>) -> RowScore {
+        let mut reasons = Vec::new();
+        let points = self.score_lines(m, &mut reasons);
+        self.finish(points, reasons)
+    }
+
+    /// The additive score of one mention; its reason lines go to `sink`.
+    fn score_lines(&self, m: &MentionFactors<'_>, sink: &mut dyn ReasonSink) -> i32 {
         let c = &self.cfg;
         let mut points = 0i32;
-        let mut reasons = Vec::new();
         let mut add = |p: i32, label: &dyn std::fmt::Display| {
             if p != 0 {
                 points = points.saturating_add(p);
-                reasons.push(format!("{p:+} {label}"));
+                sink.line(p, label);
             }
         };
 
@@ -611,7 +640,7 @@ impl Severity {
                 add(c.missed_appointment_points, &MISSED_STATED);
             }
         }
-        self.finish(points, reasons)
+        points
     }
 
     /// Whether outage length / missed-appointment phrases count for a row.
@@ -712,13 +741,11 @@ impl Severity {
                 tier: s(&tier, i),
                 segment: s(&segment, i),
             };
-            let r = self.score_row(&m);
-            points_b.append_value(r.points);
-            prio_b.append_value(r.priority);
-            sev_b.append_value(r.severity.as_str());
-            for line in &r.reasons {
-                reasons_b.values().append_value(line);
-            }
+            let points = self.score_lines(&m, reasons_b.values());
+            let (priority, severity) = self.grade(points);
+            points_b.append_value(points);
+            prio_b.append_value(priority);
+            sev_b.append_value(severity.as_str());
             reasons_b.append(true);
         }
         let reasons: ArrayRef = Arc::new(reasons_b.finish());
@@ -867,9 +894,54 @@ fn token_text(text: &str) -> String {
     out
 }
 
+/// Whether `text` may state an outage length: it has a token `since` or
+/// a unit token (`h`, `hr(s)`, `hour(s)`, `day(s)`, `wk(s)`, `week(s)`,
+/// `fortnight(s)`), which [`stated_outage`] needs. A superset test on the
+/// raw bytes, without tokenising: a substring `since`, `hr`, `hour`, `day`,
+/// `wk`, `week` or `fortnight` in any ASCII case; an `h` or `H` without an
+/// ASCII letter either side; or the Kelvin sign, the one non-ASCII letter
+/// other than `İ` (whose lower case keeps a combining dot) that lower-cases
+/// to an ASCII letter. Most texts state no length, and tokenising them all
+/// was about a third of the severity operator.
+fn may_state_outage(text: &str) -> bool {
+    static HINTS: std::sync::LazyLock<Option<AhoCorasick>> = std::sync::LazyLock::new(|| {
+        crate::classify::phrase_automaton(&[
+            "since",
+            "hr",
+            "hour",
+            "day",
+            "wk",
+            "week",
+            "fortnight",
+            "\u{212A}",
+        ])
+        .ok()
+    });
+    let Some(hints) = HINTS.as_ref() else {
+        return true;
+    };
+    if hints.is_match(text) {
+        return true;
+    }
+    let b = text.as_bytes();
+    b.iter().enumerate().any(|(i, &c)| {
+        (c | 0x20) == b'h'
+            && (i == 0 || !b[i - 1].is_ascii_alphabetic())
+            && b.get(i + 1).is_none_or(|n| !n.is_ascii_alphabetic())
+    })
+}
+
 /// The longest outage length stated in `text` that is at most `max_hours`
 /// (see the module doc for the grammar), or `None`.
 pub fn stated_outage(text: &str, max_hours: u32) -> Option<StatedOutage> {
+    if !may_state_outage(text) {
+        return None;
+    }
+    stated_outage_tokens(text, max_hours)
+}
+
+/// [`stated_outage`] without the byte prefilter.
+fn stated_outage_tokens(text: &str, max_hours: u32) -> Option<StatedOutage> {
     let text = token_text(text);
     let toks: Vec<&str> = text.split(' ').filter(|t| !t.is_empty()).collect();
     let mut best: Option<StatedOutage> = None;
@@ -981,6 +1053,77 @@ mod tests {
 
     fn reasons_of(batch: &RecordBatch, row: usize) -> Vec<String> {
         sev().row_score(batch, row).unwrap().reasons
+    }
+
+    /// The batch writes its reason lines straight into the list column;
+    /// they are the lines, points and grade of `score_row` on each row.
+    #[test]
+    fn batch_reasons_are_score_row_reasons() {
+        let texts = [
+            "@BTCare three days without broadband, I'm reporting you to Ofcom",
+            "thank you so much, brilliant service",
+            "engineer never turned up, no internet for 48hrs",
+            "how do I add a data bolt on?",
+        ];
+        let b = enriched(&texts);
+        let b = with_col(
+            &b,
+            icol::CUSTOMER_VULNERABLE,
+            Arc::new(BooleanArray::from(vec![
+                Some(true),
+                None,
+                Some(false),
+                None,
+            ])),
+        );
+        let b = with_col(
+            &b,
+            mcol::AUTHOR_FOLLOWERS,
+            Arc::new(Int64Array::from(vec![
+                Some(250_000),
+                Some(5),
+                None,
+                Some(20_000),
+            ])),
+        );
+        let out = sev().score_batch(&b).unwrap();
+        let str_at = |name: &str, i: usize| {
+            out.column_by_name(name)
+                .map(|c| c.as_string::<i32>())
+                .filter(|c| c.is_valid(i))
+                .map(|c| c.value(i).to_owned())
+        };
+        let compound = arrow::compute::cast(
+            out.column_by_name(crate::sentiment::SENTIMENT_COMPOUND)
+                .unwrap(),
+            &DataType::Float64,
+        )
+        .unwrap();
+        let compound = compound.as_primitive::<Float64Type>();
+        let followers = [Some(250_000), Some(5), None, Some(20_000)];
+        let vulnerable = [Some(true), None, Some(false), None];
+        let mut lines = 0;
+        for (i, text) in texts.iter().enumerate() {
+            let category = str_at(crate::classify::col::CATEGORY, i);
+            let categories = str_at(crate::classify::col::CATEGORIES, i);
+            let want = sev().score_row(&MentionFactors {
+                text,
+                category: category.as_deref(),
+                categories: categories.as_deref(),
+                sentiment_compound: Some(compound.value(i)),
+                followers: followers[i],
+                vulnerable: vulnerable[i],
+                ..Default::default()
+            });
+            let got = sev().row_score(&out, i).unwrap();
+            assert_eq!(got, want, "row {i}");
+            assert_eq!(
+                str_at(col::SEVERITY, i).as_deref(),
+                Some(want.severity.as_str())
+            );
+            lines += want.reasons.len();
+        }
+        assert!(lines >= 8, "{lines} reason lines");
     }
 
     #[test]
@@ -1250,6 +1393,57 @@ mod tests {
     }
 
     proptest! {
+        /// The byte prefilter never hides a stated length: with and without
+        /// it, the same result, over texts made of the grammar's words,
+        /// units glued to digits, case changes, apostrophes and the
+        /// non-ASCII letters whose lower case is (nearly) ASCII.
+        #[test]
+        fn stated_outage_prefilter_is_a_superset_near_units(
+            pre in proptest::collection::vec(prop_oneof![Just("no"), Just("internet"), Just("the"), Just("whole"), Just("now"), Just("x")], 0..3),
+            number in prop_oneof![Just("3"), Just("72"), Just("a"), Just("couple of"), Just("since")],
+            sep in prop_oneof![Just(""), Just(" "), Just("-"), Just("'")],
+            unit in prop_oneof![
+                Just("h"), Just("H"), Just("h'"), Just("\u{e9}h"), Just("hx"), Just("hr"), Just("HRS"),
+                Just("hours"), Just("day"), Just("DAYS"), Just("wk"), Just("wks"), Just("week"),
+                Just("w\u{212A}"), Just("wee\u{212A}"), Just("w\u{212A}s"), Just("fortnight"),
+                Just("yesterday"), Just("last night"), Just("the weekend"), Just("d\u{130}y"),
+            ],
+            post in proptest::collection::vec(prop_oneof![Just("now"), Just("ago"), Just("a"), Just("day"), Just("!")], 0..3),
+        ) {
+            let text = format!("{} {number}{sep}{unit} {}", pre.join(" "), post.join(" "));
+            prop_assert_eq!(
+                stated_outage(&text, u32::MAX).map(|o| (o.hours, o.phrase)),
+                stated_outage_tokens(&text, u32::MAX).map(|o| (o.hours, o.phrase))
+            );
+        }
+
+        #[test]
+        fn stated_outage_prefilter_is_a_superset(
+            words in proptest::collection::vec(
+                prop_oneof![
+                    Just("since"), Just("yesterday"), Just("last"), Just("night"), Just("the"),
+                    Just("weekend"), Just("3"), Just("72"), Just("three"), Just("a"), Just("couple"),
+                    Just("of"), Just("whole"), Just("h"), Just("H"), Just("hr"), Just("Hrs"),
+                    Just("hours"), Just("day"), Just("DAYS"), Just("wk"), Just("wks"), Just("week"),
+                    Just("fortnight"), Just("w"), Just("wee"), Just("\u{212A}"), Just("\u{130}"),
+                    Just("\u{e9}"), Just("'"), Just("\u{2019}"), Just("-"), Just("."), Just("x"),
+                    Just("per"), Just("twice"), Just("now"), Just("no internet"),
+                ],
+                0..12,
+            ),
+            seps in proptest::collection::vec(prop_oneof![Just(""), Just(" "), Just(", ")], 12),
+        ) {
+            let mut text = String::new();
+            for (w, sep) in words.iter().zip(&seps) {
+                text.push_str(w);
+                text.push_str(sep);
+            }
+            prop_assert_eq!(
+                stated_outage(&text, u32::MAX).map(|o| (o.hours, o.phrase)),
+                stated_outage_tokens(&text, u32::MAX).map(|o| (o.hours, o.phrase))
+            );
+        }
+
         #[test]
         fn token_text_splits_like_the_reference(
             text in "[a-zA-Z0-9 '\u{2019}.,!\u{130}\u{e9}\u{1F600}-]{0,60}|\\PC{0,60}",
