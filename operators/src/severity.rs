@@ -1065,26 +1065,18 @@ mod tests {
             "engineer never turned up, no internet for 48hrs",
             "how do I add a data bolt on?",
         ];
+        let followers = [Some(250_000), Some(5), None, Some(20_000)];
+        let vulnerable = [Some(true), None, Some(false), None];
         let b = enriched(&texts);
         let b = with_col(
             &b,
             icol::CUSTOMER_VULNERABLE,
-            Arc::new(BooleanArray::from(vec![
-                Some(true),
-                None,
-                Some(false),
-                None,
-            ])),
+            Arc::new(BooleanArray::from(vulnerable.to_vec())),
         );
         let b = with_col(
             &b,
             mcol::AUTHOR_FOLLOWERS,
-            Arc::new(Int64Array::from(vec![
-                Some(250_000),
-                Some(5),
-                None,
-                Some(20_000),
-            ])),
+            Arc::new(Int64Array::from(followers.to_vec())),
         );
         let out = sev().score_batch(&b).unwrap();
         let str_at = |name: &str, i: usize| {
@@ -1100,8 +1092,6 @@ mod tests {
         )
         .unwrap();
         let compound = compound.as_primitive::<Float64Type>();
-        let followers = [Some(250_000), Some(5), None, Some(20_000)];
-        let vulnerable = [Some(true), None, Some(false), None];
         let mut lines = 0;
         for (i, text) in texts.iter().enumerate() {
             let category = str_at(crate::classify::col::CATEGORY, i);

@@ -185,12 +185,9 @@ impl MentionRec {
     ) -> Self {
         let uid = truncate(uid, Self::MAX_PART);
         let author = author.map(|a| truncate(a, Self::MAX_PART));
-        let mut data = String::with_capacity(uid.len() + author.map_or(0, str::len) + text.len());
-        data.push_str(uid);
-        data.push_str(author.unwrap_or(""));
-        data.push_str(text);
         MentionRec {
-            data: data.into_boxed_str(),
+            // One exact-size allocation.
+            data: [uid, author.unwrap_or(""), text].concat().into_boxed_str(),
             uid_len: uid.len() as u16,
             author_len: author.map_or(u16::MAX, |a| a.len() as u16),
             sentiment: sentiment.unwrap_or(f32::NAN),
@@ -539,13 +536,10 @@ impl MentionRef {
         created_at_ms: i64,
         sentiment: Option<f32>,
     ) -> Self {
-        let mut data =
-            String::with_capacity(mention_id.len() + author.map_or(0, str::len) + text.len());
-        data.push_str(mention_id);
-        data.push_str(author.unwrap_or(""));
-        data.push_str(text);
         MentionRef {
-            data: data.into_boxed_str(),
+            data: [mention_id, author.unwrap_or(""), text]
+                .concat()
+                .into_boxed_str(),
             id_len: mention_id.len(),
             author_len: author.map(str::len),
             channel: Cow::Owned(channel.to_owned()),
@@ -559,7 +553,7 @@ impl MentionRef {
         MentionRef {
             data: m.data.clone(),
             id_len: usize::from(m.uid_len),
-            author_len: (m.author_len != u16::MAX).then_some(usize::from(m.author_len)),
+            author_len: m.author().map(str::len),
             channel: Cow::Borrowed(m.channel.as_str()),
             created_at_ms: m.at_ms,
             sentiment: m.sentiment().filter(|s| s.is_finite()),

@@ -943,10 +943,7 @@ impl Correlator {
         let key = row_key(row);
         self.dirty_key(&key);
         let t = row.at_ms;
-        let mut uid = String::with_capacity(row.channel.len() + 1 + row.mention_id.len());
-        uid.push_str(row.channel);
-        uid.push(':');
-        uid.push_str(row.mention_id);
+        let uid = [row.channel, ":", row.mention_id].concat();
         // Split borrow: the key's state and the context.
         let ctx = &mut self.ctx;
         let ks = self.keys.entry_ref(key.as_str()).or_default();
