@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
-use switchboard_operators::correlate::{Correlator, WorkItemEvent};
+use switchboard_operators::correlate::{Correlator, RenderedEvent, RenderedEvents, WorkItemEvent};
 use switchboard_operators::incident::{IncidentDetector, IncidentEvent};
 use switchboard_operators::route::Router;
 use switchboard_operators::severity::{Severity, SeverityLevel};
@@ -120,7 +120,7 @@ impl StatefulOperators {
             return Ok(out);
         }
         for c in contacts {
-            out.work_items.extend(self.correlator.on_contact(c));
+            self.correlator.on_contact_into(c, &mut out.work_items);
         }
         if batch.num_rows() > 0 {
             let kept = drop_spam(&mut self.spam, batch)?;
@@ -129,18 +129,20 @@ impl StatefulOperators {
             out.spam_by_reason = st.spam_by_reason;
             let (with_incident, inc) = self.incidents.detect_batch(&kept)?;
             let routed = self.router.route_batch(&with_incident)?;
-            out.work_items.extend(self.correlator.on_mentions(&routed)?);
+            self.correlator
+                .on_mentions_into(&routed, &mut out.work_items)?;
             for (incident_id, members) in &inc.retro_members {
-                out.work_items.extend(self.correlator.tag_incident(
+                self.correlator.tag_incident_into(
                     incident_id,
                     &self.incident_queue,
                     members,
-                ));
+                    &mut out.work_items,
+                );
             }
             out.incidents = inc.events;
             out.batch = Some(routed);
         }
-        out.work_items.extend(self.correlator.advance());
+        self.correlator.advance_into(&mut out.work_items);
         Ok(out)
     }
 
@@ -170,8 +172,8 @@ impl StatefulOperators {
 pub struct Processed {
     /// The batch after spam removal, with incident, queue and rule columns.
     pub batch: Option<RecordBatch>,
-    /// Work-item events, in order.
-    pub work_items: Vec<WorkItemEvent>,
+    /// Work-item events, in order, as their JSON records.
+    pub work_items: RenderedEvents,
     /// Incident events, in order.
     pub incidents: Vec<IncidentEvent>,
     /// Mentions dropped as spam.
@@ -389,27 +391,20 @@ impl Downstream {
 /// What [`emit`] reuses from event to event: the handles of
 /// `switchboard_workitems_events_total{queue,severity,action}`, resolved
 /// once per label set (looking a labelled counter up in the registry hashes
-/// and allocates its key), and the buffer events are serialised into.
+/// and allocates its key).
 #[derive(Default)]
 pub struct EmitScratch {
-    by_queue: HashMap<String, [[Option<metrics::Counter>; 4]; 5]>,
-    json: Vec<u8>,
+    by_queue: HashMap<&'static str, [[Option<metrics::Counter>; 4]; 5]>,
 }
 
 impl EmitScratch {
-    fn counter(&mut self, ev: &WorkItemEvent) -> &metrics::Counter {
+    fn counter(&mut self, ev: &RenderedEvent<'_>) -> &metrics::Counter {
         // P1–P4, anything else (never produced) in the fifth slot.
-        let sev = SeverityLevel::parse(&ev.severity).map_or(4, |l| l as usize);
-        let act = ev.action as usize;
-        if !self.by_queue.contains_key(ev.queue.as_str()) {
-            self.by_queue.insert(ev.queue.clone(), Default::default());
-        }
-        let slots = self
-            .by_queue
-            .get_mut(ev.queue.as_str())
-            .expect("inserted above");
+        let sev = SeverityLevel::parse(ev.severity()).map_or(4, |l| l as usize);
+        let act = ev.action() as usize;
+        let slots = self.by_queue.entry(ev.queue()).or_default();
         slots[sev][act].get_or_insert_with(|| {
-            metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue.clone(), "severity" => ev.severity.clone(), "action" => ev.action.as_str())
+            metrics::counter!(m::WORK_ITEM_EVENTS, "queue" => ev.queue(), "severity" => ev.severity(), "action" => ev.action().as_str())
         })
     }
 }
@@ -431,21 +426,19 @@ pub fn emit(
         totals.mentions_correlated += b.num_rows() as u64;
     }
     if let Some(sink) = work_items {
-        for ev in &p.work_items {
-            let action = ev.action.as_str();
-            scratch.counter(ev).increment(1);
+        for ev in p.work_items.iter() {
+            let action = ev.action().as_str();
+            scratch.counter(&ev).increment(1);
             *totals.by_action.entry(action).or_insert(0) += 1;
             if action == "created" {
                 *totals
                     .created_by_queue_severity
-                    .entry((ev.queue.clone(), ev.severity.clone()))
+                    .entry((ev.queue().to_owned(), ev.severity().to_owned()))
                     .or_insert(0) += 1;
             }
-            scratch.json.clear();
-            ev.write_json(&mut scratch.json);
-            sink.send(&ev.work_item_id, &scratch.json, ack.clone());
+            sink.send_to(None, Some(&ev.key()), Some(ev.json()), ack.clone());
             if let Some(obs) = observers.work_items.as_mut() {
-                obs(ev);
+                obs(&ev.to_event());
             }
         }
     }

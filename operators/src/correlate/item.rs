@@ -698,104 +698,14 @@ impl WorkItemEvent {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("work-item events always serialise")
     }
-
-    /// Appends the JSON record to `out` (a reused buffer: no allocation
-    /// and no regrowth per event once it is large enough).
-    ///
-    /// Written by hand, byte for byte what `serde_json::to_writer` writes
-    /// for this struct (a property test holds the two together): serde's
-    /// string escaping tests one byte at a time and was the largest single
-    /// cost of the work-item emit; [`json::string`] skips clean text 32 and
-    /// then 8 bytes at a time.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"work_item_id\":");
-        json::string(out, &self.work_item_id);
-        out.extend_from_slice(b",\"revision\":");
-        json::uint(out, u64::from(self.revision));
-        out.extend_from_slice(b",\"action\":\"");
-        out.extend_from_slice(self.action.as_str().as_bytes());
-        out.extend_from_slice(b"\",\"queue\":");
-        json::string(out, &self.queue);
-        out.extend_from_slice(b",\"category\":");
-        json::string(out, &self.category);
-        out.extend_from_slice(b",\"severity\":");
-        json::string(out, &self.severity);
-        out.extend_from_slice(b",\"priority\":");
-        json::uint(out, u64::from(self.priority));
-        out.extend_from_slice(b",\"reasons\":[");
-        for (i, r) in self.reasons.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            json::string(out, r);
-        }
-        out.extend_from_slice(b"],\"sla_due_at\":");
-        json::string(out, &self.sla_due_at);
-        out.extend_from_slice(b",\"customer\":");
-        match &self.customer {
-            None => out.extend_from_slice(b"null"),
-            Some(c) => {
-                out.extend_from_slice(b"{\"customer_id\":");
-                json::string(out, &c.customer_id);
-                out.extend_from_slice(b",\"segment\":");
-                json::opt_string(out, c.segment.as_deref());
-                out.extend_from_slice(b",\"tier\":");
-                json::opt_string(out, c.tier.as_deref());
-                out.extend_from_slice(b",\"region\":");
-                json::opt_string(out, c.region.as_deref());
-                out.extend_from_slice(b",\"vulnerable\":");
-                json::opt_bool(out, c.vulnerable);
-                out.extend_from_slice(b",\"account_status\":");
-                json::opt_string(out, c.account_status.as_deref());
-                out.push(b'}');
-            }
-        }
-        out.extend_from_slice(b",\"identity\":{\"matched\":");
-        json::opt_bool(out, Some(self.identity.matched));
-        out.extend_from_slice(b",\"via\":");
-        json::opt_string(out, self.identity.via.as_deref());
-        out.extend_from_slice(b",\"snapshot\":");
-        json::opt_string(out, self.identity.snapshot.as_deref());
-        out.extend_from_slice(b"},\"related_case_id\":");
-        json::opt_string(out, self.related_case_id.as_deref());
-        out.extend_from_slice(b",\"incident_id\":");
-        json::opt_string(out, self.incident_id.as_deref());
-        out.extend_from_slice(b",\"mentions\":[");
-        for (i, m) in self.mentions.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(b"{\"mention_id\":");
-            json::string(out, m.mention_id());
-            out.extend_from_slice(b",\"channel\":");
-            json::string(out, m.channel());
-            out.extend_from_slice(b",\"author\":");
-            json::opt_string(out, m.author());
-            out.extend_from_slice(b",\"text\":");
-            json::string(out, m.text());
-            out.extend_from_slice(b",\"created_at\":");
-            match rfc3339_digits(m.created_at_ms) {
-                Ok(b) => {
-                    out.push(b'"');
-                    out.extend_from_slice(&b);
-                    out.push(b'"');
-                }
-                Err(_) => json::string(out, &m.created_at()),
-            }
-            out.extend_from_slice(b",\"sentiment\":");
-            json::opt_f32(out, m.sentiment);
-            out.push(b'}');
-        }
-        out.extend_from_slice(b"],\"first_seen_at\":");
-        json::string(out, &self.first_seen_at);
-        out.extend_from_slice(b",\"updated_at\":");
-        json::string(out, &self.updated_at);
-        out.push(b'}');
-    }
 }
 
-/// JSON writing as `serde_json` does it (compact), for [`WorkItemEvent::write_json`].
-mod json {
+/// JSON writing as `serde_json` does it (compact), for
+/// [`EventView::write_json`](super::EventView::write_json): serde's string
+/// escaping tests one byte at a time and was the largest single cost of the
+/// work-item emit; [`json::string`] skips clean text 32 and then 8 bytes at
+/// a time.
+pub(super) mod json {
     /// What follows `\` for a byte that must be escaped (`u`: `\u00XX`),
     /// 0 for a byte written as it is: serde_json's table.
     static ESCAPE: [u8; 256] = {
@@ -865,7 +775,7 @@ mod json {
     }
 
     /// A JSON string.
-    pub(super) fn string(out: &mut Vec<u8>, s: &str) {
+    pub(in super::super) fn string(out: &mut Vec<u8>, s: &str) {
         let b = s.as_bytes();
         out.reserve(b.len() + 2);
         out.push(b'"');
@@ -880,14 +790,26 @@ mod json {
         out.push(b'"');
     }
 
-    pub(super) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
+    /// A time as a JSON string, RFC 3339 UTC with milliseconds.
+    pub(in super::super) fn time(out: &mut Vec<u8>, ms: i64) {
+        match super::rfc3339_digits(ms) {
+            Ok(b) => {
+                out.push(b'"');
+                out.extend_from_slice(&b);
+                out.push(b'"');
+            }
+            Err(_) => string(out, &super::format_rfc3339_ms(ms)),
+        }
+    }
+
+    pub(in super::super) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
         match s {
             Some(s) => string(out, s),
             None => out.extend_from_slice(b"null"),
         }
     }
 
-    pub(super) fn opt_bool(out: &mut Vec<u8>, v: Option<bool>) {
+    pub(in super::super) fn opt_bool(out: &mut Vec<u8>, v: Option<bool>) {
         out.extend_from_slice(match v {
             Some(true) => b"true",
             Some(false) => b"false",
@@ -895,13 +817,13 @@ mod json {
         });
     }
 
-    pub(super) fn uint(out: &mut Vec<u8>, v: u64) {
+    pub(in super::super) fn uint(out: &mut Vec<u8>, v: u64) {
         out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// `null` when absent or not finite (serde_json writes NaN and the
     /// infinities as `null`), else the shortest form (zmij), as serde_json.
-    pub(super) fn opt_f32(out: &mut Vec<u8>, v: Option<f32>) {
+    pub(in super::super) fn opt_f32(out: &mut Vec<u8>, v: Option<f32>) {
         match v {
             Some(x) if x.is_finite() => {
                 out.extend_from_slice(zmij::Buffer::new().format_finite(x).as_bytes());
@@ -1008,12 +930,17 @@ pub(crate) fn fnv1a64(parts: &[&[u8]]) -> u64 {
 
 /// `wi-` + 16 hex.
 pub(crate) fn item_id_string(id: u64) -> String {
+    String::from_utf8(item_id_bytes(id).to_vec()).expect("ASCII hex")
+}
+
+/// [`item_id_string`] without the allocation.
+pub(crate) fn item_id_bytes(id: u64) -> [u8; 19] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut b = *b"wi-0000000000000000";
     for (i, slot) in b[3..].iter_mut().enumerate() {
         *slot = HEX[((id >> (60 - 4 * i)) & 0xf) as usize];
     }
-    String::from_utf8(b.to_vec()).expect("ASCII hex")
+    b
 }
 
 /// Truncates to at most `max` bytes on a char boundary.
@@ -1029,7 +956,7 @@ pub(crate) fn truncate(s: &str, max: usize) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::parse::time::parse_rfc3339;
 
@@ -1107,7 +1034,7 @@ mod tests {
 
     /// Text with what JSON must escape (quotes, backslashes, every control
     /// byte) mixed into ASCII and any Unicode.
-    fn json_text() -> impl Strategy<Value = String> {
+    pub(in crate::correlate) fn json_text() -> impl Strategy<Value = String> {
         let ch = prop_oneof![
             4 => (0x20u8..0x7f).prop_map(char::from),
             2 => (0u8..0x20).prop_map(char::from),
@@ -1123,7 +1050,7 @@ mod tests {
         proptest::option::of(json_text())
     }
 
-    fn sentiment() -> impl Strategy<Value = Option<f32>> {
+    pub(in crate::correlate) fn sentiment() -> impl Strategy<Value = Option<f32>> {
         proptest::option::of(prop_oneof![
             any::<f32>(),
             -1.0f32..1.0,
@@ -1159,104 +1086,8 @@ mod tests {
             })
     }
 
-    fn work_item_event() -> impl Strategy<Value = WorkItemEvent> {
-        let customer = proptest::option::of(
-            (
-                json_text(),
-                opt_text(),
-                opt_text(),
-                opt_text(),
-                proptest::option::of(any::<bool>()),
-                opt_text(),
-            )
-                .prop_map(
-                    |(customer_id, segment, tier, region, vulnerable, account_status)| {
-                        CustomerRef {
-                            customer_id,
-                            segment,
-                            tier,
-                            region,
-                            vulnerable,
-                            account_status,
-                        }
-                    },
-                ),
-        );
-        let identity =
-            (any::<bool>(), opt_text(), opt_text()).prop_map(|(matched, via, snapshot)| {
-                IdentityRef {
-                    matched,
-                    via,
-                    snapshot,
-                }
-            });
-        let head = (
-            json_text(),
-            any::<u32>(),
-            prop_oneof![
-                Just(Action::Created),
-                Just(Action::Updated),
-                Just(Action::Escalated),
-                Just(Action::Closed)
-            ],
-            json_text(),
-            json_text(),
-            json_text(),
-            any::<u8>(),
-            proptest::collection::vec(json_text(), 0..4),
-            json_text(),
-        );
-        let tail = (
-            customer,
-            identity,
-            opt_text(),
-            opt_text(),
-            proptest::collection::vec(mention_ref(), 0..4),
-            json_text(),
-            json_text(),
-        );
-        (head, tail).prop_map(
-            |(
-                (work_item_id, revision, action, queue, category, severity, priority, reasons, sla),
-                (customer, identity, related_case_id, incident_id, mentions, first, updated),
-            )| WorkItemEvent {
-                work_item_id,
-                revision,
-                action,
-                queue,
-                category,
-                severity,
-                priority,
-                reasons,
-                sla_due_at: sla,
-                customer,
-                identity,
-                related_case_id,
-                incident_id,
-                mentions,
-                first_seen_at: first,
-                updated_at: updated,
-            },
-        )
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
-
-        /// The hand-written JSON is byte for byte serde_json's, for any
-        /// event (escapes, nulls, non-finite sentiment, empty lists).
-        #[test]
-        fn correlate_event_json_is_serde_json(ev in work_item_event()) {
-            let mut fast = b"prefix".to_vec();
-            ev.write_json(&mut fast);
-            let serde = serde_json::to_vec(&ev).unwrap();
-            prop_assert_eq!(
-                String::from_utf8_lossy(&fast[6..]),
-                String::from_utf8_lossy(&serde)
-            );
-            prop_assert_eq!(&fast[6..], &serde[..]);
-            prop_assert_eq!(serde_json::from_slice::<serde_json::Value>(&fast[6..]).is_ok(), true);
-        }
 
         /// A mention reads back as it was written (years 0–9999; a
         /// non-finite sentiment is written and read as null).

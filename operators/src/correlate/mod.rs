@@ -90,6 +90,7 @@
 //! [`Correlator::stats`] estimates the bytes held.
 
 mod contacts;
+mod event;
 mod input;
 mod item;
 #[cfg(test)]
@@ -102,12 +103,13 @@ use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
 pub use contacts::{parse_contact, ContactEvent, ContactKind, ContactRejection};
+pub use event::{EventOut, EventView, RenderedEvent, RenderedEvents};
 pub use item::{format_rfc3339_ms, Action, CustomerRef, IdentityRef, MentionRef, WorkItemEvent};
 
 use crate::error::{OperatorError, Result};
 use item::{
-    fnv1a64, format_minute, insert_tight, item_id_string, push_tight, truncate, CaseRec, ClosedRef,
-    ContactRec, Customer, Identity, Item, KeyState, MentionRec, Sym,
+    fnv1a64, format_minute, insert_tight, push_tight, truncate, CaseRec, ClosedRef, ContactRec,
+    Customer, Identity, Item, KeyState, MentionRec, Sym,
 };
 
 /// Input columns read besides the mention, identity and classify columns.
@@ -599,104 +601,8 @@ fn history(ctx: &Ctx, ks: &KeyState, item: &Item) -> Option<String> {
     Some(format!("CRM history: {}", parts.join("; ")))
 }
 
-fn build_event(
-    ctx: &Ctx,
-    key: &str,
-    ks: &KeyState,
-    item: &Item,
-    action: Action,
-    closing: Option<String>,
-) -> WorkItemEvent {
-    let c = &ctx.cfg;
-    let mut reasons: Vec<String> = item
-        .lead_reasons
-        .split('\n')
-        .filter(|r| !r.is_empty())
-        .map(str::to_owned)
-        .collect();
-    if let Some((id, at)) = item.repeat_of {
-        reasons.push(format!(
-            "repeat contact: previous item {} closed {} (+{})",
-            item_id_string(id),
-            format_rfc3339_ms(at),
-            c.repeat_contact_points
-        ));
-    }
-    if item.open_case {
-        reasons.push(format!(
-            "open CRM case {} (+{})",
-            item.related_case.as_deref().unwrap_or("?"),
-            c.open_case_points
-        ));
-    }
-    if item.recent_contact {
-        reasons.push(format!(
-            "customer already sent a complaint form or called within {} (+{})",
-            hours(c.contact_window_ms),
-            c.recent_contact_points
-        ));
-    }
-    if item.missed_appointments > 0 {
-        reasons.push(format!(
-            "{} missed engineer appointment(s) within {} (+{})",
-            item.missed_appointments,
-            hours(c.contact_window_ms),
-            i32::from(item.missed_appointments).saturating_mul(c.missed_appointment_points)
-        ));
-    }
-    if let Some(h) = history(ctx, ks, item) {
-        reasons.push(h);
-    }
-    if item.mention_count > 1 {
-        let mut chans: Vec<&str> = item.mentions.iter().map(|m| m.channel.as_str()).collect();
-        chans.sort_unstable();
-        chans.dedup();
-        reasons.push(format!(
-            "{} mentions across {}",
-            item.mention_count,
-            chans.join(", ")
-        ));
-    }
-    if let Some(inc) = &item.incident {
-        reasons.push(format!("part of outage incident {inc}"));
-    }
-    if let Some(why) = closing {
-        reasons.push(why);
-    }
-    let customer = ks.customer.as_deref().map(|cu| CustomerRef {
-        customer_id: key.strip_prefix("c:").unwrap_or(key).to_owned(),
-        segment: cu.segment.map(|s| s.as_str().to_owned()),
-        tier: cu.tier.map(|s| s.as_str().to_owned()),
-        region: cu.region.map(|s| s.as_str().to_owned()),
-        vulnerable: cu.vulnerable,
-        account_status: cu.account_status.map(|s| s.as_str().to_owned()),
-    });
-    WorkItemEvent {
-        work_item_id: item_id_string(item.id),
-        revision: item.revision,
-        action,
-        queue: item.queue.as_str().to_owned(),
-        category: item.category.as_str().to_owned(),
-        severity: item.severity.as_str().to_owned(),
-        priority: item.priority,
-        reasons,
-        sla_due_at: format_rfc3339_ms(item.sla_due_ms),
-        customer,
-        identity: IdentityRef {
-            matched: item.identity.matched,
-            via: item.identity.via.map(|s| s.as_str().to_owned()),
-            snapshot: item.identity.snapshot.map(|s| s.as_str().to_owned()),
-        },
-        related_case_id: item.related_case.as_deref().map(str::to_owned),
-        incident_id: item.incident.as_deref().map(str::to_owned),
-        mentions: item.mentions.iter().map(MentionRef::from_rec).collect(),
-        first_seen_at: format_rfc3339_ms(item.first_seen_ms),
-        updated_at: format_rfc3339_ms(item.last_activity_ms),
-    }
-}
-
 /// Emits the next revision of `ks.items[idx]` after activity at `t`.
-fn revise(ctx: &mut Ctx, key: &str, ks: &mut KeyState, idx: usize, t: i64) -> WorkItemEvent {
+fn revise(ctx: &mut Ctx, key: &str, ks: &mut KeyState, idx: usize, t: i64, out: &mut dyn EventOut) {
     let ref_ms = ks.items[idx].last_activity_ms.max(t);
     let view = crm_view(ctx, ks, &ks.items[idx], ref_ms);
     let item = &mut ks.items[idx];
@@ -730,7 +636,14 @@ fn revise(ctx: &mut Ctx, key: &str, ks: &mut KeyState, idx: usize, t: i64) -> Wo
         Action::Escalated => ctx.stats.escalated += 1,
         _ => ctx.stats.updated += 1,
     }
-    build_event(ctx, key, ks, &ks.items[idx], action, None)
+    out.push_event(&EventView {
+        ctx,
+        key,
+        ks,
+        item: &ks.items[idx],
+        action,
+        closing: None,
+    });
 }
 
 /// Emits the `closed` revision of `ks.items[idx]` at `at` and removes it.
@@ -740,13 +653,21 @@ fn close(
     ks: &mut KeyState,
     idx: usize,
     at: i64,
-    why: String,
-) -> WorkItemEvent {
+    why: &str,
+    out: &mut dyn EventOut,
+) {
     let item = &mut ks.items[idx];
     item.revision += 1;
     item.last_activity_ms = item.last_activity_ms.max(at);
     ctx.stats.closed += 1;
-    let ev = build_event(ctx, key, ks, &ks.items[idx], Action::Closed, Some(why));
+    out.push_event(&EventView {
+        ctx,
+        key,
+        ks,
+        item: &ks.items[idx],
+        action: Action::Closed,
+        closing: Some(why),
+    });
     let item = ks.items.remove(idx);
     ks.crm_mut().closed.retain(|c| c.group != item.group);
     push_tight(
@@ -757,11 +678,10 @@ fn close(
             closed_ms: item.last_activity_ms,
         },
     );
-    ev
 }
 
 /// Closes quiet items and drops expired CRM state of one key.
-fn maintain(ctx: &mut Ctx, key: &str, ks: &mut KeyState, wm: i64, out: &mut Vec<WorkItemEvent>) {
+fn maintain(ctx: &mut Ctx, key: &str, ks: &mut KeyState, wm: i64, out: &mut dyn EventOut) {
     let quiet = ctx.cfg.quiet_period_ms;
     let mut i = 0;
     while i < ks.items.len() {
@@ -773,7 +693,7 @@ fn maintain(ctx: &mut Ctx, key: &str, ks: &mut KeyState, wm: i64, out: &mut Vec<
                 hours(quiet),
                 format_minute(last)
             );
-            out.push(close(ctx, key, ks, i, deadline, why));
+            close(ctx, key, ks, i, deadline, &why, out);
         } else {
             i += 1;
         }
@@ -917,22 +837,28 @@ impl Correlator {
     /// `created`/`updated`/`escalated` events (and `closed` events of the
     /// rows' keys that went quiet first).
     pub fn on_mentions(&mut self, batch: &RecordBatch) -> Result<Vec<WorkItemEvent>> {
-        let cols = input::Cols::new(batch)?;
         let mut out = Vec::with_capacity(batch.num_rows());
+        self.on_mentions_into(batch, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`on_mentions`](Self::on_mentions), the events put into `out`.
+    pub fn on_mentions_into(&mut self, batch: &RecordBatch, out: &mut dyn EventOut) -> Result<()> {
+        let cols = input::Cols::new(batch)?;
         // (key, source partition, offset) applied by this call: the other
         // mentions of one record (a Facebook webhook) share its offset.
         let mut this_call: Vec<(String, i32, i64)> = Vec::new();
         for i in 0..batch.num_rows() {
             let row = cols.row(i)?;
-            self.on_row(&row, &mut out, &mut this_call);
+            self.on_row(&row, out, &mut this_call);
         }
-        Ok(out)
+        Ok(())
     }
 
     fn on_row(
         &mut self,
         row: &input::Row<'_>,
-        out: &mut Vec<WorkItemEvent>,
+        out: &mut dyn EventOut,
         this_call: &mut Vec<(String, i32, i64)>,
     ) {
         self.ctx.stats.mentions += 1;
@@ -1048,7 +974,7 @@ impl Correlator {
                 }
                 it.identity = identity;
                 it.first_seen_ms = it.first_seen_ms.min(t);
-                out.push(revise(ctx, &key, ks, i, t));
+                revise(ctx, &key, ks, i, t, out);
             }
             None => {
                 let pred = ks.crm().closed.iter().find(|c| c.group == group).copied();
@@ -1090,7 +1016,7 @@ impl Correlator {
                     },
                 );
                 let i = ks.items.len() - 1;
-                out.push(revise(ctx, &key, ks, i, t));
+                revise(ctx, &key, ks, i, t, out);
             }
         }
     }
@@ -1098,6 +1024,12 @@ impl Correlator {
     /// Processes one CRM contact event; returns the revisions it causes.
     pub fn on_contact(&mut self, ev: &ContactEvent) -> Vec<WorkItemEvent> {
         let mut out = Vec::new();
+        self.on_contact_into(ev, &mut out);
+        out
+    }
+
+    /// [`on_contact`](Self::on_contact), the events put into `out`.
+    pub fn on_contact_into(&mut self, ev: &ContactEvent, out: &mut dyn EventOut) {
         self.ctx.stats.contacts += 1;
         let t = ev.occurred_at_ms;
         if self.observe(t) {
@@ -1111,7 +1043,7 @@ impl Correlator {
         }
         let ctx = &mut self.ctx;
         let ks = self.keys.get_mut(key.as_str()).expect("inserted above");
-        maintain(ctx, &key, ks, wm, &mut out);
+        maintain(ctx, &key, ks, wm, out);
         if ks
             .crm()
             .contacts
@@ -1120,7 +1052,7 @@ impl Correlator {
         {
             ctx.stats.duplicate_contacts += 1;
             self.drop_if_empty(&key);
-            return out;
+            return;
         }
         let category = ev.category.as_deref().map(Sym::new);
         let case_id: Option<Box<str>> = ev.case_id.as_deref().map(Into::into);
@@ -1217,7 +1149,7 @@ impl Correlator {
                     while let Some(i) = ks.items.iter().position(|it| {
                         it.related_is_case && it.related_case.as_deref() == Some(cid)
                     }) {
-                        out.push(close(ctx, &key, ks, i, t, why.clone()));
+                        close(ctx, &key, ks, i, t, &why, out);
                     }
                     Vec::new()
                 }
@@ -1248,10 +1180,9 @@ impl Correlator {
                 ContactKind::AppointmentBooked => Vec::new(),
             };
         for i in targets {
-            out.push(revise(ctx, &key, ks, i, t));
+            revise(ctx, &key, ks, i, t, out);
         }
         self.drop_if_empty(&key);
-        out
     }
 
     /// Makes the open items holding any of `mention_ids` (the source ids,
@@ -1265,8 +1196,21 @@ impl Correlator {
         queue: &str,
         mention_ids: &[String],
     ) -> Vec<WorkItemEvent> {
+        let mut out = Vec::new();
+        self.tag_incident_into(incident_id, queue, mention_ids, &mut out);
+        out
+    }
+
+    /// [`tag_incident`](Self::tag_incident), the events put into `out`.
+    pub fn tag_incident_into(
+        &mut self,
+        incident_id: &str,
+        queue: &str,
+        mention_ids: &[String],
+        out: &mut dyn EventOut,
+    ) {
         if mention_ids.is_empty() {
-            return Vec::new();
+            return;
         }
         let wanted: std::collections::HashSet<&str> =
             mention_ids.iter().map(String::as_str).collect();
@@ -1285,7 +1229,6 @@ impl Correlator {
             }
         }
         hits.sort();
-        let mut out = Vec::with_capacity(hits.len());
         let queue = Sym::new(queue);
         for (key, idx) in hits {
             self.dirty_key(&key);
@@ -1296,29 +1239,36 @@ impl Correlator {
             let t = ks.items[idx].last_activity_ms;
             ks.items[idx].incident = Some(incident_id.into());
             ks.items[idx].queue = queue;
-            out.push(revise(ctx, &key, ks, idx, t));
+            revise(ctx, &key, ks, idx, t, out);
         }
-        out
     }
 
     /// Closes quiet items and expires CRM state of all keys by the current
     /// watermark (at most once per `sweep_interval_ms` of watermark
     /// progress). Events are sorted by closing time, then id.
     pub fn advance(&mut self) -> Vec<WorkItemEvent> {
+        let mut out = Vec::new();
+        self.advance_into(&mut out);
+        out
+    }
+
+    /// [`advance`](Self::advance), the events put into `out` (sorted among
+    /// themselves).
+    pub fn advance_into(&mut self, out: &mut dyn EventOut) {
         let Some(wm) = self.watermark() else {
-            return Vec::new();
+            return;
         };
         if let Some(last) = self.last_sweep_wm {
             if wm <= last || wm < last.saturating_add(self.ctx.cfg.sweep_interval_ms) {
-                return Vec::new();
+                return;
             }
         }
         self.last_sweep_wm = Some(wm);
-        let mut out = Vec::new();
+        let start = out.event_count();
         for (key, ks) in self.keys.iter_mut() {
-            let before = out.len();
-            maintain(&mut self.ctx, key, ks, wm, &mut out);
-            if self.track_dirty && out.len() > before {
+            let before = out.event_count();
+            maintain(&mut self.ctx, key, ks, wm, out);
+            if self.track_dirty && out.event_count() > before {
                 self.dirty.insert(key.clone());
             }
         }
@@ -1330,8 +1280,7 @@ impl Correlator {
             }
             keep
         });
-        out.sort_by(|a, b| (&a.updated_at, &a.work_item_id).cmp(&(&b.updated_at, &b.work_item_id)));
-        out
+        out.sort_since(start);
     }
 
     /// Counters and state size (walks all keys: call it for metrics, not

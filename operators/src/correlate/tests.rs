@@ -1022,3 +1022,79 @@ fn correlate_dirty_keys_carry_state_and_tombstones() {
     assert_eq!(tomb, ["c:C1", "h:twitter:user_anon"]);
     assert!(d.iter().any(|(k, v)| &**k == "c:C9" && v.is_some()));
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// The pipeline's events (JSON written straight from the state) are
+    /// byte for byte serde_json's for the API's events, in the same order,
+    /// whatever the strings hold (escapes, control bytes, any Unicode) in
+    /// ids, handles, customer ids, texts, reasons and CRM case ids.
+    #[test]
+    fn correlate_rendered_events_are_serde_json_of_the_events(
+        ops in proptest::collection::vec(op(), 1..60),
+        words in proptest::collection::vec(super::item::tests::json_text(), 8),
+        sentiments in proptest::collection::vec(super::item::tests::sentiment(), 8),
+    ) {
+        let config = CorrelateConfig {
+            quiet_period_ms: 6 * H,
+            contact_window_ms: 12 * H,
+            sweep_interval_ms: 0,
+            ..Default::default()
+        };
+        let mut api = Correlator::with_defaults(config.clone()).unwrap();
+        let mut fast = Correlator::with_defaults(config).unwrap();
+        let (mut events, mut rendered) = (Vec::new(), RenderedEvents::new());
+        let mut now = t0();
+        let mut seq = 0usize;
+        let word = |i: usize| words[i % words.len()].clone();
+        for o in &ops {
+            seq += 1;
+            match *o {
+                Op::Mention { who, cat, points, dt_min } => {
+                    now += dt_min.max(0) * MIN / 4;
+                    let cust = (who < 4).then(|| format!("C{who}{}", word(usize::from(who))));
+                    let mut row = m(&format!("{seq}{}", word(seq)), cust.as_deref(), CATS[cat as usize], points, now + dt_min * MIN);
+                    row.handle = Some(word(seq + 1));
+                    row.text = word(seq + 2);
+                    row.reasons = vec![word(seq + 3), String::new(), word(seq + 4)];
+                    let mut b = batch(&[row]);
+                    // Any sentiment, non-finite ones included.
+                    let s: Float32Array = vec![sentiments[seq % sentiments.len()]].into();
+                    let i = b.schema().index_of("sentiment_compound").unwrap();
+                    let mut cols = b.columns().to_vec();
+                    cols[i] = Arc::new(s);
+                    b = RecordBatch::try_new(b.schema(), cols).unwrap();
+                    events.extend(api.on_mentions(&b).unwrap());
+                    fast.on_mentions_into(&b, &mut rendered).unwrap();
+                }
+                Op::Contact { who, kind, case, cat, dt_min } => {
+                    now += dt_min.max(0) * MIN / 4;
+                    let k = ContactKind::ALL[kind as usize];
+                    let case_id = format!("CASE-{case}{}", word(usize::from(case)));
+                    let needs_case = matches!(k, ContactKind::CaseOpened | ContactKind::CaseUpdated | ContactKind::CaseClosed);
+                    let ev = contact(&format!("E{seq}"), &format!("C{who}{}", word(usize::from(who))), k,
+                        (needs_case || case == 0).then_some(case_id.as_str()),
+                        cat.map(|c| CATS[c as usize]), now + dt_min * MIN);
+                    events.extend(api.on_contact(&ev));
+                    fast.on_contact_into(&ev, &mut rendered);
+                }
+                Op::Advance => {
+                    events.extend(api.advance());
+                    fast.advance_into(&mut rendered);
+                }
+            }
+        }
+        prop_assert_eq!(rendered.len(), events.len());
+        for (r, e) in rendered.iter().zip(&events) {
+            let serde = serde_json::to_vec(e).unwrap();
+            prop_assert_eq!(String::from_utf8_lossy(r.json()), String::from_utf8_lossy(&serde));
+            prop_assert_eq!(&r.to_event(), e);
+            prop_assert_eq!(&r.key()[..], e.work_item_id.as_bytes());
+            prop_assert_eq!(r.work_item_id(), e.work_item_id.clone());
+            prop_assert_eq!(r.action(), e.action);
+            prop_assert_eq!(r.queue(), e.queue.as_str());
+            prop_assert_eq!(r.severity(), e.severity.as_str());
+        }
+    }
+}

@@ -259,12 +259,12 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
             let p = ops.process(&seg, &due)?;
             summary.spam += p.spam;
             summary.correlated += p.batch.as_ref().map_or(0, |b| b.num_rows() as u64);
-            for ev in &p.work_items {
+            for ev in p.work_items.iter() {
                 *summary
                     .events
-                    .entry(ev.action.as_str().to_string())
+                    .entry(ev.action().as_str().to_string())
                     .or_default() += 1;
-                write_line(&mut out, &args.out, ev.to_json().as_bytes())?;
+                write_line(&mut out, &args.out, ev.json())?;
             }
             for ev in &p.incidents {
                 summary.incident_events += 1;

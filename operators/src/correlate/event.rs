@@ -1,0 +1,417 @@
+//! The events the correlator makes. Each revision is first a borrowed view
+//! of the item's state ([`EventView`]); where it goes decides what it
+//! becomes: a [`WorkItemEvent`] (`Vec<WorkItemEvent>`: the API, tests and
+//! observers) or its JSON record written straight from the state
+//! ([`RenderedEvents`]: the pipeline's path, no allocation per event and
+//! each mention's text copied once, into the record).
+
+use std::fmt::Write as _;
+
+use super::item::{
+    format_rfc3339_ms, item_id_bytes, item_id_string, json, Action, CustomerRef, IdentityRef, Item,
+    KeyState, MentionRef, Sym, WorkItemEvent,
+};
+use super::{history, hours, Ctx};
+
+/// One revision of one work item, borrowed from the correlator's state
+/// while it is made. [`EventOut`] implementations turn it into what they
+/// keep.
+pub struct EventView<'a> {
+    pub(super) ctx: &'a Ctx,
+    pub(super) key: &'a str,
+    pub(super) ks: &'a KeyState,
+    pub(super) item: &'a Item,
+    pub(super) action: Action,
+    /// Why a `closed` revision closed.
+    pub(super) closing: Option<&'a str>,
+}
+
+/// Where the correlator puts the revisions it makes.
+pub trait EventOut {
+    /// Takes one revision.
+    fn push_event(&mut self, ev: &EventView<'_>);
+    /// Revisions taken so far.
+    fn event_count(&self) -> usize;
+    /// Orders the revisions from `start` on by (`updated_at`, `work_item_id`).
+    fn sort_since(&mut self, start: usize);
+}
+
+impl EventOut for Vec<WorkItemEvent> {
+    fn push_event(&mut self, ev: &EventView<'_>) {
+        let e = ev.to_event();
+        // Every correlator test runs through here: the JSON written
+        // straight from the state must be serde_json's for the event.
+        #[cfg(debug_assertions)]
+        {
+            let mut fast = Vec::new();
+            ev.write_json(&mut fast);
+            let serde = serde_json::to_vec(&e).expect("work-item events always serialise");
+            assert_eq!(
+                String::from_utf8_lossy(&fast),
+                String::from_utf8_lossy(&serde),
+                "EventView::write_json differs from serde_json"
+            );
+        }
+        self.push(e);
+    }
+
+    fn event_count(&self) -> usize {
+        self.len()
+    }
+
+    fn sort_since(&mut self, start: usize) {
+        self[start..].sort_by(|a, b| {
+            (&a.updated_at, &a.work_item_id).cmp(&(&b.updated_at, &b.work_item_id))
+        });
+    }
+}
+
+impl EventView<'_> {
+    /// The work item's id number (`work_item_id` is `wi-` + its 16 hex digits).
+    pub fn id(&self) -> u64 {
+        self.item.id
+    }
+
+    /// What this revision did.
+    pub fn action(&self) -> Action {
+        self.action
+    }
+
+    /// Calls `f` with each line of `reasons`, in order. `scratch` holds the
+    /// lines made here, one at a time.
+    fn reasons(&self, scratch: &mut String, f: &mut dyn FnMut(&str)) {
+        let (ctx, item) = (self.ctx, self.item);
+        let c = &ctx.cfg;
+        for r in item.lead_reasons.split('\n').filter(|r| !r.is_empty()) {
+            f(r);
+        }
+        let mut line = |args: std::fmt::Arguments<'_>| {
+            scratch.clear();
+            scratch
+                .write_fmt(args)
+                .expect("writing to a String cannot fail");
+            f(scratch);
+        };
+        if let Some((id, at)) = item.repeat_of {
+            line(format_args!(
+                "repeat contact: previous item {} closed {} (+{})",
+                item_id_string(id),
+                format_rfc3339_ms(at),
+                c.repeat_contact_points
+            ));
+        }
+        if item.open_case {
+            line(format_args!(
+                "open CRM case {} (+{})",
+                item.related_case.as_deref().unwrap_or("?"),
+                c.open_case_points
+            ));
+        }
+        if item.recent_contact {
+            line(format_args!(
+                "customer already sent a complaint form or called within {} (+{})",
+                hours(c.contact_window_ms),
+                c.recent_contact_points
+            ));
+        }
+        if item.missed_appointments > 0 {
+            line(format_args!(
+                "{} missed engineer appointment(s) within {} (+{})",
+                item.missed_appointments,
+                hours(c.contact_window_ms),
+                i32::from(item.missed_appointments).saturating_mul(c.missed_appointment_points)
+            ));
+        }
+        if let Some(h) = history(ctx, self.ks, item) {
+            line(format_args!("{h}"));
+        }
+        if item.mention_count > 1 {
+            let mut chans: Vec<&str> = item.mentions.iter().map(|m| m.channel.as_str()).collect();
+            chans.sort_unstable();
+            chans.dedup();
+            line(format_args!(
+                "{} mentions across {}",
+                item.mention_count,
+                Joined(&chans)
+            ));
+        }
+        if let Some(inc) = &item.incident {
+            line(format_args!("part of outage incident {inc}"));
+        }
+        if let Some(why) = self.closing {
+            line(format_args!("{why}"));
+        }
+    }
+
+    /// The customer id of an identified key (`c:<id>`).
+    fn customer_id(&self) -> &str {
+        self.key.strip_prefix("c:").unwrap_or(self.key)
+    }
+
+    /// The revision as a [`WorkItemEvent`] (its own copy of everything).
+    pub fn to_event(&self) -> WorkItemEvent {
+        let item = self.item;
+        let mut reasons = Vec::new();
+        self.reasons(&mut String::new(), &mut |r| reasons.push(r.to_owned()));
+        let sym = |s: Option<Sym>| s.map(|s| s.as_str().to_owned());
+        let customer = self.ks.customer.as_deref().map(|cu| CustomerRef {
+            customer_id: self.customer_id().to_owned(),
+            segment: sym(cu.segment),
+            tier: sym(cu.tier),
+            region: sym(cu.region),
+            vulnerable: cu.vulnerable,
+            account_status: sym(cu.account_status),
+        });
+        WorkItemEvent {
+            work_item_id: item_id_string(item.id),
+            revision: item.revision,
+            action: self.action,
+            queue: item.queue.as_str().to_owned(),
+            category: item.category.as_str().to_owned(),
+            severity: item.severity.as_str().to_owned(),
+            priority: item.priority,
+            reasons,
+            sla_due_at: format_rfc3339_ms(item.sla_due_ms),
+            customer,
+            identity: IdentityRef {
+                matched: item.identity.matched,
+                via: sym(item.identity.via),
+                snapshot: sym(item.identity.snapshot),
+            },
+            related_case_id: item.related_case.as_deref().map(str::to_owned),
+            incident_id: item.incident.as_deref().map(str::to_owned),
+            mentions: item.mentions.iter().map(MentionRef::from_rec).collect(),
+            first_seen_at: format_rfc3339_ms(item.first_seen_ms),
+            updated_at: format_rfc3339_ms(item.last_activity_ms),
+        }
+    }
+
+    /// Appends the revision's JSON record to `out`: byte for byte what
+    /// `serde_json` writes for [`to_event`](Self::to_event), written from
+    /// the state without making the event (checked on every event in
+    /// debug builds, so by every correlator test). `scratch` holds
+    /// reason lines while they are written.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_json_with(out, &mut String::new());
+    }
+
+    fn write_json_with(&self, out: &mut Vec<u8>, scratch: &mut String) {
+        let item = self.item;
+        out.extend_from_slice(b"{\"work_item_id\":\"");
+        out.extend_from_slice(&item_id_bytes(item.id));
+        out.extend_from_slice(b"\",\"revision\":");
+        json::uint(out, u64::from(item.revision));
+        out.extend_from_slice(b",\"action\":\"");
+        out.extend_from_slice(self.action.as_str().as_bytes());
+        out.extend_from_slice(b"\",\"queue\":");
+        json::string(out, item.queue.as_str());
+        out.extend_from_slice(b",\"category\":");
+        json::string(out, item.category.as_str());
+        out.extend_from_slice(b",\"severity\":");
+        json::string(out, item.severity.as_str());
+        out.extend_from_slice(b",\"priority\":");
+        json::uint(out, u64::from(item.priority));
+        out.extend_from_slice(b",\"reasons\":[");
+        let mut first = true;
+        self.reasons(scratch, &mut |r| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            json::string(out, r);
+        });
+        out.extend_from_slice(b"],\"sla_due_at\":");
+        json::time(out, item.sla_due_ms);
+        out.extend_from_slice(b",\"customer\":");
+        let sym = |s: Option<Sym>| s.map(Sym::as_str);
+        match self.ks.customer.as_deref() {
+            None => out.extend_from_slice(b"null"),
+            Some(c) => {
+                out.extend_from_slice(b"{\"customer_id\":");
+                json::string(out, self.customer_id());
+                out.extend_from_slice(b",\"segment\":");
+                json::opt_string(out, sym(c.segment));
+                out.extend_from_slice(b",\"tier\":");
+                json::opt_string(out, sym(c.tier));
+                out.extend_from_slice(b",\"region\":");
+                json::opt_string(out, sym(c.region));
+                out.extend_from_slice(b",\"vulnerable\":");
+                json::opt_bool(out, c.vulnerable);
+                out.extend_from_slice(b",\"account_status\":");
+                json::opt_string(out, sym(c.account_status));
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(b",\"identity\":{\"matched\":");
+        json::opt_bool(out, Some(item.identity.matched));
+        out.extend_from_slice(b",\"via\":");
+        json::opt_string(out, sym(item.identity.via));
+        out.extend_from_slice(b",\"snapshot\":");
+        json::opt_string(out, sym(item.identity.snapshot));
+        out.extend_from_slice(b"},\"related_case_id\":");
+        json::opt_string(out, item.related_case.as_deref());
+        out.extend_from_slice(b",\"incident_id\":");
+        json::opt_string(out, item.incident.as_deref());
+        out.extend_from_slice(b",\"mentions\":[");
+        for (i, m) in item.mentions.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"mention_id\":");
+            json::string(out, m.uid());
+            out.extend_from_slice(b",\"channel\":");
+            json::string(out, m.channel.as_str());
+            out.extend_from_slice(b",\"author\":");
+            json::opt_string(out, m.author());
+            out.extend_from_slice(b",\"text\":");
+            json::string(out, m.text());
+            out.extend_from_slice(b",\"created_at\":");
+            json::time(out, m.at_ms);
+            out.extend_from_slice(b",\"sentiment\":");
+            json::opt_f32(out, m.sentiment());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"first_seen_at\":");
+        json::time(out, item.first_seen_ms);
+        out.extend_from_slice(b",\"updated_at\":");
+        json::time(out, item.last_activity_ms);
+        out.push(b'}');
+    }
+}
+
+/// `a, b, c`.
+struct Joined<'a>(&'a [&'a str]);
+
+impl std::fmt::Display for Joined<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, s) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(s)?;
+        }
+        Ok(())
+    }
+}
+
+/// Revisions as their JSON records, one buffer for all of them (the
+/// pipeline's [`EventOut`]: what the `work-items` sink sends, and the few
+/// fields its metrics count by).
+#[derive(Debug, Default)]
+pub struct RenderedEvents {
+    json: Vec<u8>,
+    index: Vec<Meta>,
+    scratch: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Meta {
+    start: usize,
+    end: usize,
+    id: u64,
+    updated_ms: i64,
+    action: Action,
+    queue: Sym,
+    severity: Sym,
+}
+
+/// One rendered revision.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderedEvent<'a> {
+    json: &'a [u8],
+    meta: &'a Meta,
+}
+
+impl RenderedEvents {
+    /// No events.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Events held.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No events held.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// The events, in the order they were made (and sorted).
+    pub fn iter(&self) -> impl Iterator<Item = RenderedEvent<'_>> + '_ {
+        self.index.iter().map(|meta| RenderedEvent {
+            json: &self.json[meta.start..meta.end],
+            meta,
+        })
+    }
+
+    /// Forgets the events, keeping the buffers.
+    pub fn clear(&mut self) {
+        self.json.clear();
+        self.index.clear();
+    }
+}
+
+impl EventOut for RenderedEvents {
+    fn push_event(&mut self, ev: &EventView<'_>) {
+        let start = self.json.len();
+        ev.write_json_with(&mut self.json, &mut self.scratch);
+        let item = ev.item;
+        self.index.push(Meta {
+            start,
+            end: self.json.len(),
+            id: item.id,
+            updated_ms: item.last_activity_ms,
+            action: ev.action,
+            queue: item.queue,
+            severity: item.severity,
+        });
+    }
+
+    fn event_count(&self) -> usize {
+        self.index.len()
+    }
+
+    fn sort_since(&mut self, start: usize) {
+        // Same order as the strings: RFC 3339 of one width, hex of one width.
+        self.index[start..].sort_by_key(|m| (m.updated_ms, m.id));
+    }
+}
+
+impl<'a> RenderedEvent<'a> {
+    /// The JSON record (SPEC "Work-item events").
+    pub fn json(&self) -> &'a [u8] {
+        self.json
+    }
+
+    /// `work_item_id`: `wi-` + 16 lower-case hex digits.
+    pub fn work_item_id(&self) -> String {
+        item_id_string(self.meta.id)
+    }
+
+    /// `work_item_id`'s bytes, for a record key.
+    pub fn key(&self) -> [u8; 19] {
+        item_id_bytes(self.meta.id)
+    }
+
+    /// What this revision did.
+    pub fn action(&self) -> Action {
+        self.meta.action
+    }
+
+    /// The queue.
+    pub fn queue(&self) -> &'static str {
+        self.meta.queue.as_str()
+    }
+
+    /// `P1` … `P4`.
+    pub fn severity(&self) -> &'static str {
+        self.meta.severity.as_str()
+    }
+
+    /// The event, read back from its record.
+    pub fn to_event(&self) -> WorkItemEvent {
+        serde_json::from_slice(self.json).expect("a rendered event reads back")
+    }
+}
