@@ -102,13 +102,20 @@ impl StatefulOperators {
     }
 
     /// Runs one envelope through spam → incidents → route → correlate.
-    /// Returns the surviving batch (for observers) and the events.
+    /// Returns the surviving batch (for observers) and the events, written
+    /// into `events` (cleared first: pass [`EmitScratch::take_events`] to
+    /// reuse the buffer of the last envelope emitted).
     pub fn process(
         &mut self,
         batch: &RecordBatch,
         contacts: &[switchboard_operators::correlate::ContactEvent],
+        events: RenderedEvents,
     ) -> Result<Processed> {
-        let mut out = Processed::default();
+        let mut out = Processed {
+            work_items: events,
+            ..Processed::default()
+        };
+        out.work_items.clear();
         if !self.work_items {
             if batch.num_rows() > 0 {
                 let kept = drop_spam(&mut self.spam, batch)?;
@@ -297,15 +304,17 @@ impl Downstream {
                         consumed_at,
                     } = env;
                     let processed = match self.ops.as_mut() {
-                        Some(ops) => match ops.process(&batch, &contacts) {
-                            Ok(p) => p,
-                            Err(e) => {
-                                // A programming fault, not data: keep the input uncommitted.
-                                error!(error = %e, "downstream stage failed; batch not acknowledged");
-                                ack.fail();
-                                continue;
+                        Some(ops) => {
+                            match ops.process(&batch, &contacts, self.scratch.take_events()) {
+                                Ok(p) => p,
+                                Err(e) => {
+                                    // A programming fault, not data: keep the input uncommitted.
+                                    error!(error = %e, "downstream stage failed; batch not acknowledged");
+                                    ack.fail();
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         None => Processed {
                             batch: Some(batch),
                             ..Default::default()
@@ -329,7 +338,7 @@ impl Downstream {
                     {
                         obs(b);
                     }
-                    self.emit(&processed, &ack);
+                    self.emit(processed, &ack);
                     out.increment(rows);
                     self.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
                     proc.record(consumed_at.elapsed().as_secs_f64());
@@ -354,7 +363,7 @@ impl Downstream {
         self.publish_state();
     }
 
-    fn emit(&mut self, p: &Processed, ack: &Ack) {
+    fn emit(&mut self, p: Processed, ack: &Ack) {
         emit(
             self.work_items.as_deref(),
             self.incidents.as_deref(),
@@ -391,13 +400,21 @@ impl Downstream {
 /// What [`emit`] reuses from event to event: the handles of
 /// `switchboard_workitems_events_total{queue,severity,action}`, resolved
 /// once per label set (looking a labelled counter up in the registry hashes
-/// and allocates its key).
+/// and allocates its key), and the event buffer of the last envelope
+/// (growing a fresh buffer to a batch's events was about a sixth of the
+/// operator thread).
 #[derive(Default)]
 pub struct EmitScratch {
     by_queue: HashMap<&'static str, [[Option<metrics::Counter>; 4]; 5]>,
+    events: RenderedEvents,
 }
 
 impl EmitScratch {
+    /// The event buffer [`emit`] kept, for [`StatefulOperators::process`].
+    pub fn take_events(&mut self) -> RenderedEvents {
+        std::mem::take(&mut self.events)
+    }
+
     fn counter(&mut self, ev: &RenderedEvent<'_>) -> &metrics::Counter {
         // P1–P4, anything else (never produced) in the fifth slot.
         let sev = SeverityLevel::parse(ev.severity()).map_or(4, |l| l as usize);
@@ -411,14 +428,14 @@ impl EmitScratch {
 
 /// Sends what one envelope produced to the sinks (each event holding a
 /// clone of `ack`), counts it in the metrics and `totals`, and shows it to
-/// the observers.
+/// the observers; keeps its event buffer in `scratch`.
 pub fn emit(
     work_items: Option<&EventSink>,
     incidents: Option<&EventSink>,
     totals: &Mutex<WorkItemTotals>,
     scratch: &mut EmitScratch,
     observers: &mut Observers,
-    p: &Processed,
+    p: Processed,
     ack: &Ack,
 ) {
     let mut totals = totals.lock().unwrap_or_else(|e| e.into_inner());
@@ -458,6 +475,7 @@ pub fn emit(
             }
         }
     }
+    scratch.events = p.work_items;
 }
 
 /// Runs the spam detector and removes the spam rows.

@@ -189,13 +189,13 @@ impl EventView<'_> {
     /// Appends the revision's JSON record to `out`: byte for byte what
     /// `serde_json` writes for [`to_event`](Self::to_event), written from
     /// the state without making the event (checked on every event in
-    /// debug builds, so by every correlator test). `scratch` holds
-    /// reason lines while they are written.
+    /// debug builds, so by every correlator test).
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_json_with(out, &mut String::new());
+        self.write_json_with(out, &mut Scratch::default());
     }
 
-    fn write_json_with(&self, out: &mut Vec<u8>, scratch: &mut String) {
+    fn write_json_with(&self, out: &mut Vec<u8>, scratch: &mut Scratch) {
+        let days = &mut scratch.days;
         let item = self.item;
         out.extend_from_slice(b"{\"work_item_id\":\"");
         out.extend_from_slice(&item_id_bytes(item.id));
@@ -213,7 +213,7 @@ impl EventView<'_> {
         json::uint(out, u64::from(item.priority));
         out.extend_from_slice(b",\"reasons\":[");
         let mut first = true;
-        self.reasons(scratch, &mut |r| {
+        self.reasons(&mut scratch.line, &mut |r| {
             if !first {
                 out.push(b',');
             }
@@ -221,7 +221,7 @@ impl EventView<'_> {
             json::string(out, r);
         });
         out.extend_from_slice(b"],\"sla_due_at\":");
-        json::time(out, item.sla_due_ms);
+        json::time_cached(out, item.sla_due_ms, days);
         out.extend_from_slice(b",\"customer\":");
         let sym = |s: Option<Sym>| s.map(Sym::as_str);
         match self.ks.customer.as_deref() {
@@ -266,15 +266,15 @@ impl EventView<'_> {
             out.extend_from_slice(b",\"text\":");
             json::string(out, m.text());
             out.extend_from_slice(b",\"created_at\":");
-            json::time(out, m.at_ms);
+            json::time_cached(out, m.at_ms, days);
             out.extend_from_slice(b",\"sentiment\":");
             json::opt_f32(out, m.sentiment());
             out.push(b'}');
         }
         out.extend_from_slice(b"],\"first_seen_at\":");
-        json::time(out, item.first_seen_ms);
+        json::time_cached(out, item.first_seen_ms, days);
         out.extend_from_slice(b",\"updated_at\":");
-        json::time(out, item.last_activity_ms);
+        json::time_cached(out, item.last_activity_ms, days);
         out.push(b'}');
     }
 }
@@ -301,7 +301,15 @@ impl std::fmt::Display for Joined<'_> {
 pub struct RenderedEvents {
     json: Vec<u8>,
     index: Vec<Meta>,
-    scratch: String,
+    scratch: Scratch,
+}
+
+/// What writing a record reuses: the reason line being made, the date of
+/// the last day written.
+#[derive(Debug, Default)]
+struct Scratch {
+    line: String,
+    days: json::DayCache,
 }
 
 #[derive(Debug, Clone, Copy)]

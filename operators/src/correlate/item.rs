@@ -802,6 +802,46 @@ pub(super) mod json {
         }
     }
 
+    /// The date part (`2026-11-20T`) of the day [`time_cached`] wrote last.
+    #[derive(Debug, Clone, Copy)]
+    pub(in super::super) struct DayCache {
+        day: i64,
+        date: [u8; 11],
+    }
+
+    impl Default for DayCache {
+        fn default() -> Self {
+            Self {
+                day: i64::MIN,
+                date: [0; 11],
+            }
+        }
+    }
+
+    /// [`time`], the date taken from `cache` when it is the same day (an
+    /// event's times mostly are): the calendar arithmetic once per day.
+    pub(in super::super) fn time_cached(out: &mut Vec<u8>, ms: i64, cache: &mut DayCache) {
+        let day = ms.div_euclid(86_400_000);
+        if day != cache.day {
+            match super::rfc3339_digits(ms) {
+                Ok(b) => {
+                    cache.day = day;
+                    cache.date.copy_from_slice(&b[..11]);
+                }
+                Err(_) => return time(out, ms),
+            }
+        }
+        let in_day = ms.rem_euclid(86_400_000);
+        let mut t = *b"00:00:00.000Z\"";
+        super::put_digits(&mut t[0..2], (in_day / 3_600_000) as u64);
+        super::put_digits(&mut t[3..5], (in_day / 60_000 % 60) as u64);
+        super::put_digits(&mut t[6..8], (in_day / 1000 % 60) as u64);
+        super::put_digits(&mut t[9..12], (in_day % 1000) as u64);
+        out.push(b'"');
+        out.extend_from_slice(&cache.date);
+        out.extend_from_slice(&t);
+    }
+
     pub(in super::super) fn opt_string(out: &mut Vec<u8>, s: Option<&str>) {
         match s {
             Some(s) => string(out, s),
@@ -1088,6 +1128,22 @@ pub(super) mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// The day-cached time is the plain one, whatever the order of the
+        /// times (same day, next day, years outside 0–9999).
+        #[test]
+        fn correlate_cached_time_is_the_time(times in proptest::collection::vec(prop_oneof![
+            3 => 1_700_000_000_000i64..1_700_000_000_000 + 3 * 86_400_000,
+            1 => any::<i64>().prop_map(|t| t / 4),
+        ], 1..20)) {
+            let mut cache = json::DayCache::default();
+            for t in times {
+                let (mut plain, mut cached) = (Vec::new(), Vec::new());
+                json::time(&mut plain, t);
+                json::time_cached(&mut cached, t, &mut cache);
+                prop_assert_eq!(String::from_utf8_lossy(&cached), String::from_utf8_lossy(&plain));
+            }
+        }
 
         /// A mention reads back as it was written (years 0–9999; a
         /// non-finite sentiment is written and read as null).

@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use arrow::record_batch::RecordBatch;
 use clap::Args;
 use serde_json::json;
-use switchboard_operators::correlate::{parse_contact, ContactEvent};
+use switchboard_operators::correlate::{parse_contact, ContactEvent, RenderedEvents};
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
@@ -197,6 +197,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         .split(b'\n')
         .enumerate()
         .peekable();
+    let mut events = RenderedEvents::new();
     loop {
         // One batch of mention lines.
         while parser.rows() < max_rows {
@@ -256,7 +257,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
             segments.push((batch.slice(0, 0), rest));
         }
         for (seg, due) in segments {
-            let p = ops.process(&seg, &due)?;
+            let p = ops.process(&seg, &due, std::mem::take(&mut events))?;
             summary.spam += p.spam;
             summary.correlated += p.batch.as_ref().map_or(0, |b| b.num_rows() as u64);
             for ev in p.work_items.iter() {
@@ -271,6 +272,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
                 let json = serde_json::to_vec(ev).unwrap_or_default();
                 write_line(&mut inc, &inc_path, &json)?;
             }
+            events = p.work_items;
         }
         if done && contacts.peek().is_none() {
             break;

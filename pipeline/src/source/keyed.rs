@@ -289,11 +289,12 @@ impl KeyedWorker {
             ack.fail();
             return;
         }
+        let events = self.scratch.take_events();
         let Some(part) = self.part(tracker, p) else {
             ack.fail();
             return;
         };
-        let processed = match part.ops.process(&batch, contacts) {
+        let processed = match part.ops.process(&batch, contacts, events) {
             Ok(x) => x,
             Err(e) => {
                 error!(error = %e, partition = p, "keyed stage failed; batch not acknowledged");
@@ -318,7 +319,7 @@ impl KeyedWorker {
             &s.totals,
             &mut self.scratch,
             &mut self.observers,
-            &processed,
+            processed,
             &self.interval_ack,
         );
         self.rows_out.increment(rows);
