@@ -354,6 +354,11 @@ impl RenderedEvents {
         })
     }
 
+    /// Bytes the buffers hold (capacity, not length).
+    pub fn buffer_bytes(&self) -> usize {
+        self.json.capacity() + self.index.capacity() * std::mem::size_of::<Meta>()
+    }
+
     /// Forgets the events, keeping the buffers.
     pub fn clear(&mut self) {
         self.json.clear();
