@@ -455,7 +455,15 @@ pub fn emit(
             }
             sink.send_to(None, Some(&ev.key()), Some(ev.json()), ack.clone());
             if let Some(obs) = observers.work_items.as_mut() {
-                obs(&ev.to_event());
+                // Read back from the record (observers are for the demo
+                // and tests); a record that cannot be read back (a mention
+                // time outside years 0–9999) is sent, not observed.
+                match ev.to_event() {
+                    Ok(e) => obs(&e),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "work-item event not shown to the observer")
+                    }
+                }
             }
         }
     }

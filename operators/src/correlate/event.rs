@@ -2,8 +2,9 @@
 //! of the item's state ([`EventView`]); where it goes decides what it
 //! becomes: a [`WorkItemEvent`] (`Vec<WorkItemEvent>`: the API, tests and
 //! observers) or its JSON record written straight from the state
-//! ([`RenderedEvents`]: the pipeline's path, no allocation per event and
-//! each mention's text copied once, into the record).
+//! ([`RenderedEvents`]: the pipeline's path, no event struct per revision,
+//! each mention's text copied once, into the record; only the rarer reason
+//! lines still format through small strings).
 
 use std::fmt::Write as _;
 
@@ -32,7 +33,9 @@ pub trait EventOut {
     fn push_event(&mut self, ev: &EventView<'_>);
     /// Revisions taken so far.
     fn event_count(&self) -> usize;
-    /// Orders the revisions from `start` on by (`updated_at`, `work_item_id`).
+    /// Orders the revisions from `start` on by (`updated_at`, `work_item_id`)
+    /// (by time and id number: the same as by their strings for years
+    /// 0–9999, the RFC 3339 and hex strings being of one width).
     fn sort_since(&mut self, start: usize);
 }
 
@@ -387,7 +390,6 @@ impl EventOut for RenderedEvents {
     }
 
     fn sort_since(&mut self, start: usize) {
-        // Same order as the strings: RFC 3339 of one width, hex of one width.
         self.index[start..].sort_by_key(|m| (m.updated_ms, m.id));
     }
 }
@@ -423,8 +425,10 @@ impl<'a> RenderedEvent<'a> {
         self.meta.severity.as_str()
     }
 
-    /// The event, read back from its record.
-    pub fn to_event(&self) -> WorkItemEvent {
-        serde_json::from_slice(self.json).expect("a rendered event reads back")
+    /// The event, read back from its record. Fails only for a mention
+    /// time outside years 0–9999, which the record holds but
+    /// [`MentionRef`] does not read.
+    pub fn to_event(&self) -> serde_json::Result<WorkItemEvent> {
+        serde_json::from_slice(self.json)
     }
 }

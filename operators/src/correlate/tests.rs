@@ -1058,13 +1058,20 @@ proptest! {
                     row.handle = Some(word(seq + 1));
                     row.text = word(seq + 2);
                     row.reasons = vec![word(seq + 3), String::new(), word(seq + 4)];
-                    let mut b = batch(&[row]);
-                    // Any sentiment, non-finite ones included.
+                    let b = batch(&[row]);
+                    // Any sentiment, non-finite ones included; any CRM
+                    // tier, region and account status.
                     let s: Float32Array = vec![sentiments[seq % sentiments.len()]].into();
                     let i = b.schema().index_of("sentiment_compound").unwrap();
                     let mut cols = b.columns().to_vec();
                     cols[i] = Arc::new(s);
-                    b = RecordBatch::try_new(b.schema(), cols).unwrap();
+                    let mut fields: Vec<Field> = b.schema().fields().iter().map(|f| (**f).clone()).collect();
+                    for (k, name) in ["customer_tier", "customer_region", "customer_account_status"].into_iter().enumerate() {
+                        let v = (who < 4).then(|| word(seq + 5 + k));
+                        cols.push(Arc::new(StringArray::from(vec![v])));
+                        fields.push(Field::new(name, arrow::datatypes::DataType::Utf8, true));
+                    }
+                    let b = RecordBatch::try_new(Arc::new(Schema::new(fields)), cols).unwrap();
                     events.extend(api.on_mentions(&b).unwrap());
                     fast.on_mentions_into(&b, &mut rendered).unwrap();
                 }
@@ -1085,11 +1092,16 @@ proptest! {
                 }
             }
         }
+        // An incident opening on the mentions so far (every third).
+        let ids: Vec<String> = (1..=seq).step_by(3).map(|i| format!("{i}{}", word(i))).collect();
+        let incident = format!("INC-{}", word(0));
+        events.extend(api.tag_incident(&incident, "network-operations", &ids));
+        fast.tag_incident_into(&incident, "network-operations", &ids, &mut rendered);
         prop_assert_eq!(rendered.len(), events.len());
         for (r, e) in rendered.iter().zip(&events) {
             let serde = serde_json::to_vec(e).unwrap();
             prop_assert_eq!(String::from_utf8_lossy(r.json()), String::from_utf8_lossy(&serde));
-            prop_assert_eq!(&r.to_event(), e);
+            prop_assert_eq!(&r.to_event().unwrap(), e);
             prop_assert_eq!(&r.key()[..], e.work_item_id.as_bytes());
             prop_assert_eq!(r.work_item_id(), e.work_item_id.clone());
             prop_assert_eq!(r.action(), e.action);
