@@ -483,16 +483,8 @@ pub fn emit(
             }
         }
     }
-    // A sweep that closed many items at once leaves a large buffer: not
-    // kept, so the operator thread does not hold it for good.
-    if p.work_items.buffer_bytes() <= MAX_KEPT_EVENT_BYTES {
-        scratch.events = p.work_items;
-    }
+    scratch.events = p.work_items.into_spare();
 }
-
-/// The largest event buffer [`emit`] keeps for the next envelope (bytes):
-/// about 10,000 events of the bench's average size.
-const MAX_KEPT_EVENT_BYTES: usize = 16 << 20;
 
 /// Runs the spam detector and removes the spam rows.
 pub fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {

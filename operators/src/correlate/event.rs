@@ -69,80 +69,88 @@ impl EventOut for Vec<WorkItemEvent> {
     }
 }
 
+/// Calls `f` with the line `args` formats, made in `scratch`.
+fn line(scratch: &mut String, f: &mut dyn FnMut(&str), args: std::fmt::Arguments<'_>) {
+    scratch.clear();
+    scratch
+        .write_fmt(args)
+        .expect("writing to a String cannot fail");
+    f(scratch);
+}
+
 impl EventView<'_> {
-    /// The work item's id number (`work_item_id` is `wi-` + its 16 hex digits).
-    pub fn id(&self) -> u64 {
-        self.item.id
-    }
-
-    /// What this revision did.
-    pub fn action(&self) -> Action {
-        self.action
-    }
-
     /// Calls `f` with each line of `reasons`, in order. `scratch` holds the
-    /// lines made here, one at a time.
+    /// lines formatted here, one at a time.
     fn reasons(&self, scratch: &mut String, f: &mut dyn FnMut(&str)) {
         let (ctx, item) = (self.ctx, self.item);
         let c = &ctx.cfg;
         for r in item.lead_reasons.split('\n').filter(|r| !r.is_empty()) {
             f(r);
         }
-        let mut line = |args: std::fmt::Arguments<'_>| {
-            scratch.clear();
-            scratch
-                .write_fmt(args)
-                .expect("writing to a String cannot fail");
-            f(scratch);
-        };
         if let Some((id, at)) = item.repeat_of {
-            line(format_args!(
-                "repeat contact: previous item {} closed {} (+{})",
-                item_id_string(id),
-                format_rfc3339_ms(at),
-                c.repeat_contact_points
-            ));
+            line(
+                scratch,
+                f,
+                format_args!(
+                    "repeat contact: previous item {} closed {} (+{})",
+                    item_id_string(id),
+                    format_rfc3339_ms(at),
+                    c.repeat_contact_points
+                ),
+            );
         }
         if item.open_case {
-            line(format_args!(
-                "open CRM case {} (+{})",
-                item.related_case.as_deref().unwrap_or("?"),
-                c.open_case_points
-            ));
+            line(
+                scratch,
+                f,
+                format_args!(
+                    "open CRM case {} (+{})",
+                    item.related_case.as_deref().unwrap_or("?"),
+                    c.open_case_points
+                ),
+            );
         }
         if item.recent_contact {
-            line(format_args!(
-                "customer already sent a complaint form or called within {} (+{})",
-                hours(c.contact_window_ms),
-                c.recent_contact_points
-            ));
+            line(
+                scratch,
+                f,
+                format_args!(
+                    "customer already sent a complaint form or called within {} (+{})",
+                    hours(c.contact_window_ms),
+                    c.recent_contact_points
+                ),
+            );
         }
         if item.missed_appointments > 0 {
-            line(format_args!(
-                "{} missed engineer appointment(s) within {} (+{})",
-                item.missed_appointments,
-                hours(c.contact_window_ms),
-                i32::from(item.missed_appointments).saturating_mul(c.missed_appointment_points)
-            ));
+            line(
+                scratch,
+                f,
+                format_args!(
+                    "{} missed engineer appointment(s) within {} (+{})",
+                    item.missed_appointments,
+                    hours(c.contact_window_ms),
+                    i32::from(item.missed_appointments).saturating_mul(c.missed_appointment_points)
+                ),
+            );
         }
         if let Some(h) = history(ctx, self.ks, item) {
-            line(format_args!("{h}"));
+            f(&h);
         }
         if item.mention_count > 1 {
             let mut chans: Vec<&str> = item.mentions.iter().map(|m| m.channel.as_str()).collect();
             chans.sort_unstable();
             chans.dedup();
-            line(format_args!(
-                "{} mentions across {}",
-                item.mention_count,
-                Joined(&chans)
-            ));
+            line(
+                scratch,
+                f,
+                format_args!("{} mentions across {}", item.mention_count, Joined(&chans)),
+            );
         }
         if let Some(inc) = &item.incident {
-            line(format_args!("part of outage incident {inc}"));
+            line(scratch, f, format_args!("part of outage incident {inc}"));
         }
         if let Some(why) = self.closing {
-            line(format_args!("{why}"));
+            f(why);
         }
     }
 
@@ -326,6 +334,10 @@ struct Meta {
     severity: Sym,
 }
 
+/// The largest buffers [`RenderedEvents::into_spare`] keeps (bytes): about
+/// 10,000 events of the bench's average size.
+const MAX_SPARE_BYTES: usize = 16 << 20;
+
 /// One rendered revision.
 #[derive(Debug, Clone, Copy)]
 pub struct RenderedEvent<'a> {
@@ -357,15 +369,22 @@ impl RenderedEvents {
         })
     }
 
-    /// Bytes the buffers hold (capacity, not length).
-    pub fn buffer_bytes(&self) -> usize {
-        self.json.capacity() + self.index.capacity() * std::mem::size_of::<Meta>()
-    }
-
     /// Forgets the events, keeping the buffers.
     pub fn clear(&mut self) {
         self.json.clear();
         self.index.clear();
+    }
+
+    /// Emptied, to hold the next batch's events in the same buffers; a
+    /// buffer grown over 16 MiB (a sweep that closed many
+    /// items at once) is let go instead of being held for good.
+    pub fn into_spare(mut self) -> Self {
+        let bytes = self.json.capacity() + self.index.capacity() * std::mem::size_of::<Meta>();
+        if bytes > MAX_SPARE_BYTES {
+            return Self::default();
+        }
+        self.clear();
+        self
     }
 }
 
@@ -430,5 +449,27 @@ impl<'a> RenderedEvent<'a> {
     /// [`MentionRef`] does not read.
     pub fn to_event(&self) -> serde_json::Result<WorkItemEvent> {
         serde_json::from_slice(self.json)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spare_keeps_buffers_up_to_the_bound_emptied() {
+        let mut small = RenderedEvents::new();
+        small.json.extend_from_slice(b"{}");
+        small.json.reserve(1 << 20);
+        let cap = small.json.capacity();
+        let small = small.into_spare();
+        assert!(small.json.is_empty());
+        assert_eq!(small.json.capacity(), cap);
+
+        let big = RenderedEvents {
+            json: Vec::with_capacity(MAX_SPARE_BYTES + 1),
+            ..RenderedEvents::default()
+        };
+        assert_eq!(big.into_spare().json.capacity(), 0);
     }
 }

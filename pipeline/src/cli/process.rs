@@ -272,7 +272,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
                 let json = serde_json::to_vec(ev).unwrap_or_default();
                 write_line(&mut inc, &inc_path, &json)?;
             }
-            events = p.work_items;
+            events = p.work_items.into_spare();
         }
         if done && contacts.peek().is_none() {
             break;
