@@ -544,6 +544,9 @@ fn clean_for_detection(text: &str, buf: &mut String) -> usize {
 }
 
 #[cfg(test)]
+mod whatlang_golden;
+
+#[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
@@ -731,7 +734,7 @@ mod tests {
     /// Correct verdicts of `d` on the committed, labelled examples: (right,
     /// total, one line per miss).
     fn fixture_score(d: &LanguageDetector) -> (usize, usize, Vec<String>) {
-        let data = include_str!("../tests/fixtures/language_examples.jsonl");
+        let data = include_str!("../../tests/fixtures/language_examples.jsonl");
         let (mut total, mut right) = (0, 0);
         let mut misses = Vec::new();
         for line in data.lines().filter(|l| !l.trim().is_empty()) {
