@@ -334,13 +334,14 @@ struct Meta {
     severity: Sym,
 }
 
-/// The largest buffers [`RenderedEvents::into_spare`] keeps (bytes), four
-/// times what a full envelope needs: 8,192 events of the bench's average
-/// size (about 1 KB, growing as items list more mentions) are 8–10 MB,
-/// which the buffer's doubling rounds up to 16 MiB. (A 16 MiB bound let go
-/// of exactly that buffer once the events passed 8 MiB, so that every
-/// envelope grew a new one: reallocation and page faults were then about a
-/// sixth of the operator thread.)
+/// The largest buffers [`RenderedEvents::into_spare`] keeps (bytes): 8,192
+/// events of the bench's average size (about 1 KB, growing as items list
+/// more mentions) are 8–10 MB, and when an envelope needs more than the
+/// kept buffer holds, growing doubles it, to 16–20 MB. A 16 MiB bound let
+/// go of that buffer, so that every later envelope grew a new one from
+/// empty (growing it was about 7 % of the operator thread, counting the
+/// page faults of the copies). 64 MiB keeps a full envelope's buffer; each
+/// operator thread (the pipeline's, each keyed worker's) keeps one.
 const MAX_SPARE_BYTES: usize = 64 << 20;
 
 /// One rendered revision.

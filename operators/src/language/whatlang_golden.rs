@@ -12,7 +12,14 @@
 //!
 //! Regenerate (only with the published crate, i.e. with the `[patch]` entry
 //! of the workspace `Cargo.toml` removed) with
-//! `SWITCHBOARD_BLESS_WHATLANG=1 cargo test -p switchboard-operators whatlang_golden`.
+//! `SWITCHBOARD_BLESS_WHATLANG=1 cargo test -p switchboard-operators whatlang_golden`:
+//! the run writes the file and then fails on purpose, so that a bless can
+//! never pass as a test run.
+//!
+//! Ties between languages are ordered by `sort_unstable`, so a new Rust
+//! release could in principle reorder an exact tie and change an answer
+//! with no change to the patch; the file was recorded with Rust 1.95 (then
+//! re-record it from the published crate and compare).
 
 use std::fmt::Write as _;
 
@@ -61,11 +68,23 @@ impl Mix {
     fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
+
+    /// A word of [`WORDS`]' ten-word block `block` with odds
+    /// `(one_in - 1) / one_in`, else any word.
+    fn word(&mut self, block: usize, one_in: usize) -> &'static str {
+        if block * 10 < WORDS.len() && self.below(one_in) != 0 {
+            WORDS[(block * 10 + self.below(10)).min(WORDS.len() - 1)]
+        } else {
+            WORDS[self.below(WORDS.len())]
+        }
+    }
 }
 
-/// The corpus: every text of the committed text fixtures, then 4,000
-/// synthetic texts (runs of words from one language family, mixtures of
-/// families, case changes and repeated words, from 1 to 60 words).
+/// The corpus: every text of the committed text fixtures, 60 long texts
+/// made of 10 to 187 consecutive fixture sentences, then 4,000 synthetic
+/// texts (runs of words from one language family, mixtures of families,
+/// case changes and repeated words, from 1 to 60 words), plus 200 long
+/// synthetic texts (200 to 800 words).
 fn corpus() -> Vec<String> {
     let mut out = Vec::new();
     for data in [
@@ -80,6 +99,19 @@ fn corpus() -> Vec<String> {
             out.push(v["text"].as_str().unwrap().to_string());
         }
     }
+    // Long texts (posts, emails): more than 300 and more than 600 distinct
+    // trigrams, where text positions pass the profiles' 300 and the
+    // 600-trigram cut applies. Runs of consecutive fixture sentences.
+    let sentences = out.clone();
+    for k in 0..60 {
+        let (start, len) = (k * 97 % sentences.len(), 10 + k * 3);
+        let mut text = String::new();
+        for s in sentences.iter().cycle().skip(start).take(len) {
+            text.push_str(s);
+            text.push(' ');
+        }
+        out.push(text);
+    }
     let mut rng = Mix(0x5717_C4B0_A4D0);
     for _ in 0..4000 {
         let words = 1 + rng.below(60);
@@ -87,11 +119,7 @@ fn corpus() -> Vec<String> {
         let block = rng.below(WORDS.len() / 10 + 1);
         let mut text = String::new();
         for _ in 0..words {
-            let w = if block * 10 < WORDS.len() && rng.below(4) != 0 {
-                WORDS[(block * 10 + rng.below(10)).min(WORDS.len() - 1)]
-            } else {
-                WORDS[rng.below(WORDS.len())]
-            };
+            let w = rng.word(block, 4);
             if !text.is_empty() {
                 text.push(' ');
             }
@@ -103,6 +131,17 @@ fn corpus() -> Vec<String> {
                 }
                 _ => text.push_str(w),
             }
+        }
+        out.push(text);
+    }
+    for _ in 0..200 {
+        let words = 200 + rng.below(600);
+        let block = rng.below(WORDS.len() / 10 + 1);
+        let mut text = String::new();
+        for _ in 0..words {
+            let w = rng.word(block, 3);
+            text.push_str(w);
+            text.push(' ');
         }
         out.push(text);
     }
@@ -135,7 +174,10 @@ fn whatlang_golden() {
     let got = answers();
     if std::env::var_os("SWITCHBOARD_BLESS_WHATLANG").is_some() {
         std::fs::write(&path, &got).unwrap();
-        return;
+        panic!(
+            "wrote {GOLDEN}; check that it was recorded with the published crate, \
+             then run the test again without SWITCHBOARD_BLESS_WHATLANG"
+        );
     }
     let want = std::fs::read_to_string(&path).unwrap();
     let texts = corpus();
@@ -162,4 +204,15 @@ fn whatlang_golden() {
         "only {} languages: {langs:?}",
         langs.len()
     );
+    // And long texts: over 700 distinct character trigrams (whatlang
+    // counts a few fewer: it folds punctuation and digits to spaces).
+    let long = texts
+        .iter()
+        .filter(|t| {
+            let c: Vec<char> = t.to_lowercase().chars().collect();
+            let distinct: std::collections::HashSet<&[char]> = c.windows(3).collect();
+            distinct.len() >= 700
+        })
+        .count();
+    assert!(long >= 100, "only {long} long texts");
 }

@@ -208,6 +208,17 @@ mod tests {
     // Switchboard patch: the indexed distances are the published ones.
     #[test]
     fn indexed_distances_are_the_published_distances() {
+        // Over 600 distinct trigrams: text positions past the profiles' 300.
+        let mut x = 12345u32;
+        let long: String = (0..4000)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                b"etaoinshrdlucmfwyp  "[(x >> 16) as usize % 20] as char
+            })
+            .collect::<String>()
+            + " the broadband is down again and nobody can tell me why";
+        let long_positions = get_trigrams_with_positions(&Text::new(&long).lowercase());
+        assert!(long_positions.trigram_positions.len() >= 600);
         let texts = [
             "Die Ordnung muss für immer in diesem Codebase bleiben",
             "my broadband has been down for 3 days and nobody can tell me why",
@@ -215,9 +226,14 @@ mod tests {
             "Dim band eang ers 4 diwrnod yn Caerdydd",
             "нет интернета уже три дня",
             "الإنترنت مقطوع منذ أيام ولا أحد يرد",
+            "मेरा इंटरनेट तीन दिन से बंद है, कृपया मदद करें",
+            "मेरा इंटरनेट बंद है",
+            "אין לי אינטרנט כבר שלושה ימים",
+            "מיר האָבן נישט קיין אינטערנעט",
             "a",
             "",
             "zzzz qqqq xxxx",
+            &long,
         ];
         let scripts = [
             MultiLangScript::Latin,
