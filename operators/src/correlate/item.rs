@@ -833,10 +833,13 @@ pub(super) mod json {
         }
         let in_day = ms.rem_euclid(86_400_000);
         let mut t = *b"00:00:00.000Z\"";
-        super::put_digits(&mut t[0..2], (in_day / 3_600_000) as u64);
-        super::put_digits(&mut t[3..5], (in_day / 60_000 % 60) as u64);
-        super::put_digits(&mut t[6..8], (in_day / 1000 % 60) as u64);
-        super::put_digits(&mut t[9..12], (in_day % 1000) as u64);
+        super::put_clock(
+            &mut t,
+            (in_day / 3_600_000) as u64,
+            (in_day / 60_000 % 60) as u64,
+            (in_day / 1000 % 60) as u64,
+            (in_day % 1000) as u64,
+        );
         out.push(b'"');
         out.extend_from_slice(&cache.date);
         out.extend_from_slice(&t);
@@ -936,11 +939,16 @@ fn rfc3339_digits(ms: i64) -> Result<[u8; 24], Civil> {
     put_digits(&mut b[0..4], y as u64);
     put_digits(&mut b[5..7], u64::from(m));
     put_digits(&mut b[8..10], u64::from(d));
-    put_digits(&mut b[11..13], h as u64);
-    put_digits(&mut b[14..16], mi as u64);
-    put_digits(&mut b[17..19], s as u64);
-    put_digits(&mut b[20..23], milli as u64);
+    put_clock(&mut b[11..23], h as u64, mi as u64, s as u64, milli as u64);
     Ok(b)
+}
+
+/// Writes the time of day into the `00:00:00.000` that `out` holds.
+fn put_clock(out: &mut [u8], h: u64, mi: u64, s: u64, milli: u64) {
+    put_digits(&mut out[0..2], h);
+    put_digits(&mut out[3..5], mi);
+    put_digits(&mut out[6..8], s);
+    put_digits(&mut out[9..12], milli);
 }
 
 /// Writes `v` as decimal digits filling `out`, zero-padded (`v` must fit).
