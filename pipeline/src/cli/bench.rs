@@ -15,6 +15,10 @@
 //!   (`pipeline.work_items = false`);
 //! - `pipeline, full`: the real topology with every operator, producing
 //!   work items (and incidents) to their topics;
+//! - `output ceiling`: the limit loop plus producing, spread evenly over
+//!   the input, the work-item events the full loop wrote (read back from
+//!   its topic), with the pipeline's producer settings: what reading this
+//!   input and writing this output costs before any operator runs;
 //! - `keyed, N instance(s)` (`--keyed-instances`): the scale-out topology
 //!   (`pipeline.keyed_stage`: repartition topic, keyed stage, state
 //!   changelog) with 1…N pipelines in this process sharing the groups; its
@@ -139,8 +143,9 @@ impl LimitLoop {
     }
 }
 
-impl WorkerHandler for LimitLoop {
-    fn on_batch(&mut self, batch: &mut MessageBatch, _t: &Arc<OffsetTracker>) {
+impl LimitLoop {
+    /// Parses every message of the batch; returns how many were read.
+    fn parse_batch(&mut self, batch: &mut MessageBatch) -> u64 {
         let (mut n, mut ok) = (0u64, 0u64);
         batch.for_each(|m, _| {
             let Ok(m) = m else { return };
@@ -158,8 +163,100 @@ impl WorkerHandler for LimitLoop {
             }
             self.tape = Some(tape.reset());
         });
-        self.progress.records.fetch_add(n, Ordering::Relaxed);
         self.progress.parsed.fetch_add(ok, Ordering::Relaxed);
+        n
+    }
+}
+
+impl WorkerHandler for LimitLoop {
+    fn on_batch(&mut self, batch: &mut MessageBatch, _t: &Arc<OffsetTracker>) {
+        let n = self.parse_batch(batch);
+        self.progress.records.fetch_add(n, Ordering::Relaxed);
+    }
+    fn on_tick(&mut self, _: Instant, _: &Arc<OffsetTracker>) {}
+    fn on_stop(&mut self, _: &Arc<OffsetTracker>) {}
+}
+
+/// The work-item events of the full loop, read back from their topic: the
+/// output the ceiling loop produces again.
+struct Output {
+    events: Vec<(Option<Vec<u8>>, Vec<u8>)>,
+    /// Events the full loop produced (the topic's high watermarks); more
+    /// than `events.len()` only if the broker's retention dropped some, and
+    /// then the read ones are produced again in turn.
+    produced: u64,
+}
+
+/// Reads every record of `topic` (all partitions, from the beginning).
+fn read_output(config: &Config, topic: &str, partitions: i32) -> crate::Result<Output> {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    use rdkafka::message::Message;
+    use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+    let consumer: BaseConsumer = config
+        .client_properties()
+        .set("group.id", "bench-read-output")
+        .set("enable.auto.commit", "false")
+        .create()?;
+    let mut tpl = TopicPartitionList::new();
+    let (mut produced, mut remaining) = (0u64, 0i64);
+    for p in 0..partitions {
+        let (low, high) = consumer.fetch_watermarks(topic, p, Duration::from_secs(10))?;
+        produced += high as u64;
+        remaining += high - low;
+        tpl.add_partition_offset(topic, p, Offset::Beginning)?;
+    }
+    consumer.assign(&tpl)?;
+    let mut events = Vec::with_capacity(remaining.max(0) as usize);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while (events.len() as i64) < remaining {
+        if Instant::now() > deadline {
+            return Err(crate::PipelineError::Runtime(format!(
+                "read back {} of {remaining} records of {topic}",
+                events.len()
+            )));
+        }
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => events.push((
+                m.key().map(<[u8]>::to_vec),
+                m.payload().unwrap_or_default().to_vec(),
+            )),
+            Some(Err(e)) => return Err(e.into()),
+            None => {}
+        }
+    }
+    Ok(Output { events, produced })
+}
+
+/// The output ceiling: the limit loop, and the full loop's work-item events
+/// produced again, through the pipeline's own producer settings, spread
+/// evenly over the input (record k of N sends events k·E/N … (k+1)·E/N).
+/// Any topology that reads this input and writes this output does at least
+/// this much; what it does besides (operators, hand-offs) comes on top.
+struct CeilingLoop {
+    limit: LimitLoop,
+    output: Arc<Output>,
+    sink: Arc<crate::sink::events::EventSink>,
+    total: u64,
+    next: Arc<AtomicU64>,
+}
+
+impl WorkerHandler for CeilingLoop {
+    fn on_batch(&mut self, batch: &mut MessageBatch, tracker: &Arc<OffsetTracker>) {
+        let n = self.limit.parse_batch(batch);
+        // Counted when parsed, as the pipeline counts records in.
+        self.limit.progress.records.fetch_add(n, Ordering::Relaxed);
+        let r0 = self.next.fetch_add(n, Ordering::Relaxed);
+        let e = self.output.produced;
+        let (from, to) = (
+            (r0 as u128 * e as u128 / self.total as u128) as u64,
+            (((r0 + n).min(self.total)) as u128 * e as u128 / self.total as u128) as u64,
+        );
+        let ack = tracker.begin(&[]);
+        for i in from..to {
+            let (key, value) = &self.output.events[(i % self.output.events.len() as u64) as usize];
+            self.sink
+                .send_to(None, key.as_deref(), Some(value), ack.clone());
+        }
     }
     fn on_tick(&mut self, _: Instant, _: &Arc<OffsetTracker>) {}
     fn on_stop(&mut self, _: &Arc<OffsetTracker>) {}
@@ -286,6 +383,58 @@ fn run_pipeline(
             stats.records_in.load(Ordering::Relaxed)
         ))),
     }
+}
+
+/// The output ceiling loop (see [`CeilingLoop`]) after a full loop: returns
+/// its steady rate and the events produced, checked on the broker.
+fn run_ceiling(
+    config: &Config,
+    kafka: &EmbeddedKafka,
+    group: &str,
+    total: u64,
+    partitions: i32,
+) -> crate::Result<(f64, u64)> {
+    let output = Arc::new(read_output(config, &config.topics.work_items, partitions)?);
+    if output.events.is_empty() {
+        return Err(crate::PipelineError::Runtime(
+            "the full loop produced no work-item events".into(),
+        ));
+    }
+    let topic = format!("{group}-out");
+    kafka.create_topic(&topic, partitions)?;
+    let sink = Arc::new(crate::sink::events::EventSink::new(
+        config,
+        &topic,
+        crate::sink::events::Kind::WorkItems,
+    )?);
+    let next = Arc::new(AtomicU64::new(0));
+    let rate = {
+        let (output, sink, next) = (output.clone(), sink.clone(), next.clone());
+        run_bare(config, group, total, move |p| CeilingLoop {
+            limit: LimitLoop::new(p),
+            output: output.clone(),
+            sink: sink.clone(),
+            total,
+            next: next.clone(),
+        })?
+    };
+    // Not timed, but required: every event delivered.
+    sink.flush(Duration::from_secs(120));
+    let mut delivered = 0u64;
+    {
+        use rdkafka::consumer::{BaseConsumer, Consumer};
+        let c: BaseConsumer = config.client_properties().create()?;
+        for p in 0..partitions {
+            delivered += c.fetch_watermarks(&topic, p, Duration::from_secs(10))?.1 as u64;
+        }
+    }
+    if delivered != output.produced {
+        return Err(crate::PipelineError::Runtime(format!(
+            "{group}: {delivered} of {} events delivered",
+            output.produced
+        )));
+    }
+    Ok((rate, delivered))
 }
 
 /// The keyed topology with `instances` pipelines in one group; the rate is
@@ -592,6 +741,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     let mut sent = 0;
     let mut avg = 0.0;
 
+    let mut ceiling = Vec::new();
     let (mut consume, mut limit, mut ingest, mut joined, mut enriched, mut full) = (
         Vec::new(),
         Vec::new(),
@@ -620,6 +770,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         let (j, _) = run_pipeline(&config, &g("join"), sent, false, true, false)?;
         let (e, _) = run_pipeline(&config, &g("enrich"), sent, true, true, false)?;
         let (f, rows) = run_pipeline(&config, &g("full"), sent, true, true, true)?;
+        let x = run_ceiling(&config, &kafka, &g("ceiling"), sent, args.partitions)?;
         for (k, rates) in keyed.iter_mut().enumerate() {
             let name = g(&format!("keyed{}", k + 1));
             for t in ["repartition", "changelog"] {
@@ -647,6 +798,13 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             fmt_count(e as u64),
             fmt_count(f as u64)
         );
+        eprintln!(
+            "  run {}: output ceiling {:>9}/s (limit loop + the full loop's {} work-item events produced again)",
+            run + 1,
+            fmt_count(x.0 as u64),
+            fmt_count(x.1)
+        );
+        ceiling.push(x.0);
         consume.push(c);
         limit.push(l);
         ingest.push(i);
@@ -687,10 +845,17 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         "  pipeline, full            {:>12}   (+ severity, incidents, routing, correlation, work-item sink)",
         fmt_count(f as u64)
     );
+    let x = median(&ceiling);
+    println!(
+        "  output ceiling            {:>12}   (limit loop + producing the full loop's work-item events)",
+        fmt_count(x as u64)
+    );
     println!("  ingest/limit              {:>11.1} %", 100.0 * i / l);
     println!("  ingest+join/limit         {:>11.1} %", 100.0 * j / l);
     println!("  +enrichment/limit         {:>11.1} %", 100.0 * e / l);
     println!("  full/limit                {:>11.1} %", 100.0 * f / l);
+    println!("  output ceiling/limit      {:>11.1} %", 100.0 * x / l);
+    println!("  full/output ceiling       {:>11.1} %", 100.0 * f / x);
     let keyed_medians: Vec<f64> = keyed.iter().map(|r| median(r)).collect();
     for (k, r) in keyed_medians.iter().enumerate() {
         println!(
@@ -708,6 +873,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
             serde_json::json!({"records": sent, "avg_bytes": avg, "runs": args.runs, "consume_per_s": c, "limit_per_s": l,
                 "ingest_per_s": i, "join_per_s": j, "enrich_per_s": e, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l, "enrich_over_limit": e / l,
                 "full_over_limit": f / l, "limit_over_consume": l / c,
+                "ceiling_per_s": x, "ceiling_over_limit": x / l, "ceiling_runs": ceiling,
                 "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "enrich_runs": enriched, "full_runs": full,
                 "keyed_per_s_by_instances": keyed_medians, "keyed_runs": keyed})
         );
@@ -778,6 +944,68 @@ fn produce_input(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    /// The ceiling loop produces each event of the full loop's output once,
+    /// whatever the batches' sizes, and its rate counts the input records.
+    #[test]
+    fn ceiling_produces_every_output_event_once() {
+        struct Rec(Option<Vec<u8>>, Vec<u8>);
+        impl crate::generate::kafka::KafkaRecord for Rec {
+            fn key(&self) -> Option<&[u8]> {
+                self.0.as_deref()
+            }
+            fn payload(&self) -> &[u8] {
+                &self.1
+            }
+        }
+        let mut config = Config::default();
+        config.source.workers = 2;
+        config.metrics.addr = String::new();
+        config.topics.mentions = "bench-mentions".into();
+        config.topics.work_items = "bench-work-items".into();
+        let partitions = 4;
+        let kafka = start_broker(&mut config, partitions).unwrap();
+        let input = MentionGenerator::new(MentionGenConfig::default()).take(1_000);
+        let sent = crate::generate::kafka::produce_to_topic(
+            &config.kafka.brokers,
+            &config.topics.mentions,
+            input,
+            1_000,
+            None,
+        )
+        .unwrap();
+        assert_eq!(sent, 1_000);
+        let events: Vec<Rec> = (0..1_537)
+            .map(|i| {
+                Rec(
+                    Some(format!("w{}", i % 300).into_bytes()),
+                    format!("{{\"work_item_id\":\"w{}\",\"revision\":{i}}}", i % 300).into_bytes(),
+                )
+            })
+            .collect();
+        let mut expected: Vec<(Option<Vec<u8>>, Vec<u8>)> =
+            events.iter().map(|e| (e.0.clone(), e.1.clone())).collect();
+        crate::generate::kafka::produce_to_topic(
+            &config.kafka.brokers,
+            &config.topics.work_items,
+            events.into_iter(),
+            1_537,
+            None,
+        )
+        .unwrap();
+        let (rate, delivered) =
+            run_ceiling(&config, &kafka, "bench-ceiling-t", sent, partitions).unwrap();
+        assert!(rate > 0.0, "{rate}");
+        assert_eq!(delivered, 1_537);
+        let mut got = read_output(&config, "bench-ceiling-t-out", partitions)
+            .unwrap()
+            .events;
+        got.sort();
+        expected.sort();
+        assert_eq!(got, expected);
+    }
+
     #[test]
     fn median_of_odd_and_even() {
         assert_eq!(super::median(&[3.0, 1.0, 2.0]), 2.0);
