@@ -13,7 +13,7 @@ use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
 use switchboard::config::Config;
 use switchboard::embedded::EmbeddedKafka;
-use switchboard::generate::kafka::{produce_to_topic, KafkaRecord};
+use switchboard::generate::kafka::{produce_to_topic, RawRecord};
 use switchboard::metrics::Health;
 use switchboard::topology::{wait_until, Pipeline};
 use switchboard_operators::identity_join::col as icol;
@@ -58,21 +58,7 @@ fn write_version(root: &Path, name: &str, customers: &str, identities: &str) {
     std::fs::rename(&tmp, root.join(name)).unwrap();
 }
 
-struct Rec {
-    key: Option<Vec<u8>>,
-    payload: Vec<u8>,
-}
-
-impl KafkaRecord for Rec {
-    fn key(&self) -> Option<&[u8]> {
-        self.key.as_deref()
-    }
-    fn payload(&self) -> &[u8] {
-        &self.payload
-    }
-}
-
-fn produce(brokers: &str, topic: &str, recs: Vec<Rec>) {
+fn produce(brokers: &str, topic: &str, recs: Vec<RawRecord>) {
     let n = recs.len() as u64;
     assert_eq!(
         produce_to_topic(brokers, topic, recs.into_iter(), n, None).unwrap(),
@@ -80,9 +66,15 @@ fn produce(brokers: &str, topic: &str, recs: Vec<Rec>) {
     );
 }
 
-fn update(op: &str, kind: &str, value: &str, customer: Option<&str>, valid_from: &str) -> Rec {
+fn update(
+    op: &str,
+    kind: &str,
+    value: &str,
+    customer: Option<&str>,
+    valid_from: &str,
+) -> RawRecord {
     let cust = customer.map_or(String::new(), |c| format!(",\"customer_id\":\"{c}\""));
-    Rec {
+    RawRecord {
         key: Some(format!("{kind}:{value}").into_bytes()),
         payload: format!(
             "{{\"op\":\"{op}\",\"kind\":\"{kind}\",\"value\":\"{value}\"{cust},\"valid_from\":\"{valid_from}\"}}"
@@ -92,8 +84,8 @@ fn update(op: &str, kind: &str, value: &str, customer: Option<&str>, valid_from:
 }
 
 /// A canonical-envelope mention.
-fn mention(id: &str, channel: &str, handle: &str, at: &str) -> Rec {
-    Rec {
+fn mention(id: &str, channel: &str, handle: &str, at: &str) -> RawRecord {
+    RawRecord {
         key: Some(handle.as_bytes().to_vec()),
         payload: format!(
             "{{\"id\":\"{id}\",\"channel\":\"{channel}\",\"created_at\":\"{at}\",\"author\":{{\"handle\":\"{handle}\",\"followers\":120}},\"text\":\"mention {id}: the broadband keeps dropping out in the evenings\",\"lang\":\"en\"}}"
@@ -222,7 +214,7 @@ fn snapshot_swap_mid_stream_with_identity_updates() {
                 None,
                 "2026-11-20T06:00:00Z",
             ),
-            Rec {
+            RawRecord {
                 key: Some(b"twitter:x".to_vec()),
                 payload: b"{not json".to_vec(),
             },

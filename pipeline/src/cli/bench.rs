@@ -45,6 +45,7 @@ use simd_json::{Buffers, Tape};
 use super::fmt_count;
 use crate::config::Config;
 use crate::embedded::EmbeddedKafka;
+use crate::generate::kafka::RawRecord;
 use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
 use crate::metrics::Health;
 use crate::source::kafka::{KafkaSource, MessageBatch, WorkerHandler};
@@ -180,7 +181,7 @@ impl WorkerHandler for LimitLoop {
 /// The work-item events of the full loop, read back from their topic: the
 /// output the ceiling loop produces again.
 struct Output {
-    events: Vec<(Option<Vec<u8>>, Vec<u8>)>,
+    events: Vec<RawRecord>,
     /// Events the full loop produced (the topic's high watermarks); more
     /// than `events.len()` only if the broker's retention dropped some, and
     /// then the read ones are produced again in turn.
@@ -216,10 +217,10 @@ fn read_output(config: &Config, topic: &str, partitions: i32) -> crate::Result<O
             )));
         }
         match consumer.poll(Duration::from_millis(100)) {
-            Some(Ok(m)) => events.push((
-                m.key().map(<[u8]>::to_vec),
-                m.payload().unwrap_or_default().to_vec(),
-            )),
+            Some(Ok(m)) => events.push(RawRecord {
+                key: m.key().map(<[u8]>::to_vec),
+                payload: m.payload().unwrap_or_default().to_vec(),
+            }),
             Some(Err(e)) => return Err(e.into()),
             None => {}
         }
@@ -253,9 +254,9 @@ impl WorkerHandler for CeilingLoop {
         );
         let ack = tracker.begin(&[]);
         for i in from..to {
-            let (key, value) = &self.output.events[(i % self.output.events.len() as u64) as usize];
+            let e = &self.output.events[(i % self.output.events.len() as u64) as usize];
             self.sink
-                .send_to(None, key.as_deref(), Some(value), ack.clone());
+                .send_to(None, e.key.as_deref(), Some(&e.payload), ack.clone());
         }
     }
     fn on_tick(&mut self, _: Instant, _: &Arc<OffsetTracker>) {}
@@ -950,15 +951,6 @@ mod tests {
     /// whatever the batches' sizes, and its rate counts the input records.
     #[test]
     fn ceiling_produces_every_output_event_once() {
-        struct Rec(Option<Vec<u8>>, Vec<u8>);
-        impl crate::generate::kafka::KafkaRecord for Rec {
-            fn key(&self) -> Option<&[u8]> {
-                self.0.as_deref()
-            }
-            fn payload(&self) -> &[u8] {
-                &self.1
-            }
-        }
         let mut config = Config::default();
         config.source.workers = 2;
         config.metrics.addr = String::new();
@@ -976,16 +968,14 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sent, 1_000);
-        let events: Vec<Rec> = (0..1_537)
-            .map(|i| {
-                Rec(
-                    Some(format!("w{}", i % 300).into_bytes()),
-                    format!("{{\"work_item_id\":\"w{}\",\"revision\":{i}}}", i % 300).into_bytes(),
-                )
+        let events: Vec<RawRecord> = (0..1_537)
+            .map(|i| RawRecord {
+                key: Some(format!("w{}", i % 300).into_bytes()),
+                payload: format!("{{\"work_item_id\":\"w{}\",\"revision\":{i}}}", i % 300)
+                    .into_bytes(),
             })
             .collect();
-        let mut expected: Vec<(Option<Vec<u8>>, Vec<u8>)> =
-            events.iter().map(|e| (e.0.clone(), e.1.clone())).collect();
+        let mut expected = events.clone();
         crate::generate::kafka::produce_to_topic(
             &config.kafka.brokers,
             &config.topics.work_items,

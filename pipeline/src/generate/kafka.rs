@@ -22,6 +22,24 @@ pub trait KafkaRecord {
     fn payload(&self) -> &[u8];
 }
 
+/// A record as bytes: what a topic holds, to produce again or compare.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RawRecord {
+    /// Record key, if any.
+    pub key: Option<Vec<u8>>,
+    /// Record value.
+    pub payload: Vec<u8>,
+}
+
+impl KafkaRecord for RawRecord {
+    fn key(&self) -> Option<&[u8]> {
+        self.key.as_deref()
+    }
+    fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+}
+
 impl KafkaRecord for GeneratedRecord {
     fn key(&self) -> Option<&[u8]> {
         self.key.as_deref()
