@@ -52,6 +52,10 @@ use crate::source::kafka::{KafkaSource, MessageBatch, WorkerHandler};
 use crate::state::offsets::OffsetTracker;
 use crate::topology::{wait_until, Pipeline};
 
+/// Issue 4's target for the + enrichment loop, as a share of the limit
+/// loop's rate; the bench prints the enrichment budget it leaves.
+const ENRICH_TARGET: f64 = 0.5;
+
 /// `bench` arguments.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -670,6 +674,31 @@ fn tempfile_dir(prefix: &str) -> crate::Result<std::path::PathBuf> {
     Ok(d)
 }
 
+/// Core-microseconds per record of a loop running at `rate` records/s with
+/// `cores` busy cores. The bench's loops are CPU-bound on their host (every
+/// core busy), so this is what one record costs in that loop.
+fn core_us_per_record(cores: f64, rate: f64) -> f64 {
+    cores * 1e6 / rate
+}
+
+/// The enrichment stage's cost and budget, in core-µs per record: what the
+/// enrichment loop spends over the identity-join loop, and what it may spend
+/// for the enrichment loop to reach `target` × the limit loop's rate
+/// (negative when even the join loop is below the target).
+fn enrichment_cost_and_budget(
+    cores: f64,
+    limit: f64,
+    join: f64,
+    enrich: f64,
+    target: f64,
+) -> (f64, f64) {
+    let join_us = core_us_per_record(cores, join);
+    (
+        core_us_per_record(cores, enrich) - join_us,
+        core_us_per_record(cores, target * limit) - join_us,
+    )
+}
+
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(|a, b| a.total_cmp(b));
@@ -868,6 +897,17 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
         );
     }
     println!("  limit/consume             {:>11.1} %", 100.0 * l / c);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
+    let (enrich_us, budget_us) = enrichment_cost_and_budget(cores, l, j, e, ENRICH_TARGET);
+    println!(
+        "  enrichment cost           {:>11.2} core-µs/record   ({cores} cores × (1/+enrichment − 1/+join))",
+        enrich_us
+    );
+    println!(
+        "  enrichment budget         {:>11.2} core-µs/record   (for +enrichment at {:.0} % of limit)",
+        budget_us,
+        100.0 * ENRICH_TARGET
+    );
     if args.json {
         println!(
             "{}",
@@ -875,6 +915,7 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
                 "ingest_per_s": i, "join_per_s": j, "enrich_per_s": e, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l, "enrich_over_limit": e / l,
                 "full_over_limit": f / l, "limit_over_consume": l / c,
                 "ceiling_per_s": x, "ceiling_over_limit": x / l, "ceiling_runs": ceiling,
+                "cores": cores, "enrich_core_us_per_record": enrich_us, "enrich_budget_core_us_per_record": budget_us,
                 "consume_runs": consume, "limit_runs": limit, "ingest_runs": ingest, "join_runs": joined, "enrich_runs": enriched, "full_runs": full,
                 "keyed_per_s_by_instances": keyed_medians, "keyed_runs": keyed})
         );
@@ -994,6 +1035,18 @@ mod tests {
         got.sort();
         expected.sort();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn enrichment_cost_and_budget_from_rates() {
+        // 2 cores: join 500k/s = 4 µs, enrich 250k/s = 8 µs, limit 800k/s,
+        // so 50 % of it is 400k/s = 5 µs: cost 4 µs, budget 1 µs.
+        let (cost, budget) = super::enrichment_cost_and_budget(2.0, 800e3, 500e3, 250e3, 0.5);
+        assert!((cost - 4.0).abs() < 1e-9, "{cost}");
+        assert!((budget - 1.0).abs() < 1e-9, "{budget}");
+        // A join loop already under the target leaves a negative budget.
+        let (_, budget) = super::enrichment_cost_and_budget(2.0, 800e3, 300e3, 250e3, 0.5);
+        assert!(budget < 0.0, "{budget}");
     }
 
     #[test]
