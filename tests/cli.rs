@@ -196,6 +196,23 @@ fn bad_arguments_are_one_line_errors() {
         let out = bin().args(mentions).args(extra).output().unwrap();
         assert!(one_line_error(&out).contains(expect), "{extra:?}");
     }
+    // Errors of the argument parser itself (clap renders them over several
+    // lines, with a usage block).
+    for (args, expect) in [
+        (&["demo", "--duration", "soon"][..], "soon"),
+        (&["demo", "--no-such-flag"], "--no-such-flag"),
+        (&["process", "--crm", "x"], "--mentions"),
+        (&["no-such-command"], "no-such-command"),
+        (&[], "no command given"),
+    ] {
+        let out = bin().args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(one_line_error(&out).contains(expect), "{args:?}");
+    }
+    // Asked-for help is not an error.
+    let out = bin().args(["demo", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: switchboard demo"));
 }
 
 #[test]

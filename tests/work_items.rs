@@ -207,6 +207,48 @@ fn a_tweet_and_a_complaint_form_about_the_same_fault_are_one_item() {
 }
 
 #[test]
+fn a_mention_delivered_twice_is_on_its_item_once_and_counted_as_a_duplicate() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = tweet(
+        "1501",
+        "tom_t",
+        &t("10:00:00"),
+        "@AlbionHelp my broadband keeps dropping every evening, really fed up",
+    );
+    let second = tweet(
+        "1502",
+        "tom_t",
+        &t("10:05:00"),
+        "@AlbionHelp my broadband is still dropping, third time tonight",
+    );
+    // The first tweet again (a redelivery, a retried API poll), after another one.
+    let r = run(
+        dir.path(),
+        &[first.clone(), second, first],
+        &[],
+        "duplicate",
+    );
+    assert_eq!(r.summary.mentions, 3);
+    assert_eq!(r.summary.correlated, 3, "{:?}", r.summary);
+    assert_eq!(r.summary.duplicates, 1, "{:?}", r.summary);
+    let items = items_with(&r.events, "twitter:1501");
+    assert_eq!(items.len(), 1, "{:#?}", r.events);
+    let last = latest(items.values().next().unwrap());
+    let ids: Vec<&str> = last["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mention_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        ids.iter().filter(|m| m.ends_with("1501")).count(),
+        1,
+        "{last:#}"
+    );
+    assert_eq!(ids.len(), 2, "{last:#}");
+}
+
+#[test]
 fn a_vulnerable_customer_three_days_without_broadband_is_p1_with_reasons() {
     let dir = tempfile::tempdir().unwrap();
     let r = run(

@@ -66,8 +66,12 @@ pub struct WorkItemTotals {
     pub incidents_opened: u64,
     /// Incidents closed.
     pub incidents_closed: u64,
-    /// Mention rows that reached the correlator.
+    /// Mention rows that reached the correlator (duplicates included).
     pub mentions_correlated: u64,
+    /// Of those, mentions skipped as duplicates (a counted drop).
+    pub duplicate_mentions: u64,
+    /// Contact events skipped as duplicates.
+    pub duplicate_contacts: u64,
 }
 
 /// The stateful operators, built (and so validated) from config.
@@ -126,6 +130,7 @@ impl StatefulOperators {
             }
             return Ok(out);
         }
+        let (dup_mentions, dup_contacts) = self.correlator.duplicates();
         for c in contacts {
             self.correlator.on_contact_into(c, &mut out.work_items);
         }
@@ -150,6 +155,9 @@ impl StatefulOperators {
             out.batch = Some(routed);
         }
         self.correlator.advance_into(&mut out.work_items);
+        let (m, c) = self.correlator.duplicates();
+        out.duplicate_mentions = m - dup_mentions;
+        out.duplicate_contacts = c - dup_contacts;
         Ok(out)
     }
 
@@ -187,6 +195,11 @@ pub struct Processed {
     pub spam: u64,
     /// Spam drops by reason (a mention counts once per reason).
     pub spam_by_reason: [u64; spam::reason::ALL.len()],
+    /// Mentions of `batch` the correlator skipped as duplicates (already on
+    /// an open item, or replayed offsets): a counted drop.
+    pub duplicate_mentions: u64,
+    /// Contact events skipped as duplicates (event id already held).
+    pub duplicate_contacts: u64,
 }
 
 /// The severity operator's grading as the correlator's scale.
@@ -283,6 +296,7 @@ impl Downstream {
     /// Receives until the channel closes, then flushes the sinks.
     pub fn run(mut self, rx: RowReceiver<MentionEnvelope>) {
         let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
+        let spam_out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SPAM);
         let spam_by_reason =
             spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
         let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
@@ -332,6 +346,7 @@ impl Downstream {
                         spam_tracked.set(ops.spam_tracked_texts() as f64);
                     }
                     let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
+                    spam_out.increment(rows);
                     inn.increment(rows);
                     if let (Some(obs), Some(b)) =
                         (self.observers.batches.as_mut(), processed.batch.as_ref())
@@ -406,10 +421,23 @@ impl Downstream {
 #[derive(Default)]
 pub struct EmitScratch {
     by_queue: HashMap<&'static str, [[Option<metrics::Counter>; 4]; 5]>,
+    /// `switchboard_correlate_duplicate_records_total{kind}`: mention, contact.
+    duplicates: Option<[metrics::Counter; 2]>,
     events: RenderedEvents,
 }
 
 impl EmitScratch {
+    fn count_duplicates(&mut self, mentions: u64, contacts: u64) {
+        if mentions == 0 && contacts == 0 {
+            return;
+        }
+        let [m, c] = self.duplicates.get_or_insert_with(|| {
+            ["mention", "contact"].map(|k| metrics::counter!(m::CORRELATE_DUPLICATES, "kind" => k))
+        });
+        m.increment(mentions);
+        c.increment(contacts);
+    }
+
     /// The event buffer [`emit`] kept, for [`StatefulOperators::process`].
     pub fn take_events(&mut self) -> RenderedEvents {
         std::mem::take(&mut self.events)
@@ -442,6 +470,9 @@ pub fn emit(
     if let Some(b) = &p.batch {
         totals.mentions_correlated += b.num_rows() as u64;
     }
+    totals.duplicate_mentions += p.duplicate_mentions;
+    totals.duplicate_contacts += p.duplicate_contacts;
+    scratch.count_duplicates(p.duplicate_mentions, p.duplicate_contacts);
     if let Some(sink) = work_items {
         for ev in p.work_items.iter() {
             let action = ev.action().as_str();

@@ -1,6 +1,7 @@
 //! The `switchboard` binary: parse the command line, run, and turn any error
 //! into one line on stderr and a non-zero exit.
 
+use clap::error::ErrorKind;
 use clap::Parser;
 use switchboard::cli::{dispatch, Cli};
 
@@ -20,7 +21,17 @@ static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8; 59] = b"background_thread:true,dirty_decay_ms:250,muzzy_decay_ms:0\0";
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => match e.kind() {
+            // Asked-for output: printed as clap renders it, exit 0.
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
+            _ => {
+                eprintln!("error: {}", one_line_usage_error(&e.to_string()));
+                std::process::exit(2);
+            }
+        },
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
@@ -50,8 +61,86 @@ fn main() {
     }
 }
 
+/// A command-line error as clap renders it (the error, a tip, a usage block,
+/// a pointer to `--help`, over several lines) as one line: the error and its
+/// tips, then where to look. A missing subcommand renders as the whole help
+/// text; it becomes "no command given".
+fn one_line_usage_error(rendered: &str) -> String {
+    let lines: Vec<&str> = rendered
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let Some(first) = lines.first().and_then(|l| l.strip_prefix("error: ")) else {
+        return "no command given; try 'switchboard --help'".into();
+    };
+    // The error, its continuation lines (the missing arguments) and tips.
+    let mut out = first.trim_end_matches(':').to_string();
+    let mut sep = if first.ends_with(':') { ": " } else { "; " };
+    for l in lines[1..]
+        .iter()
+        .take_while(|l| !l.starts_with("Usage: ") && !l.starts_with("For more information"))
+    {
+        out.push_str(sep);
+        out.push_str(l);
+        sep = if l.starts_with("tip: ") { "; " } else { ", " };
+    }
+    // Where to look: the subcommand path of the usage line.
+    let cmd: Vec<&str> = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Usage: "))
+        .map(|u| {
+            u.split_whitespace()
+                .take_while(|w| !w.starts_with(['-', '[', '<']))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cmd = if cmd.is_empty() {
+        "switchboard".to_string()
+    } else {
+        cmd.join(" ")
+    };
+    out.push_str(&format!("; try '{cmd} --help'"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    use super::one_line_usage_error;
+    use clap::Parser;
+    use switchboard::cli::Cli;
+
+    fn error_of(args: &[&str]) -> String {
+        let e = Cli::try_parse_from(args).expect_err("bad arguments");
+        one_line_usage_error(&e.to_string())
+    }
+
+    /// Unknown flags, bad values, missing arguments and a missing command
+    /// each become one line naming what was wrong and where to look.
+    #[test]
+    fn usage_errors_become_one_line() {
+        for (args, want) in [
+            (
+                &["switchboard", "demo", "--durration", "2s"][..],
+                "--durration",
+            ),
+            (&["switchboard", "demo", "--rate", "fast"], "--rate"),
+            (
+                &["switchboard", "process", "--crm", "d"],
+                "provided: --mentions <MENTIONS>, --out",
+            ),
+            (&["switchboard", "frobnicate"], "frobnicate"),
+            (&["switchboard"], "no command given"),
+        ] {
+            let line = error_of(args);
+            assert_eq!(line.lines().count(), 1, "{args:?}: {line}");
+            assert!(line.contains(want), "{args:?}: {line}");
+            assert!(line.contains("--help"), "{args:?}: {line}");
+        }
+        // The tip clap offers for a near miss is kept.
+        assert!(error_of(&["switchboard", "demo", "--durration", "2s"]).contains("--duration"));
+    }
+
     /// The options above are read: with `background_thread:true` jemalloc
     /// starts its purging threads (named `jemalloc_bg_thd`), which it does
     /// not by default. A malformed or misnamed option string would leave

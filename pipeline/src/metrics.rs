@@ -119,6 +119,8 @@ pub const CORRELATE_OPEN_ITEMS_WITHOUT_CASE: &str = "switchboard_correlate_open_
 pub const CORRELATE_STATE_BYTES: &str = "switchboard_correlate_state_bytes";
 /// Records later than the watermark (still processed), by kind (`mention`, `contact`).
 pub const CORRELATE_LATE: &str = "switchboard_correlate_late_records_total";
+/// Records the correlator skipped as duplicates (a counted drop), by kind (`mention`, `contact`).
+pub const CORRELATE_DUPLICATES: &str = "switchboard_correlate_duplicate_records_total";
 /// Wall clock minus the correlator's event-time watermark.
 pub const CORRELATE_WATERMARK_LAG: &str = "switchboard_correlate_watermark_lag_seconds";
 /// Keyed stage: time to restore one partition's state from the changelog.
@@ -142,8 +144,6 @@ pub const BUILD_INFO: &str = "switchboard_build_info";
 
 /// Stage label values.
 pub mod stage {
-    /// Kafka consume.
-    pub const SOURCE: &str = "source";
     /// Parse operator.
     pub const PARSE: &str = "parse";
     /// Dead-letter sink.
@@ -156,6 +156,30 @@ pub mod stage {
     pub const IDENTITY: &str = "identity";
     /// Terminal sink of the pipeline as built today.
     pub const SINK: &str = "sink";
+}
+
+/// `switchboard_stage_records_{in,out}_total` of the stages a source worker
+/// runs after parsing: the stateless enrichment and the identity join.
+pub struct WorkerStageCounters {
+    /// Rows into the enrichment.
+    pub enrich_in: Counter,
+    /// Rows out of the enrichment.
+    pub enrich_out: Counter,
+    /// Rows into the identity join (when a CRM snapshot is configured).
+    pub identity_in: Counter,
+    /// Rows out of the identity join.
+    pub identity_out: Counter,
+}
+
+impl Default for WorkerStageCounters {
+    fn default() -> Self {
+        Self {
+            enrich_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::ENRICH),
+            enrich_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::ENRICH),
+            identity_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::IDENTITY),
+            identity_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::IDENTITY),
+        }
+    }
 }
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
@@ -321,6 +345,11 @@ fn describe() {
         CORRELATE_LATE,
         Unit::Count,
         "Records later than the watermark, by kind"
+    );
+    describe_counter!(
+        CORRELATE_DUPLICATES,
+        Unit::Count,
+        "Records skipped as duplicates (counted drops), by kind"
     );
     describe_gauge!(
         CORRELATE_WATERMARK_LAG,

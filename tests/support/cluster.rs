@@ -541,6 +541,31 @@ pub fn assert_accounted(s: &BTreeMap<String, u64>) {
     assert_eq!(
         s["mentions_correlated"] + s["spam_dropped"],
         s["mentions"],
-        "every mention row is in a work item or a counted spam drop: {s:?}"
+        "every mention row reaches the correlator (a work item or a counted duplicate) or is a counted spam drop: {s:?}"
     );
+    assert!(s["duplicate_mentions"] <= s["mentions_correlated"], "{s:?}");
+}
+
+/// Every stage the pipeline runs reports rows in and out on `/metrics`,
+/// and the row-for-row stages pass every row they take.
+pub fn assert_stage_metrics(inst: &Instance) {
+    let get = |dir: &str, stage: &str| {
+        inst.metric(&format!(
+            "switchboard_stage_records_{dir}_total{{stage=\"{stage}\"}}"
+        ))
+    };
+    for stage in ["parse", "enrich", "identity", "spam", "sink"] {
+        assert!(
+            get("in", stage) > 0.0 && get("out", stage) > 0.0,
+            "stage {stage}: in {} out {}",
+            get("in", stage),
+            get("out", stage)
+        );
+    }
+    for stage in ["enrich", "identity", "sink"] {
+        assert_eq!(get("in", stage), get("out", stage), "stage {stage}");
+    }
+    assert!(get("in", "spam") >= get("out", "spam"));
+    assert_eq!(get("out", "enrich"), get("in", "spam"), "enrich → spam");
+    assert_eq!(get("out", "spam"), get("in", "sink"), "spam → sink");
 }

@@ -1285,6 +1285,15 @@ impl Correlator {
 
     /// Counters and state size (walks all keys: call it for metrics, not
     /// per record).
+    /// Mentions and contacts skipped as duplicates so far (cheap, unlike
+    /// [`Correlator::stats`], which walks the state).
+    pub fn duplicates(&self) -> (u64, u64) {
+        (
+            self.ctx.stats.duplicate_mentions,
+            self.ctx.stats.duplicate_contacts,
+        )
+    }
+
     pub fn stats(&self) -> CorrelateStats {
         let mut s = self.ctx.stats.clone();
         s.keys = self.keys.len();

@@ -401,7 +401,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         println!(
             "  work items        {} created from {} mentions and {} CRM contact events; revisions: {}",
             fmt_count(created),
-            fmt_count(w.mentions_correlated),
+            fmt_count(w.mentions_correlated - w.duplicate_mentions),
             fmt_count(stats.contacts_in.load(Ordering::Relaxed)),
             w.by_action
                 .iter()
@@ -446,9 +446,10 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             );
         }
         println!(
-            "  accounted         {} mentions = {} in work items + {} spam (DLQ and non-actionable above)",
+            "  accounted         {} mentions = {} in work items + {} duplicates + {} spam (DLQ and non-actionable above)",
             fmt_count(stats.mentions.load(Ordering::Relaxed)),
-            fmt_count(w.mentions_correlated),
+            fmt_count(w.mentions_correlated - w.duplicate_mentions),
+            fmt_count(w.duplicate_mentions),
             fmt_count(stats.spam_dropped.load(Ordering::Relaxed))
         );
     }

@@ -76,8 +76,10 @@ pub struct ProcessSummary {
     pub non_actionable: u64,
     /// Mentions dropped as spam (counted).
     pub spam: u64,
-    /// Mention rows correlated into work items.
+    /// Mention rows that reached the correlator (duplicates included).
     pub correlated: u64,
+    /// Of those, mentions skipped as duplicates (counted).
+    pub duplicates: u64,
     /// Work-item events written, by action.
     pub events: BTreeMap<String, u64>,
     /// Incident events written.
@@ -94,7 +96,7 @@ pub fn run(args: ProcessArgs) -> Result<()> {
     };
     let s = process_files(&config, &args)?;
     eprintln!(
-        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, non-actionable {}, DLQ {:?}",
+        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, duplicates {}, non-actionable {}, DLQ {:?}",
         s.mention_lines,
         s.mentions,
         s.contact_lines,
@@ -102,6 +104,7 @@ pub fn run(args: ProcessArgs) -> Result<()> {
         s.events,
         s.incident_events,
         s.spam,
+        s.duplicates,
         s.non_actionable,
         s.dlq
     );
@@ -260,6 +263,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
             let p = ops.process(&seg, &due, std::mem::take(&mut events))?;
             summary.spam += p.spam;
             summary.correlated += p.batch.as_ref().map_or(0, |b| b.num_rows() as u64);
+            summary.duplicates += p.duplicate_mentions;
             for ev in p.work_items.iter() {
                 *summary
                     .events

@@ -69,6 +69,7 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
         non_actionable = stats.non_actionable.load(Ordering::Relaxed),
         spam_dropped = stats.spam_dropped.load(Ordering::Relaxed),
         mentions_correlated = t.mentions_correlated,
+        duplicate_mentions = t.duplicate_mentions,
         contacts_in = stats.contacts_in.load(Ordering::Relaxed),
         contacts_rejected = stats.contacts_rejected.load(Ordering::Relaxed),
         work_item_events = events,

@@ -162,7 +162,11 @@ pub struct KeyedWorker {
     scratch: EmitScratch,
     empty: RecordBatch,
     spam_by_reason: [metrics::Counter; spam::reason::ALL.len()],
+    /// Stage counters: into the spam filter, out of it (into the sinks),
+    /// out of the sinks.
     rows_in: metrics::Counter,
+    spam_out: metrics::Counter,
+    sink_in: metrics::Counter,
     rows_out: metrics::Counter,
     changelog_records: metrics::Counter,
     drain_timeout: Duration,
@@ -221,6 +225,8 @@ impl KeyedWorker {
             spam_by_reason: spam::reason::ALL
                 .map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r)),
             rows_in: metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM),
+            spam_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SPAM),
+            sink_in: metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK),
             rows_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK),
             changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
             drain_timeout,
@@ -313,6 +319,8 @@ impl KeyedWorker {
             }
         }
         let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
+        self.spam_out.increment(rows);
+        self.sink_in.increment(rows);
         emit(
             Some(&self.out.work_items),
             Some(&self.out.incidents),

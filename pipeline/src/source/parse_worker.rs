@@ -109,7 +109,7 @@ pub struct ParseWorker {
     tx: RowSender<MentionEnvelope>,
     dlq: Arc<DlqSink>,
     metrics: SourceMetrics,
-    enrich_out: metrics::Counter,
+    stage: crate::metrics::WorkerStageCounters,
     stats: Arc<PipelineStats>,
     /// Keyed stage on: enriched batches go to the repartition topic (sink,
     /// partition count) instead of the downstream channel.
@@ -151,7 +151,7 @@ impl ParseWorker {
             tx,
             dlq,
             metrics,
-            enrich_out: metrics::counter!(crate::metrics::STAGE_RECORDS_OUT, "stage" => crate::metrics::stage::ENRICH),
+            stage: crate::metrics::WorkerStageCounters::default(),
             stats,
             repartition: None,
         }
@@ -212,11 +212,23 @@ impl ParseWorker {
             return; // only DLQ records (or nothing): their acks complete the batch
         }
         let batch = if rows > 0 {
+            self.stage.enrich_in.increment(rows as u64);
+            if self.join.is_some() {
+                self.stage.identity_in.increment(rows as u64);
+            }
             match self
                 .enricher
                 .apply_chain(&batch, self.join.as_deref(), self.severity.as_deref())
             {
-                Ok(b) => b,
+                Ok(b) => {
+                    // Both stages are row for row: what comes out of the
+                    // chain came out of each.
+                    self.stage.enrich_out.increment(b.num_rows() as u64);
+                    if self.join.is_some() {
+                        self.stage.identity_out.increment(b.num_rows() as u64);
+                    }
+                    b
+                }
                 Err(e) => {
                     // Not data but a fault: never commit past it.
                     tracing::error!(error = %e, "enrichment failed; batch not acknowledged");
@@ -228,7 +240,6 @@ impl ParseWorker {
         } else {
             batch
         };
-        self.enrich_out.increment(rows as u64);
         if let Some((sink, partitions)) = &self.repartition {
             // Each part holds the batch's ack until the broker has it: the
             // mention offsets commit once their repartition records are
