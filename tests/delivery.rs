@@ -16,7 +16,8 @@ use switchboard::config::Config;
 
 mod support;
 use support::cluster::{
-    assert_accounted, assert_stage_metrics, mention_ids_in_work_items, Instance, Setup,
+    assert_accounted, assert_stage_metrics, mention_ids_in_work_items, stage_metrics, Instance,
+    Setup,
 };
 
 #[test]
@@ -58,8 +59,9 @@ fn sigterm_drains_commits_exactly_what_was_consumed_and_hands_over() {
     let (cfg_b, port_b) = setup.write_config("b", edit);
     let mut b = Instance::start(&cfg_b, port_b, setup.dir.path().join("b.log"));
     setup.wait_all_committed(&b, Duration::from_secs(90), "b did not finish");
-    assert_stage_metrics(&b);
+    let stages = stage_metrics(&b);
     let sb = b.stop();
+    assert_stage_metrics(&stages, &sb);
     assert_accounted(&sb);
     // No record read twice, none lost; the DLQ holds each malformed one once.
     assert_eq!(sa["records_in"] + sb["records_in"], n as u64);

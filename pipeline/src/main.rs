@@ -2,7 +2,7 @@
 //! into one line on stderr and a non-zero exit.
 
 use clap::error::ErrorKind;
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use switchboard::cli::{dispatch, Cli};
 
 /// jemalloc instead of glibc malloc: Arrow batches are built on the worker
@@ -27,7 +27,8 @@ fn main() {
             // Asked-for output: printed as clap renders it, exit 0.
             ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => e.exit(),
             _ => {
-                eprintln!("error: {}", one_line_usage_error(&e.to_string()));
+                let args: Vec<String> = std::env::args().collect();
+                eprintln!("error: {}", one_line_usage_error(&e.to_string(), &args));
                 std::process::exit(2);
             }
         },
@@ -61,20 +62,40 @@ fn main() {
     }
 }
 
+/// The subcommand path `args` names (`switchboard generate crm`), as far as
+/// it goes: each word that is a subcommand of the one before.
+fn command_path(args: &[String]) -> String {
+    let mut cmd = Cli::command();
+    let mut path = vec!["switchboard".to_string()];
+    for a in args.iter().skip(1) {
+        let Some(sub) = cmd.find_subcommand(a).cloned() else {
+            break;
+        };
+        path.push(sub.get_name().to_string());
+        cmd = sub;
+    }
+    path.join(" ")
+}
+
 /// A command-line error as clap renders it (the error, a tip, a usage block,
-/// a pointer to `--help`, over several lines) as one line: the error and its
-/// tips, then where to look. A missing subcommand renders as the whole help
-/// text; it becomes "no command given".
-fn one_line_usage_error(rendered: &str) -> String {
+/// a pointer to `--help`, over several lines) as one line: the error, its
+/// continuation lines and tips, then the `--help` of the command `args`
+/// named. A missing subcommand renders as that command's whole help text;
+/// it becomes "no command given".
+fn one_line_usage_error(rendered: &str, args: &[String]) -> String {
+    let cmd = command_path(args);
     let lines: Vec<&str> = rendered
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .collect();
     let Some(first) = lines.first().and_then(|l| l.strip_prefix("error: ")) else {
-        return "no command given; try 'switchboard --help'".into();
+        return if cmd == "switchboard" {
+            "no command given; try 'switchboard --help'".into()
+        } else {
+            format!("'{cmd}' needs a command; try '{cmd} --help'")
+        };
     };
-    // The error, its continuation lines (the missing arguments) and tips.
     let mut out = first.trim_end_matches(':').to_string();
     let mut sep = if first.ends_with(':') { ": " } else { "; " };
     for l in lines[1..]
@@ -85,21 +106,6 @@ fn one_line_usage_error(rendered: &str) -> String {
         out.push_str(l);
         sep = if l.starts_with("tip: ") { "; " } else { ", " };
     }
-    // Where to look: the subcommand path of the usage line.
-    let cmd: Vec<&str> = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("Usage: "))
-        .map(|u| {
-            u.split_whitespace()
-                .take_while(|w| !w.starts_with(['-', '[', '<']))
-                .collect()
-        })
-        .unwrap_or_default();
-    let cmd = if cmd.is_empty() {
-        "switchboard".to_string()
-    } else {
-        cmd.join(" ")
-    };
     out.push_str(&format!("; try '{cmd} --help'"));
     out
 }
@@ -112,30 +118,50 @@ mod tests {
 
     fn error_of(args: &[&str]) -> String {
         let e = Cli::try_parse_from(args).expect_err("bad arguments");
-        one_line_usage_error(&e.to_string())
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        one_line_usage_error(&e.to_string(), &args)
     }
 
     /// Unknown flags, bad values, missing arguments and a missing command
-    /// each become one line naming what was wrong and where to look.
+    /// each become one line naming what was wrong and the right `--help`.
     #[test]
     fn usage_errors_become_one_line() {
-        for (args, want) in [
+        for (args, want, help) in [
             (
                 &["switchboard", "demo", "--durration", "2s"][..],
                 "--durration",
+                "switchboard demo",
             ),
-            (&["switchboard", "demo", "--rate", "fast"], "--rate"),
+            (
+                &["switchboard", "demo", "--rate", "fast"],
+                "'fast' for '--rate",
+                "switchboard demo",
+            ),
             (
                 &["switchboard", "process", "--crm", "d"],
                 "provided: --mentions <MENTIONS>, --out",
+                "switchboard process",
             ),
-            (&["switchboard", "frobnicate"], "frobnicate"),
-            (&["switchboard"], "no command given"),
+            (
+                &["switchboard", "generate", "crm", "--bogus"],
+                "--bogus",
+                "switchboard generate crm",
+            ),
+            (
+                &["switchboard", "generate"],
+                "'switchboard generate' needs a command",
+                "switchboard generate",
+            ),
+            (&["switchboard", "frobnicate"], "frobnicate", "switchboard"),
+            (&["switchboard"], "no command given", "switchboard"),
         ] {
             let line = error_of(args);
             assert_eq!(line.lines().count(), 1, "{args:?}: {line}");
             assert!(line.contains(want), "{args:?}: {line}");
-            assert!(line.contains("--help"), "{args:?}: {line}");
+            assert!(
+                line.ends_with(&format!("; try '{help} --help'")),
+                "{args:?}: {line}"
+            );
         }
         // The tip clap offers for a near miss is kept.
         assert!(error_of(&["switchboard", "demo", "--durration", "2s"]).contains("--duration"));

@@ -213,6 +213,9 @@ pub fn install() -> PrometheusHandle {
             for action in ["opened", "closed"] {
                 metrics::counter!(INCIDENT_EVENTS, "action" => action).absolute(0);
             }
+            for kind in ["mention", "contact"] {
+                metrics::counter!(CORRELATE_DUPLICATES, "kind" => kind).absolute(0);
+            }
             use switchboard_operators::identity_join::snapshot_code as code;
             for reason in [
                 code::MISSING_FILE,

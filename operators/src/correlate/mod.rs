@@ -1283,8 +1283,6 @@ impl Correlator {
         out.sort_since(start);
     }
 
-    /// Counters and state size (walks all keys: call it for metrics, not
-    /// per record).
     /// Mentions and contacts skipped as duplicates so far (cheap, unlike
     /// [`Correlator::stats`], which walks the state).
     pub fn duplicates(&self) -> (u64, u64) {
@@ -1294,6 +1292,8 @@ impl Correlator {
         )
     }
 
+    /// Counters and state size (walks all keys: call it for metrics, not
+    /// per record).
     pub fn stats(&self) -> CorrelateStats {
         let mut s = self.ctx.stats.clone();
         s.keys = self.keys.len();
