@@ -70,8 +70,6 @@ pub struct WorkItemTotals {
     pub mentions_correlated: u64,
     /// Of those, mentions skipped as duplicates (a counted drop).
     pub duplicate_mentions: u64,
-    /// Contact events skipped as duplicates.
-    pub duplicate_contacts: u64,
 }
 
 /// The stateful operators, built (and so validated) from config.
@@ -295,13 +293,10 @@ impl Downstream {
 
     /// Receives until the channel closes, then flushes the sinks.
     pub fn run(mut self, rx: RowReceiver<MentionEnvelope>) {
-        let spam_in = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM);
-        let spam_out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SPAM);
+        let stage = m::StatefulStageCounters::default();
         let spam_by_reason =
             spam::reason::ALL.map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r));
         let spam_tracked = metrics::gauge!(m::SPAM_TRACKED_TEXTS);
-        let out = metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK);
-        let inn = metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK);
         let e2e = metrics::histogram!(m::E2E_LATENCY);
         let proc = metrics::histogram!(m::PROCESSING_LATENCY);
         let channel_rows = metrics::gauge!(m::CHANNEL_ROWS);
@@ -309,7 +304,7 @@ impl Downstream {
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Recv::Item(env) => {
-                    spam_in.increment(env.batch.num_rows() as u64);
+                    stage.spam_in.increment(env.batch.num_rows() as u64);
                     let MentionEnvelope {
                         batch,
                         contacts,
@@ -346,15 +341,14 @@ impl Downstream {
                         spam_tracked.set(ops.spam_tracked_texts() as f64);
                     }
                     let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
-                    spam_out.increment(rows);
-                    inn.increment(rows);
+                    stage.passed_spam(rows);
                     if let (Some(obs), Some(b)) =
                         (self.observers.batches.as_mut(), processed.batch.as_ref())
                     {
                         obs(b);
                     }
                     self.emit(processed, &ack);
-                    out.increment(rows);
+                    stage.sink_out.increment(rows);
                     self.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
                     proc.record(consumed_at.elapsed().as_secs_f64());
                     if let Some(ts) = oldest_record_ms {
@@ -471,7 +465,6 @@ pub fn emit(
         totals.mentions_correlated += b.num_rows() as u64;
     }
     totals.duplicate_mentions += p.duplicate_mentions;
-    totals.duplicate_contacts += p.duplicate_contacts;
     scratch.count_duplicates(p.duplicate_mentions, p.duplicate_contacts);
     if let Some(sink) = work_items {
         for ev in p.work_items.iter() {

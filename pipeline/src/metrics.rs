@@ -182,6 +182,39 @@ impl Default for WorkerStageCounters {
     }
 }
 
+/// `switchboard_stage_records_{in,out}_total` of the stages on the stateful
+/// side (the downstream thread, or a keyed worker): the spam filter and the
+/// sinks.
+pub struct StatefulStageCounters {
+    /// Rows into the spam filter.
+    pub spam_in: Counter,
+    /// Rows out of the spam filter.
+    pub spam_out: Counter,
+    /// Rows into the sinks.
+    pub sink_in: Counter,
+    /// Rows out of the sinks.
+    pub sink_out: Counter,
+}
+
+impl StatefulStageCounters {
+    /// `rows` left the spam filter for the sinks.
+    pub fn passed_spam(&self, rows: u64) {
+        self.spam_out.increment(rows);
+        self.sink_in.increment(rows);
+    }
+}
+
+impl Default for StatefulStageCounters {
+    fn default() -> Self {
+        Self {
+            spam_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::SPAM),
+            spam_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::SPAM),
+            sink_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::SINK),
+            sink_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::SINK),
+        }
+    }
+}
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the Prometheus recorder once per process and describes every

@@ -162,12 +162,7 @@ pub struct KeyedWorker {
     scratch: EmitScratch,
     empty: RecordBatch,
     spam_by_reason: [metrics::Counter; spam::reason::ALL.len()],
-    /// Stage counters: into the spam filter, out of it (into the sinks),
-    /// out of the sinks.
-    rows_in: metrics::Counter,
-    spam_out: metrics::Counter,
-    sink_in: metrics::Counter,
-    rows_out: metrics::Counter,
+    stage: m::StatefulStageCounters,
     changelog_records: metrics::Counter,
     drain_timeout: Duration,
     out: Outputs,
@@ -224,10 +219,7 @@ impl KeyedWorker {
             empty: RecordBatch::new_empty(Arc::new(Schema::empty())),
             spam_by_reason: spam::reason::ALL
                 .map(|r| metrics::counter!(m::SPAM_DROPPED, "reason" => r)),
-            rows_in: metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SPAM),
-            spam_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SPAM),
-            sink_in: metrics::counter!(m::STAGE_RECORDS_IN, "stage" => m::stage::SINK),
-            rows_out: metrics::counter!(m::STAGE_RECORDS_OUT, "stage" => m::stage::SINK),
+            stage: m::StatefulStageCounters::default(),
             changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
             drain_timeout,
             out,
@@ -309,7 +301,7 @@ impl KeyedWorker {
             }
         };
         let s = &self.shared;
-        self.rows_in.increment(batch.num_rows() as u64);
+        self.stage.spam_in.increment(batch.num_rows() as u64);
         s.stats
             .spam_dropped
             .fetch_add(processed.spam, Ordering::Relaxed);
@@ -319,8 +311,7 @@ impl KeyedWorker {
             }
         }
         let rows = processed.batch.as_ref().map_or(0, |b| b.num_rows()) as u64;
-        self.spam_out.increment(rows);
-        self.sink_in.increment(rows);
+        self.stage.passed_spam(rows);
         emit(
             Some(&self.out.work_items),
             Some(&self.out.incidents),
@@ -330,7 +321,7 @@ impl KeyedWorker {
             processed,
             &self.interval_ack,
         );
-        self.rows_out.increment(rows);
+        self.stage.sink_out.increment(rows);
         s.stats.mentions_out.fetch_add(rows, Ordering::Relaxed);
     }
 
