@@ -35,9 +35,10 @@ command -v mvn >/dev/null || { echo "fetch.sh: Maven (mvn) is not installed: apt
 echo "fetch.sh: fetching Apache Kafka $version jars from Maven Central into $libs" >&2
 tmp="$(mktemp -d "$dir/libs.tmp.XXXXXX")"
 trap 'rm -rf "$tmp"' EXIT
+# (Debian's Maven 3.8 prints stray colour resets even in batch mode: dropped.)
 mvn -B -q -Dstyle.color=never -f "$pom" "$@" \
   org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies \
-  -DincludeScope=runtime -DoutputDirectory="$tmp" >&2
+  -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 | sed 's/\x1b\[0m//g' >&2
 ls "$tmp"/kafka_2.13-"$version".jar >/dev/null
 rm -rf "$libs"
 mv "$tmp" "$libs"
