@@ -33,4 +33,5 @@ pub fn http_get(addr: &str, path: &str, timeout: Duration) -> std::io::Result<(u
 }
 
 pub mod cluster;
+pub mod kafka;
 pub mod tansu;
