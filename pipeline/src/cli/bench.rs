@@ -44,13 +44,13 @@ use simd_json::{Buffers, Tape};
 
 use super::fmt_count;
 use crate::config::Config;
-use crate::embedded::EmbeddedKafka;
-use crate::generate::kafka::RawRecord;
-use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
 use crate::metrics::Health;
 use crate::source::kafka::{KafkaSource, MessageBatch, WorkerHandler};
 use crate::state::offsets::OffsetTracker;
 use crate::topology::{wait_until, Pipeline};
+use switchboard_tools::embedded::EmbeddedKafka;
+use switchboard_tools::generate::kafka::RawRecord;
+use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
 /// Issue 4's target for the + enrichment loop, as a share of the limit
 /// loop's rate; the bench prints the enrichment budget it leaves.
@@ -752,9 +752,9 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
 
     let crm_dir = tempfile_dir("switchboard-bench-crm")?;
     let t = Instant::now();
-    crate::generate::crm::write_crm_snapshot(
+    switchboard_tools::generate::crm::write_crm_snapshot(
         &crm_dir,
-        &crate::generate::crm::CrmGenConfig {
+        &switchboard_tools::generate::crm::CrmGenConfig {
             customers: args.customers,
             seed: args.seed,
             valid_from: chrono::Utc::now() - chrono::Duration::days(1),
@@ -964,7 +964,7 @@ fn produce_input(
         r
     });
     let t = Instant::now();
-    let sent = crate::generate::kafka::produce_to_topic(
+    let sent = switchboard_tools::generate::kafka::produce_to_topic(
         &config.kafka.brokers,
         &config.topics.mentions,
         gen,
@@ -1000,7 +1000,7 @@ mod tests {
         let partitions = 4;
         let kafka = start_broker(&mut config, partitions).unwrap();
         let input = MentionGenerator::new(MentionGenConfig::default()).take(1_000);
-        let sent = crate::generate::kafka::produce_to_topic(
+        let sent = switchboard_tools::generate::kafka::produce_to_topic(
             &config.kafka.brokers,
             &config.topics.mentions,
             input,
@@ -1017,7 +1017,7 @@ mod tests {
             })
             .collect();
         let mut expected = events.clone();
-        crate::generate::kafka::produce_to_topic(
+        switchboard_tools::generate::kafka::produce_to_topic(
             &config.kafka.brokers,
             &config.topics.work_items,
             events.into_iter(),

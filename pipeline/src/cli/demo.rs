@@ -14,14 +14,14 @@ use switchboard_operators::schema::col;
 
 use super::fmt_count;
 use crate::config::Config;
-use crate::embedded::EmbeddedKafka;
-use crate::generate::crm::{write_crm_snapshot, CrmGenConfig};
-use crate::generate::mentions::{MentionGenConfig, MentionGenerator};
 use crate::metrics::{self, Health};
 use crate::source::parse_worker::dlq_reason_label;
 use crate::topology::{wait_until, Observers, Pipeline};
 use switchboard_operators::correlate::WorkItemEvent;
 use switchboard_operators::incident::IncidentEvent;
+use switchboard_tools::embedded::EmbeddedKafka;
+use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
+use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
 /// `demo` arguments.
 #[derive(Debug, Args)]
@@ -48,6 +48,29 @@ pub struct DemoArgs {
     /// Where to write the CRM snapshot (default: a temporary directory).
     #[arg(long)]
     pub crm_dir: Option<PathBuf>,
+}
+
+/// Creates the topics of a pipeline on the embedded broker: the inputs and
+/// outputs with `partitions` partitions, `incidents` with one (the demo's
+/// layout, also the tests').
+pub fn create_topics(
+    kafka: &EmbeddedKafka,
+    topics: &crate::config::TopicsConfig,
+    partitions: i32,
+) -> crate::Result<()> {
+    let t = topics;
+    kafka.create_topics(
+        &[
+            &t.mentions,
+            &t.dlq,
+            &t.crm_contacts,
+            &t.crm_identity_updates,
+            &t.work_items,
+        ],
+        partitions,
+    )?;
+    kafka.create_topic(&t.incidents, 1)?;
+    Ok(())
 }
 
 /// Runs the demo.
@@ -86,7 +109,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     config.incident.min_mentions = 50;
     config.incident.spike_ratio = 3.0;
     config.incident.close_below_mentions = 10;
-    kafka.create_topics(&config.topics, args.partitions)?;
+    create_topics(&kafka, &config.topics, args.partitions)?;
 
     let tmp;
     let crm_dir = match &args.crm_dir {
@@ -198,7 +221,13 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             let gen = MentionGenerator::new(gen_cfg).inspect(|_| {
                 produced.fetch_add(1, Ordering::Relaxed);
             });
-            crate::generate::kafka::produce_to_topic(&brokers, &topic, gen, total, Some(rate))
+            switchboard_tools::generate::kafka::produce_to_topic(
+                &brokers,
+                &topic,
+                gen,
+                total,
+                Some(rate),
+            )
         })
     };
 
@@ -208,17 +237,17 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         let topic = config.topics.crm_contacts.clone();
         let rate = (args.rate as f64 / 40.0).max(1.0);
         let count = (total / 40).max(1);
-        let cfg = crate::generate::contacts::ContactGenConfig {
+        let cfg = switchboard_tools::generate::contacts::ContactGenConfig {
             seed: args.seed,
             customers: args.customers,
             start_ms: now.timestamp_millis(),
             events_per_sec: rate,
         };
         std::thread::spawn(move || {
-            crate::generate::kafka::produce_to_topic(
+            switchboard_tools::generate::kafka::produce_to_topic(
                 &brokers,
                 &topic,
-                crate::generate::contacts::ContactGenerator::new(cfg),
+                switchboard_tools::generate::contacts::ContactGenerator::new(cfg),
                 count,
                 Some(rate),
             )

@@ -76,6 +76,21 @@ pub fn fmt_count(n: u64) -> String {
     out
 }
 
+/// The tooling's errors (generators, embedded broker) as the CLI reports
+/// them: the same variants, so the same one-line messages.
+impl From<switchboard_tools::ToolsError> for crate::PipelineError {
+    fn from(e: switchboard_tools::ToolsError) -> Self {
+        use switchboard_tools::ToolsError as T;
+        match e {
+            T::Kafka(e) => Self::Kafka(e),
+            T::Io { path, source } => Self::Io { path, source },
+            T::Arrow(e) => Self::Arrow(e),
+            T::Parquet(e) => Self::Parquet(e),
+            T::Runtime(s) => Self::Runtime(s),
+        }
+    }
+}
+
 /// Runs a parsed command.
 pub fn dispatch(cli: Cli) -> crate::Result<()> {
     match cli.command {

@@ -25,7 +25,7 @@ use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
 use super::enc::{below, h3, unit, weighted};
-use crate::error::{PipelineError, Result};
+use crate::error::{Result, ToolsError};
 
 /// Settings of [`write_crm_snapshot`].
 #[derive(Debug, Clone)]
@@ -1028,7 +1028,7 @@ fn build_identities(seed: u64, range: std::ops::Range<usize>) -> Result<RecordBa
 }
 
 fn open_writer(path: &Path, schema: SchemaRef) -> Result<ArrowWriter<BufWriter<File>>> {
-    let file = File::create(path).map_err(|e| PipelineError::io(path, e))?;
+    let file = File::create(path).map_err(|e| ToolsError::io(path, e))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::SNAPPY)
         .build();
@@ -1051,7 +1051,7 @@ pub fn write_crm_snapshot(out_dir: &Path, cfg: &CrmGenConfig) -> Result<PathBuf>
     let name = version_dir_name(cfg.valid_from);
     let final_dir = out_dir.join(&name);
     let tmp_dir = out_dir.join(format!(".tmp-{name}-{}", std::process::id()));
-    fs::create_dir_all(&tmp_dir).map_err(|e| PipelineError::io(&tmp_dir, e))?;
+    fs::create_dir_all(&tmp_dir).map_err(|e| ToolsError::io(&tmp_dir, e))?;
     let result = write_files(&tmp_dir, cfg);
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&tmp_dir);
@@ -1060,11 +1060,11 @@ pub fn write_crm_snapshot(out_dir: &Path, cfg: &CrmGenConfig) -> Result<PathBuf>
     if final_dir.exists() {
         for f in ["customers.parquet", "identities.parquet"] {
             let (from, to) = (tmp_dir.join(f), final_dir.join(f));
-            fs::rename(&from, &to).map_err(|e| PipelineError::io(&to, e))?;
+            fs::rename(&from, &to).map_err(|e| ToolsError::io(&to, e))?;
         }
-        fs::remove_dir_all(&tmp_dir).map_err(|e| PipelineError::io(&tmp_dir, e))?;
+        fs::remove_dir_all(&tmp_dir).map_err(|e| ToolsError::io(&tmp_dir, e))?;
     } else {
-        fs::rename(&tmp_dir, &final_dir).map_err(|e| PipelineError::io(&final_dir, e))?;
+        fs::rename(&tmp_dir, &final_dir).map_err(|e| ToolsError::io(&final_dir, e))?;
     }
     Ok(final_dir)
 }
@@ -1083,7 +1083,7 @@ fn write_files(dir: &Path, cfg: &CrmGenConfig) -> Result<()> {
             (
                 c,
                 ids.join().unwrap_or_else(|_| {
-                    Err(PipelineError::Runtime("identity builder panicked".into()))
+                    Err(ToolsError::Runtime("identity builder panicked".into()))
                 }),
             )
         });
@@ -1096,11 +1096,11 @@ fn write_files(dir: &Path, cfg: &CrmGenConfig) -> Result<()> {
         (identities, "identities.parquet"),
     ] {
         let mut inner = w.into_inner()?;
-        std::io::Write::flush(&mut inner).map_err(|e| PipelineError::io(dir.join(file), e))?;
+        std::io::Write::flush(&mut inner).map_err(|e| ToolsError::io(dir.join(file), e))?;
         inner
             .get_ref()
             .sync_all()
-            .map_err(|e| PipelineError::io(dir.join(file), e))?;
+            .map_err(|e| ToolsError::io(dir.join(file), e))?;
     }
     Ok(())
 }

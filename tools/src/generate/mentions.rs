@@ -18,7 +18,7 @@ use super::enc::{
     push_rfc3339_offset, push_rfc3339_s, push_twitter_time, push_u64, unit, Rng,
 };
 use super::text::{self, Slots, Topic, BRAND_HELP, BRAND_MAIN};
-use crate::error::{PipelineError, Result};
+use crate::error::{Result, ToolsError};
 
 /// Settings of the mention generator.
 #[derive(Debug, Clone)]
@@ -1690,16 +1690,16 @@ impl Gen {
 /// `invalid_utf8` records are raw bytes on their line). Returns the number
 /// of lines written.
 pub fn write_mentions_jsonl(path: &Path, count: u64, cfg: &MentionGenConfig) -> Result<u64> {
-    let file = File::create(path).map_err(|e| PipelineError::io(path, e))?;
+    let file = File::create(path).map_err(|e| ToolsError::io(path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut written = 0u64;
     for rec in MentionGenerator::new(cfg.clone()).take(count as usize) {
         w.write_all(&rec.payload)
-            .map_err(|e| PipelineError::io(path, e))?;
-        w.write_all(b"\n").map_err(|e| PipelineError::io(path, e))?;
+            .map_err(|e| ToolsError::io(path, e))?;
+        w.write_all(b"\n").map_err(|e| ToolsError::io(path, e))?;
         written += 1;
     }
-    w.flush().map_err(|e| PipelineError::io(path, e))?;
+    w.flush().map_err(|e| ToolsError::io(path, e))?;
     Ok(written)
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::crm::customer_id;
 use super::enc::{mix, push_json_str, push_rfc3339_ms, Rng};
-use crate::error::{PipelineError, Result};
+use crate::error::{Result, ToolsError};
 
 /// Settings of the contact generator.
 #[derive(Debug, Clone)]
@@ -369,16 +369,16 @@ impl Iterator for ContactGenerator {
 /// Writes `count` contact events to `path`, one JSON object per line;
 /// returns the number of lines written.
 pub fn write_contacts_jsonl(path: &Path, count: u64, cfg: &ContactGenConfig) -> Result<u64> {
-    let file = File::create(path).map_err(|e| PipelineError::io(path, e))?;
+    let file = File::create(path).map_err(|e| ToolsError::io(path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut n = 0u64;
     for ev in ContactGenerator::new(cfg.clone()).take(count as usize) {
         w.write_all(&ev.payload)
-            .map_err(|e| PipelineError::io(path, e))?;
-        w.write_all(b"\n").map_err(|e| PipelineError::io(path, e))?;
+            .map_err(|e| ToolsError::io(path, e))?;
+        w.write_all(b"\n").map_err(|e| ToolsError::io(path, e))?;
         n += 1;
     }
-    w.flush().map_err(|e| PipelineError::io(path, e))?;
+    w.flush().map_err(|e| ToolsError::io(path, e))?;
     Ok(n)
 }
 
