@@ -12,7 +12,8 @@ use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use switchboard::cli::demo::create_topics;
 use switchboard::config::Config;
 use switchboard::metrics::Health;
-use switchboard::source::parse_worker::{dlq_reason_label, PipelineStats};
+use switchboard::metrics::PipelineStats;
+use switchboard::stage::parse_worker::dlq_reason_label;
 use switchboard::topology::{wait_until, Pipeline};
 use switchboard_tools::embedded::EmbeddedKafka;
 use switchboard_tools::generate::mentions::{

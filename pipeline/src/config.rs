@@ -611,8 +611,8 @@ impl Config {
                 }
                 other => PipelineError::Operator(other),
             })?;
-        crate::topology::Enricher::build(self)?;
-        crate::downstream::StatefulOperators::build(self)?;
+        crate::stage::stateless::Enricher::build(self)?;
+        crate::stage::stateful::StatefulOperators::build(self)?;
         Ok(())
     }
 

@@ -5,11 +5,11 @@
 pub mod channel;
 pub mod cli;
 pub mod config;
-pub mod downstream;
 pub mod error;
 pub mod metrics;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod state;
 pub mod topology;
 

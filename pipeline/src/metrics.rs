@@ -6,7 +6,7 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use bytes::Bytes;
@@ -212,6 +212,54 @@ impl Default for StatefulStageCounters {
             sink_in: metrics::counter!(STAGE_RECORDS_IN, "stage" => stage::SINK),
             sink_out: metrics::counter!(STAGE_RECORDS_OUT, "stage" => stage::SINK),
         }
+    }
+}
+
+/// Totals shared by all workers and stages, for progress lines, summaries
+/// and tests (the Prometheus metrics carry the same facts).
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Records consumed from the mention topic.
+    pub records_in: AtomicU64,
+    /// Payload bytes consumed.
+    pub bytes_in: AtomicU64,
+    /// Records parsed, by format index.
+    pub parsed_by_format: [AtomicU64; 4],
+    /// Mention rows produced by parse.
+    pub mentions: AtomicU64,
+    /// Records sent to the DLQ, by reason index.
+    pub dlq_by_reason: [AtomicU64; 5],
+    /// Non-actionable entries dropped (counted).
+    pub non_actionable: AtomicU64,
+    /// Mentions dropped as spam (counted).
+    pub spam_dropped: AtomicU64,
+    /// Enrichment failures (batch left unacknowledged).
+    pub enrich_errors: AtomicU64,
+    /// Mention rows acknowledged by the terminal stage.
+    pub mentions_out: AtomicU64,
+    /// Consumer errors delivered in-band.
+    pub consumer_errors: AtomicU64,
+    /// CRM contact events consumed (parsed).
+    pub contacts_in: AtomicU64,
+    /// CRM contact records sent to the DLQ.
+    pub contacts_rejected: AtomicU64,
+}
+
+impl PipelineStats {
+    /// Records sent to the DLQ, all reasons.
+    pub fn dlq_total(&self) -> u64 {
+        self.dlq_by_reason
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Records parsed, all formats.
+    pub fn parsed_total(&self) -> u64 {
+        self.parsed_by_format
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 }
 

@@ -20,12 +20,12 @@
 //! With `pipeline.keyed_stage` the workers send each enriched batch, split
 //! by customer, to `topics.repartition` instead of the channel, and a second
 //! source (group `<group_id>-keyed`, thread `sb-keyed` plus its workers)
-//! runs [`KeyedWorker`](crate::source::keyed::KeyedWorker)s over the
+//! runs [`KeyedWorker`](crate::stage::keyed::KeyedWorker)s over the
 //! repartition topic and `crm-contacts`, with state in `topics.changelog`.
 //!
 //! Beside them, `CrmState` (`state/crm.rs`) loads CRM snapshot versions
 //! (thread `sb-crm`, hot reload) and `UpdatesReader`
-//! (`source/identity_updates.rs`, thread `sb-crm-updates`) applies
+//! (`state/identity_updates.rs`, thread `sb-crm-updates`) applies
 //! `crm-identity-updates`; both feed the one shared `IdentityJoin`.
 //!
 //! Offsets are committed by the control thread only when every output of a
@@ -35,100 +35,23 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use arrow::record_batch::RecordBatch;
-use switchboard_operators::classify::Classifier;
-use switchboard_operators::identity_join::IdentityJoin;
-use switchboard_operators::language::LanguageDetector;
-use switchboard_operators::sentiment::SentimentAnalyzer;
 use switchboard_operators::severity::Severity;
 use tracing::info;
 
 use crate::channel::row_channel;
-use crate::config::{Config, Delivery};
-use crate::downstream::Downstream;
+use crate::config::Config;
 use crate::error::Result;
-use crate::metrics::{Health, SourceMetrics};
+use crate::metrics::{Health, PipelineStats, SourceMetrics};
 use crate::sink::dlq::DlqSink;
-use crate::sink::events::{EventSink, Kind};
 use crate::source::kafka::KafkaSource;
-use crate::source::keyed::{KeyedShared, KeyedWorker, Outputs, Transactions};
-use crate::source::parse_worker::{MentionEnvelope, ParseWorker, PipelineStats};
+use crate::stage::envelope::MentionEnvelope;
+use crate::stage::keyed::{KeyedStage, KeyedWorker};
+use crate::stage::parse_worker::ParseWorker;
+use crate::stage::stateful::Downstream;
+use crate::stage::stateless::Enricher;
 use crate::state::crm::CrmState;
 
-/// The stateless enrichment operators, applied in every source worker right
-/// after parse (so they run on all cores): language → sentiment → category.
-/// Built once from config and shared.
-pub struct Enricher {
-    enabled: bool,
-    language: LanguageDetector,
-    sentiment: SentimentAnalyzer,
-    classify: Classifier,
-}
-
-impl Enricher {
-    /// Builds (and so validates) the operators of a config.
-    pub fn build(config: &Config) -> Result<Arc<Self>> {
-        use crate::config::prefix_key;
-        let language =
-            LanguageDetector::new(&config.language).map_err(|e| prefix_key("language", e))?;
-        let sentiment =
-            SentimentAnalyzer::new(config.sentiment.mode, config.sentiment.telco.clone())
-                .map_err(|e| prefix_key("sentiment", e))?;
-        let classify = Classifier::new(&config.classify).map_err(|e| prefix_key("classify", e))?;
-        Ok(Arc::new(Self {
-            enabled: config.pipeline.enrich,
-            language,
-            sentiment,
-            classify,
-        }))
-    }
-
-    /// Appends the language, sentiment and category columns.
-    pub fn apply(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        if !self.enabled {
-            return Ok(batch.clone());
-        }
-        let b = self.language.detect_batch(batch)?;
-        let b = self.sentiment.score_batch(&b)?;
-        Ok(self.classify.classify_batch(&b)?)
-    }
-
-    /// The whole stateless chain a worker runs after parse: enrichment, then
-    /// the identity join and severity when given (the stream and `process`
-    /// both call this, so they cannot drift apart).
-    pub fn apply_chain(
-        &self,
-        batch: &RecordBatch,
-        join: Option<&IdentityJoin>,
-        severity: Option<&Severity>,
-    ) -> Result<RecordBatch> {
-        let mut b = self.apply(batch)?;
-        if let Some(j) = join {
-            b = j.join_batch(&b)?;
-        }
-        if let Some(s) = severity {
-            b = s.score_batch(&b)?;
-        }
-        Ok(b)
-    }
-
-    /// The sentiment analyzer (for `score`).
-    pub fn sentiment(&self) -> &SentimentAnalyzer {
-        &self.sentiment
-    }
-
-    /// The classifier (for `score`).
-    pub fn classifier(&self) -> &Classifier {
-        &self.classify
-    }
-
-    /// The language detector (for `score`).
-    pub fn language(&self) -> &LanguageDetector {
-        &self.language
-    }
-}
-
-pub use crate::downstream::{BatchObserver, Observers, WorkItemTotals};
+pub use crate::stage::stateful::{BatchObserver, Observers, WorkItemTotals};
 
 /// A built pipeline, ready to run.
 pub struct Pipeline {
@@ -144,119 +67,6 @@ pub struct Pipeline {
     workers: usize,
     crm: Option<Arc<CrmState>>,
     keyed: Option<KeyedStage>,
-}
-
-/// The keyed stage's parts (`pipeline.keyed_stage`).
-struct KeyedStage {
-    source: KafkaSource,
-    shared: Arc<KeyedShared>,
-    repartition: Arc<EventSink>,
-    partitions: i32,
-}
-
-impl KeyedStage {
-    fn build(
-        config: &Config,
-        downstream: &Downstream,
-        dlq: &Arc<DlqSink>,
-        stats: &Arc<PipelineStats>,
-        totals: &Arc<Mutex<WorkItemTotals>>,
-        health: &Arc<Health>,
-        workers: usize,
-    ) -> Result<Self> {
-        let timeout = Duration::from_secs(10);
-        let repartition = Arc::new(EventSink::new(
-            config,
-            &config.topics.repartition,
-            Kind::Repartition,
-        )?);
-        let changelog = Arc::new(EventSink::new(
-            config,
-            &config.topics.changelog,
-            Kind::Changelog,
-        )?);
-        let partitions = repartition.partition_count(timeout)?;
-        // Co-partitioning: partition p of all three holds the same customers.
-        for (key, topic) in [
-            ("topics.changelog", &config.topics.changelog),
-            ("topics.crm_contacts", &config.topics.crm_contacts),
-        ] {
-            let n = repartition.partition_count_of(topic, timeout)?;
-            if n != partitions {
-                return Err(crate::PipelineError::Config {
-                    key: key.into(),
-                    reason: format!(
-                        "`{topic}` has {n} partitions but `{}` has {partitions}: the keyed stage needs them co-partitioned (equal counts)",
-                        config.topics.repartition
-                    ),
-                });
-            }
-        }
-        let (work_items, incidents) = match downstream.sinks().as_slice() {
-            [w, i] => (w.clone(), i.clone()),
-            _ => {
-                return Err(crate::PipelineError::Runtime(
-                    "keyed stage needs the work-item and incident sinks".into(),
-                ))
-            }
-        };
-        // Range assignment gives one member partition p of both topics.
-        let mut kc = config.clone();
-        kc.kafka
-            .properties
-            .insert("partition.assignment.strategy".into(), "range".into());
-        let group_id = format!("{}-keyed", config.kafka.group_id);
-        let source = KafkaSource::subscribe(
-            &kc,
-            &group_id,
-            &[&config.topics.repartition, &config.topics.crm_contacts],
-            workers,
-            health.clone(),
-        )?;
-        let transactions = if config.pipeline.delivery == Delivery::ExactlyOnce {
-            source.commit_by_transactions();
-            // One transactional producer per worker (pipeline.instance_id).
-            let instance = match config.pipeline.instance_id.as_str() {
-                "" => format!("{}-{}", host_name(), std::process::id()),
-                id => id.to_string(),
-            };
-            let outputs = (0..workers.max(1))
-                .map(|i| {
-                    Outputs::transactional(config, &format!("{group_id}-{instance}-w{i}")).map(Some)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            info!(
-                producers = outputs.len(),
-                "keyed stage writes in Kafka transactions"
-            );
-            Some(Transactions {
-                outputs: Mutex::new(outputs),
-                group: source.group_metadata(),
-            })
-        } else {
-            None
-        };
-        let shared = Arc::new(KeyedShared {
-            config: config.clone(),
-            repartition_topic: Arc::from(config.topics.repartition.as_str()),
-            contacts_topic: Arc::from(config.topics.crm_contacts.as_str()),
-            outputs: Outputs {
-                work_items,
-                incidents,
-                changelog,
-                dlq: dlq.clone(),
-            },
-            stats: stats.clone(),
-            totals: totals.clone(),
-            transactions,
-        });
-        Ok(Self {
-            source,
-            shared,
-            repartition,
-            partitions,
-        })
-    }
 }
 
 impl Pipeline {
@@ -468,16 +278,6 @@ impl Pipeline {
         health.set_ready(false, "stopped");
         result
     }
-}
-
-/// This machine's name (for transactional ids), `switchboard` if unknown.
-fn host_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "switchboard".into())
 }
 
 /// Waits until `cond` holds or `timeout` passes; returns whether it held.

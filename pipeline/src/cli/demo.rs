@@ -15,7 +15,7 @@ use switchboard_operators::schema::col;
 use super::fmt_count;
 use crate::config::Config;
 use crate::metrics::{self, Health};
-use crate::source::parse_worker::dlq_reason_label;
+use crate::stage::parse_worker::dlq_reason_label;
 use crate::topology::{wait_until, Observers, Pipeline};
 use switchboard_operators::correlate::WorkItemEvent;
 use switchboard_operators::incident::IncidentEvent;

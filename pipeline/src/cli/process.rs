@@ -31,9 +31,9 @@ use switchboard_operators::schema::col;
 use switchboard_operators::severity::Severity;
 
 use crate::config::{prefix_key, Config};
-use crate::downstream::StatefulOperators;
 use crate::error::{PipelineError, Result};
-use crate::topology::Enricher;
+use crate::stage::stateful::StatefulOperators;
+use crate::stage::stateless::Enricher;
 
 /// `process` arguments.
 #[derive(Debug, Args)]

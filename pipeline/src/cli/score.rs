@@ -16,7 +16,7 @@ use switchboard_operators::schema::col;
 use switchboard_operators::spam::{SpamDetector, SpamInput};
 
 use crate::config::{prefix_key, Config};
-use crate::topology::Enricher;
+use crate::stage::stateless::Enricher;
 
 /// `score` arguments.
 #[derive(Debug, Args)]

@@ -3,7 +3,4 @@
 //! identity-updates reader.
 
 pub mod flow;
-pub mod identity_updates;
 pub mod kafka;
-pub mod keyed;
-pub mod parse_worker;

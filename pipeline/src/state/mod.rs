@@ -3,4 +3,5 @@
 
 pub mod changelog;
 pub mod crm;
+pub mod identity_updates;
 pub mod offsets;

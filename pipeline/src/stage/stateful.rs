@@ -29,12 +29,13 @@ use switchboard_operators::severity::{Severity, SeverityLevel};
 use switchboard_operators::spam::{self, SpamDetector};
 use tracing::error;
 
+use super::envelope::MentionEnvelope;
 use crate::channel::{Recv, RowReceiver};
 use crate::config::{prefix_key, Config};
 use crate::error::Result;
 use crate::metrics as m;
+use crate::metrics::PipelineStats;
 use crate::sink::events::{EventSink, Kind};
-use crate::source::parse_worker::{MentionEnvelope, PipelineStats};
 use crate::state::offsets::Ack;
 
 /// Something that looks at each acknowledged batch (demo examples, tests).

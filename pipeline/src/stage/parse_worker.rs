@@ -3,91 +3,22 @@
 //! thread in parallel), sends rejected records to the DLQ, and flushes a
 //! [`MentionEnvelope`] downstream when the batch is full or old enough.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{parse_contact, ContactEvent};
 use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
 use switchboard_operators::severity::Severity;
 
-use super::kafka::{MessageBatch, RawMessage, WorkerHandler};
-use crate::channel::{RowSender, Rows};
-use crate::metrics::SourceMetrics;
+use super::envelope::MentionEnvelope;
+use super::stateless::Enricher;
+use crate::channel::RowSender;
+use crate::metrics::{PipelineStats, SourceMetrics};
 use crate::sink::dlq::{DlqRecord, DlqSink};
-use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
-use crate::topology::Enricher;
-
-/// A parsed batch on its way downstream, with the acknowledgement of the
-/// source records it came from.
-pub struct MentionEnvelope {
-    /// Normalized mentions (`mention_schema`), enriched in the worker.
-    pub batch: RecordBatch,
-    /// CRM contact events consumed in the same source batch.
-    pub contacts: Vec<ContactEvent>,
-    /// Drop (or fail) when everything derived from this batch is acknowledged.
-    pub ack: Ack,
-    /// Oldest Kafka record timestamp in the batch, ms since the epoch.
-    pub oldest_record_ms: Option<i64>,
-    /// When the first record of the batch was consumed.
-    pub consumed_at: Instant,
-}
-
-impl Rows for MentionEnvelope {
-    fn rows(&self) -> usize {
-        self.batch.num_rows() + self.contacts.len()
-    }
-}
-
-/// Totals shared by all workers and stages, for progress lines, summaries
-/// and tests (the Prometheus metrics carry the same facts).
-#[derive(Debug, Default)]
-pub struct PipelineStats {
-    /// Records consumed from the mention topic.
-    pub records_in: AtomicU64,
-    /// Payload bytes consumed.
-    pub bytes_in: AtomicU64,
-    /// Records parsed, by format index.
-    pub parsed_by_format: [AtomicU64; 4],
-    /// Mention rows produced by parse.
-    pub mentions: AtomicU64,
-    /// Records sent to the DLQ, by reason index.
-    pub dlq_by_reason: [AtomicU64; 5],
-    /// Non-actionable entries dropped (counted).
-    pub non_actionable: AtomicU64,
-    /// Mentions dropped as spam (counted).
-    pub spam_dropped: AtomicU64,
-    /// Enrichment failures (batch left unacknowledged).
-    pub enrich_errors: AtomicU64,
-    /// Mention rows acknowledged by the terminal stage.
-    pub mentions_out: AtomicU64,
-    /// Consumer errors delivered in-band.
-    pub consumer_errors: AtomicU64,
-    /// CRM contact events consumed (parsed).
-    pub contacts_in: AtomicU64,
-    /// CRM contact records sent to the DLQ.
-    pub contacts_rejected: AtomicU64,
-}
-
-impl PipelineStats {
-    /// Records sent to the DLQ, all reasons.
-    pub fn dlq_total(&self) -> u64 {
-        self.dlq_by_reason
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-
-    /// Records parsed, all formats.
-    pub fn parsed_total(&self) -> u64 {
-        self.parsed_by_format
-            .iter()
-            .map(|c| c.load(Ordering::Relaxed))
-            .sum()
-    }
-}
+use crate::source::kafka::{MessageBatch, RawMessage, WorkerHandler};
+use crate::state::offsets::{note_next_offset, OffsetTracker, TopicPartition};
 
 /// Worker handler: consume → parse → (DLQ | Arrow batch downstream).
 pub struct ParseWorker {
