@@ -75,10 +75,7 @@ impl Pipeline {
         let workers = config.source.worker_count();
         let enricher = Enricher::build(config)?;
         let severity = if config.pipeline.enrich && config.pipeline.work_items {
-            Some(Arc::new(
-                Severity::new(&config.severity)
-                    .map_err(|e| crate::config::prefix_key("severity", e))?,
-            ))
+            Some(Arc::new(config.build_severity()?))
         } else {
             None
         };

@@ -28,7 +28,6 @@ use switchboard_operators::correlate::{parse_contact, ContactEvent, RenderedEven
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
-use switchboard_operators::severity::Severity;
 
 use crate::config::{prefix_key, Config};
 use crate::error::{PipelineError, Result};
@@ -151,7 +150,7 @@ fn load_join(config: &Config, dir: &Path) -> Result<IdentityJoin> {
 pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSummary> {
     let mut summary = ProcessSummary::default();
     let enricher = Enricher::build(config)?;
-    let severity = Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?;
+    let severity = config.build_severity()?;
     let join = load_join(config, &args.crm)?;
     let mut ops = StatefulOperators::build(config)?;
     let dlq_path = args

@@ -25,13 +25,13 @@ use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{Correlator, RenderedEvent, RenderedEvents, WorkItemEvent};
 use switchboard_operators::incident::{IncidentDetector, IncidentEvent};
 use switchboard_operators::route::Router;
-use switchboard_operators::severity::{Severity, SeverityLevel};
+use switchboard_operators::severity::SeverityLevel;
 use switchboard_operators::spam::{self, SpamDetector};
 use tracing::error;
 
 use super::envelope::MentionEnvelope;
 use crate::channel::{Recv, RowReceiver};
-use crate::config::{prefix_key, Config};
+use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
 use crate::metrics::PipelineStats;
@@ -86,21 +86,14 @@ pub struct StatefulOperators {
 impl StatefulOperators {
     /// Builds the operators of a config.
     pub fn build(config: &Config) -> Result<Self> {
-        let severity =
-            Arc::new(Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?);
+        let severity = Arc::new(config.build_severity()?);
         Ok(Self {
-            spam: SpamDetector::new(config.spam.clone()).map_err(|e| prefix_key("spam", e))?,
-            incidents: IncidentDetector::new(config.incident.clone())
-                .map_err(|e| prefix_key("incident", e))?,
-            router: Router::new(&config.route).map_err(|e| prefix_key("route", e))?,
+            spam: config.build_spam()?,
+            incidents: config.build_incident()?,
+            router: config.build_route()?,
             incident_queue: config.route.incident_queue.clone(),
             work_items: config.pipeline.work_items,
-            correlator: Correlator::new(
-                config.correlate.clone(),
-                scale_fn(&severity),
-                sla_fn(&severity),
-            )
-            .map_err(|e| prefix_key("correlate", e))?,
+            correlator: config.build_correlate(&severity)?,
         })
     }
 
@@ -199,25 +192,6 @@ pub struct Processed {
     pub duplicate_mentions: u64,
     /// Contact events skipped as duplicates (event id already held).
     pub duplicate_contacts: u64,
-}
-
-/// The severity operator's grading as the correlator's scale.
-pub fn scale_fn(s: &Arc<Severity>) -> switchboard_operators::correlate::ScaleFn {
-    let s = s.clone();
-    Arc::new(move |points| {
-        let (p, level) = s.grade(points);
-        (p, level.as_str())
-    })
-}
-
-/// The severity operator's SLAs as the correlator's SLA function.
-pub fn sla_fn(s: &Arc<Severity>) -> switchboard_operators::correlate::SlaFn {
-    let s = s.clone();
-    Arc::new(move |sev| {
-        switchboard_operators::severity::SeverityLevel::parse(sev)
-            .map(|l| s.sla_ms(l) as i64)
-            .unwrap_or(72 * 3_600_000)
-    })
 }
 
 /// The running stage.

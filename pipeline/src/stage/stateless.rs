@@ -29,18 +29,11 @@ pub struct Enricher {
 impl Enricher {
     /// Builds (and so validates) the operators of a config.
     pub fn build(config: &Config) -> Result<Arc<Self>> {
-        use crate::config::prefix_key;
-        let language =
-            LanguageDetector::new(&config.language).map_err(|e| prefix_key("language", e))?;
-        let sentiment =
-            SentimentAnalyzer::new(config.sentiment.mode, config.sentiment.telco.clone())
-                .map_err(|e| prefix_key("sentiment", e))?;
-        let classify = Classifier::new(&config.classify).map_err(|e| prefix_key("classify", e))?;
         Ok(Arc::new(Self {
             enabled: config.pipeline.enrich,
-            language,
-            sentiment,
-            classify,
+            language: config.build_language()?,
+            sentiment: config.build_sentiment()?,
+            classify: config.build_classify()?,
         }))
     }
 
