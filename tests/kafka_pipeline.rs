@@ -347,7 +347,6 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
         });
     }
     let stats = pipeline.stats();
-    let totals = pipeline.work_item_totals();
     let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
     let handle = {
@@ -369,7 +368,7 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
     handle.join().unwrap().unwrap();
 
     // Every mention row is in a work item or a counted spam drop.
-    let t = totals.lock().unwrap().clone();
+    let t = stats.work_items();
     assert_eq!(stats.mentions.load(Ordering::Relaxed), want_rows);
     assert_eq!(
         t.mentions_correlated + stats.spam_dropped.load(Ordering::Relaxed),

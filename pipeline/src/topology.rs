@@ -32,37 +32,36 @@
 //! source batch (its Arrow batch downstream, its DLQ records) is acknowledged.
 
 use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use switchboard_operators::severity::Severity;
 use tracing::info;
 
-use crate::channel::row_channel;
+use crate::channel::{row_channel, RowReceiver};
 use crate::config::Config;
-use crate::error::Result;
-use crate::metrics::{Health, PipelineStats, SourceMetrics};
+use crate::error::{PipelineError, Result};
+use crate::metrics::{Health, PipelineStats};
 use crate::sink::dlq::DlqSink;
 use crate::source::kafka::KafkaSource;
+use crate::stage::downstream::Downstream;
 use crate::stage::envelope::MentionEnvelope;
 use crate::stage::keyed::{KeyedStage, KeyedWorker};
-use crate::stage::parse_worker::ParseWorker;
-use crate::stage::stateful::Downstream;
+use crate::stage::parse_worker::{ParseShared, ParseWorker};
 use crate::stage::stateless::Enricher;
 use crate::state::crm::CrmState;
+use crate::state::offsets::OffsetTracker;
 
-pub use crate::stage::stateful::{BatchObserver, Observers, WorkItemTotals};
+pub use crate::metrics::WorkItemTotals;
+pub use crate::stage::emit::{BatchObserver, Observers};
 
 /// A built pipeline, ready to run.
 pub struct Pipeline {
     config: Config,
-    enricher: Arc<Enricher>,
-    severity: Option<Arc<Severity>>,
+    parse: Arc<ParseShared>,
     source: KafkaSource,
-    dlq: Arc<DlqSink>,
     downstream: Downstream,
     stats: Arc<PipelineStats>,
-    totals: Arc<Mutex<WorkItemTotals>>,
     health: Arc<Health>,
     workers: usize,
     crm: Option<Arc<CrmState>>,
@@ -73,40 +72,40 @@ impl Pipeline {
     /// Builds the runtime parts from a validated config.
     pub fn build(config: &Config, health: Arc<Health>) -> Result<Self> {
         let workers = config.source.worker_count();
+        let work_items = config.pipeline.enrich && config.pipeline.work_items;
         let enricher = Enricher::build(config)?;
-        let severity = if config.pipeline.enrich && config.pipeline.work_items {
+        let severity = if work_items {
             Some(Arc::new(config.build_severity()?))
         } else {
             None
         };
         let stats = Arc::new(PipelineStats::default());
-        let totals = Arc::new(Mutex::new(WorkItemTotals::default()));
-        let downstream =
-            Downstream::build(config, stats.clone(), totals.clone(), Observers::default())?;
+        let downstream = Downstream::build(config, stats.clone())?;
         let dlq = Arc::new(DlqSink::new(config)?);
         // Snapshots are loaded (and identity updates read) before the group
         // is joined, so the first mention already meets its customer.
         let crm = CrmState::start(config)?.map(Arc::new);
-        // Contacts are read by the same group when work items are produced:
-        // their offsets ride with the mentions' through the same tracker.
-        let mut topics = vec![config.topics.mentions.as_str()];
-        let keyed_stage = config.pipeline.keyed_stage;
-        if config.pipeline.enrich && config.pipeline.work_items && !keyed_stage {
-            topics.push(config.topics.crm_contacts.as_str());
-        }
-        let keyed = if keyed_stage {
+        let keyed = if config.pipeline.keyed_stage {
             Some(KeyedStage::build(
                 config,
                 &downstream,
                 &dlq,
                 &stats,
-                &totals,
                 &health,
                 workers,
             )?)
         } else {
             None
         };
+        // Contacts are read by the same group when work items are produced
+        // here: their offsets ride with the mentions' through the same
+        // tracker. (The keyed stage reads them itself.)
+        let contacts_topic = (work_items && keyed.is_none())
+            .then(|| Arc::<str>::from(config.topics.crm_contacts.as_str()));
+        let mut topics = vec![config.topics.mentions.as_str()];
+        if contacts_topic.is_some() {
+            topics.push(config.topics.crm_contacts.as_str());
+        }
         let source = KafkaSource::subscribe(
             config,
             &config.kafka.group_id,
@@ -114,15 +113,27 @@ impl Pipeline {
             workers,
             health.clone(),
         )?;
+        let parse = Arc::new(ParseShared {
+            parse: config.parse.build(),
+            enricher,
+            join: crm.as_ref().map(|c| c.join().clone()),
+            severity,
+            topic: config.topics.mentions.clone(),
+            contacts_topic,
+            max_rows: config.source.max_batch_rows,
+            linger: Duration::from_millis(config.source.batch_linger_ms),
+            dlq,
+            stats: stats.clone(),
+            repartition: keyed
+                .as_ref()
+                .map(|k| (k.repartition.clone(), k.partitions)),
+        });
         Ok(Self {
             config: config.clone(),
-            enricher,
-            severity,
+            parse,
             source,
-            dlq,
             downstream,
             stats,
-            totals,
             health,
             workers,
             crm,
@@ -135,14 +146,10 @@ impl Pipeline {
         self.crm.clone()
     }
 
-    /// Shared totals (live while running).
+    /// The pipeline's totals (live while running), work items included
+    /// ([`PipelineStats::work_items`]).
     pub fn stats(&self) -> Arc<PipelineStats> {
         self.stats.clone()
-    }
-
-    /// Work-item and incident totals (live while running).
-    pub fn work_item_totals(&self) -> Arc<Mutex<WorkItemTotals>> {
-        self.totals.clone()
     }
 
     /// Sets observers of what the downstream stage produces.
@@ -151,7 +158,7 @@ impl Pipeline {
     }
 
     /// The offset tracker (in-flight batches), for progress displays and tests.
-    pub fn tracker(&self) -> Arc<crate::state::offsets::OffsetTracker> {
+    pub fn tracker(&self) -> Arc<OffsetTracker> {
         self.source.tracker().clone()
     }
 
@@ -160,13 +167,10 @@ impl Pipeline {
     pub fn run(self, stop: Arc<AtomicBool>, observer: Option<BatchObserver>) -> Result<()> {
         let Pipeline {
             config,
-            enricher,
-            severity,
+            parse,
             source,
-            dlq,
             mut downstream,
-            stats,
-            totals: _,
+            stats: _,
             health,
             workers,
             crm,
@@ -175,83 +179,26 @@ impl Pipeline {
         if observer.is_some() {
             downstream.set_batch_observer(observer);
         }
-        let join = crm.as_ref().map(|c| c.join().clone());
         let sinks = downstream.sinks();
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
-        let downstream = std::thread::Builder::new()
-            .name("sb-downstream".into())
-            .spawn(move || downstream.run(rx))
-            .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn downstream: {e}")))?;
-        let topic = config.topics.mentions.clone();
-        let contacts_topic =
-            (config.pipeline.enrich && config.pipeline.work_items && keyed.is_none())
-                .then(|| config.topics.crm_contacts.clone());
-        let repartition = keyed
-            .as_ref()
-            .map(|k| (k.repartition.clone(), k.partitions));
+        let downstream = spawn_downstream(downstream, rx)?;
         let keyed_thread = match keyed {
-            Some(k) => {
-                let stop = stop.clone();
-                let max_poll = config.source.max_poll_records;
-                let shared = k.shared.clone();
-                info!(partitions = k.partitions, "keyed stage running");
-                Some(
-                    std::thread::Builder::new()
-                        .name("sb-keyed".into())
-                        .spawn(move || {
-                            let flush = shared.clone();
-                            k.source.run(
-                                stop,
-                                max_poll,
-                                move |i| KeyedWorker::new(shared.clone(), i),
-                                move |timeout| {
-                                    let o = &flush.outputs;
-                                    o.dlq.flush(timeout);
-                                    o.work_items.flush(timeout);
-                                    o.incidents.flush(timeout);
-                                    o.changelog.flush(timeout);
-                                },
-                            )
-                        })
-                        .map_err(|e| {
-                            crate::PipelineError::Runtime(format!("cannot spawn keyed stage: {e}"))
-                        })?,
-                )
-            }
+            Some(k) => Some(spawn_keyed(
+                k,
+                stop.clone(),
+                config.source.max_poll_records,
+            )?),
             None => None,
         };
-        let repartition_flush = repartition.as_ref().map(|(s, _)| s.clone());
-        let parse = config.parse.build();
-        let max_rows = config.source.max_batch_rows;
-        let linger = Duration::from_millis(config.source.batch_linger_ms);
-        info!(workers, topic = %topic, group = %config.kafka.group_id, "pipeline running");
-        let dlq_for_workers = dlq.clone();
-        let stats_for_workers = stats.clone();
+        info!(workers, topic = %parse.topic, group = %config.kafka.group_id, "pipeline running");
+        let flush = parse.clone();
         let result = source.run(
             stop,
             config.source.max_poll_records,
-            move |_i| {
-                let w = ParseWorker::new(
-                    parse.clone(),
-                    enricher.clone(),
-                    join.clone(),
-                    severity.clone(),
-                    contacts_topic.as_deref(),
-                    max_rows,
-                    linger,
-                    tx.clone(),
-                    dlq_for_workers.clone(),
-                    SourceMetrics::new(&topic),
-                    stats_for_workers.clone(),
-                );
-                match &repartition {
-                    Some((sink, n)) => w.with_repartition(sink.clone(), *n),
-                    None => w,
-                }
-            },
+            move |_i| ParseWorker::new(parse.clone(), tx.clone()),
             |timeout| {
-                dlq.flush(timeout);
-                if let Some(r) = &repartition_flush {
+                flush.dlq.flush(timeout);
+                if let Some((r, _)) = &flush.repartition {
                     r.flush(timeout);
                 }
                 for s in &sinks {
@@ -265,7 +212,7 @@ impl Pipeline {
         let result = match keyed_thread.map(|t| t.join()) {
             Some(Ok(Err(e))) if result.is_ok() => Err(e),
             Some(Err(_)) if result.is_ok() => {
-                Err(crate::PipelineError::Runtime("keyed stage panicked".into()))
+                Err(PipelineError::Runtime("keyed stage panicked".into()))
             }
             _ => result,
         };
@@ -275,6 +222,45 @@ impl Pipeline {
         health.set_ready(false, "stopped");
         result
     }
+}
+
+/// The downstream stage on its thread, `sb-downstream`.
+fn spawn_downstream(
+    downstream: Downstream,
+    rx: RowReceiver<MentionEnvelope>,
+) -> Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("sb-downstream".into())
+        .spawn(move || downstream.run(rx))
+        .map_err(|e| PipelineError::Runtime(format!("cannot spawn downstream: {e}")))
+}
+
+/// The keyed stage's consumer on its thread, `sb-keyed` (and its workers).
+fn spawn_keyed(
+    k: KeyedStage,
+    stop: Arc<AtomicBool>,
+    max_poll: usize,
+) -> Result<JoinHandle<Result<()>>> {
+    let shared = k.shared.clone();
+    info!(partitions = k.partitions, "keyed stage running");
+    std::thread::Builder::new()
+        .name("sb-keyed".into())
+        .spawn(move || {
+            let flush = shared.clone();
+            k.source.run(
+                stop,
+                max_poll,
+                move |i| KeyedWorker::new(shared.clone(), i),
+                move |timeout| {
+                    let o = &flush.outputs;
+                    o.dlq.flush(timeout);
+                    o.work_items.flush(timeout);
+                    o.incidents.flush(timeout);
+                    o.changelog.flush(timeout);
+                },
+            )
+        })
+        .map_err(|e| PipelineError::Runtime(format!("cannot spawn keyed stage: {e}")))
 }
 
 /// Waits until `cond` holds or `timeout` passes; returns whether it held.

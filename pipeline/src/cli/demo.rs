@@ -155,7 +155,6 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     config.identity.poll_interval_ms = 1000;
     let mut pipeline = Pipeline::build(&config, health.clone())?;
     let crm = pipeline.crm();
-    let work_totals = pipeline.work_item_totals();
     let item_examples: Arc<Mutex<Vec<WorkItemEvent>>> = Arc::default();
     let incident_log: Arc<Mutex<Vec<IncidentEvent>>> = Arc::default();
     {
@@ -265,9 +264,11 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             .as_ref()
             .map(|c| c.totals().hit_rate() * 100.0)
             .unwrap_or(0.0);
-        let items = work_totals
-            .lock()
-            .map(|t| t.by_action.get("created").copied().unwrap_or(0))
+        let items = stats
+            .work_items()
+            .by_action
+            .get("created")
+            .copied()
             .unwrap_or(0);
         let line = format!(
             "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | matched {:>5.1} % | work items {:>8} | DLQ {:>7} | in flight {:>3}",
@@ -425,7 +426,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         );
     }
     {
-        let w = work_totals.lock().expect("totals poisoned");
+        let w = stats.work_items();
         let created = w.by_action.get("created").copied().unwrap_or(0);
         println!(
             "  work items        {} created from {} mentions and {} CRM contact events; revisions: {}",

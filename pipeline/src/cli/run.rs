@@ -56,11 +56,10 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
     }
     let pipeline = Pipeline::build(&config, health)?;
     let stats = pipeline.stats();
-    let totals = pipeline.work_item_totals();
     let result = pipeline.run(stop, None);
     // One line with what this instance did, for operators and for the
     // multi-process tests that account for every input record.
-    let t = totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let t = stats.work_items();
     let events: u64 = t.by_action.values().sum();
     info!(
         records_in = stats.records_in.load(Ordering::Relaxed),

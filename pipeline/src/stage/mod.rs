@@ -13,8 +13,10 @@
 //! to the repartition topic instead, and [`keyed`] runs the stateful
 //! operators per partition with their state in a changelog topic.
 //! Both stateful variants account for and send what the operators produced
-//! through [`stateful::emit`].
+//! through [`emit::Emitter`].
 
+pub mod downstream;
+pub mod emit;
 pub mod envelope;
 pub mod keyed;
 pub mod parse_worker;
