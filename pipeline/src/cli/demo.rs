@@ -12,7 +12,7 @@ use clap::Args;
 use switchboard_operators::parse::Format;
 use switchboard_operators::schema::col;
 
-use super::fmt_count;
+use super::format::fmt_count;
 use crate::config::Config;
 use crate::metrics::{self, Health};
 use crate::stage::parse_worker::dlq_reason_label;
@@ -27,7 +27,7 @@ use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// How long to produce the firehose (e.g. 30s, 2m).
-    #[arg(long, default_value = "30s", value_parser = super::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = super::format::parse_duration)]
     pub duration: Duration,
     /// Mentions produced per second.
     #[arg(long, default_value_t = 20_000)]

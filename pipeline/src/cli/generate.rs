@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use super::fmt_count;
+use super::format::fmt_count;
 use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
 use switchboard_tools::generate::mentions::{
     write_mentions_jsonl, MentionGenConfig, MentionGenerator,

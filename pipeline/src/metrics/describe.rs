@@ -2,7 +2,7 @@
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
-use super::*;
+use super::names::*;
 
 /// Describes every metric.
 pub(super) fn describe() {

@@ -6,8 +6,8 @@ use metrics::{Counter, Histogram};
 use switchboard_operators::parse::{DlqReason, Format, ParseStats};
 use switchboard_operators::spam;
 
+use super::names::*;
 use super::stats::{PipelineStats, Tally, Total};
-use super::*;
 
 /// `switchboard_stage_records_{in,out}_total` of the stages a source worker
 /// runs after parsing: the stateless enrichment and the identity join.

@@ -11,7 +11,7 @@ use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use metrics_exporter_prometheus::PrometheusHandle;
 
-use super::READY;
+use super::names::READY;
 use crate::error::{PipelineError, Result};
 
 /// Liveness and readiness, shared by the pipeline and the HTTP endpoints.

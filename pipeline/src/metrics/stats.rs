@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use metrics::Counter;
 
-use super::{CORRELATE_DUPLICATES, INCIDENT_EVENTS, SOURCE_ERRORS, WORK_ITEM_EVENTS};
+use super::names::{CORRELATE_DUPLICATES, INCIDENT_EVENTS, SOURCE_ERRORS, WORK_ITEM_EVENTS};
 
 /// One of a pipeline's totals, shared with the [`Tally`]s that count it.
 pub type Total = Arc<AtomicU64>;

@@ -212,7 +212,7 @@ struct Gen {
     campaign: String,
     campaign_until: u64,
     unknown_pool: u64,
-    skew: super::Skew,
+    skew: super::skew::Skew,
     /// The first author of the record being generated: `Some(customer)`.
     record_author: Option<Option<usize>>,
     /// Reused buffers.
@@ -239,7 +239,7 @@ impl MentionGenerator {
         };
         let next_burst_at = rng.range(1_500, 4_000);
         let unknown_pool = (cfg.customers as u64 / 4).max(2_000);
-        let skew = super::Skew::new(cfg.seed, cfg.customers);
+        let skew = super::skew::Skew::new(cfg.seed, cfg.customers);
         Self {
             g: Gen {
                 clock_ms: cfg.start_ms as f64,
