@@ -1,27 +1,29 @@
 //! Build → wire → run.
 //!
 //! [`Pipeline::build`] turns a validated [`Config`] into runtime parts (DLQ
-//! producer, consumer, channel); [`Pipeline::run`] wires them into threads
-//! and runs until the stop flag is set, then drains and commits:
+//! producer, consumer, channel, the stages); [`Pipeline::run`] wires them
+//! into threads and runs until the stop flag is set, then drains and
+//! commits:
 //!
 //! ```text
-//!  Kafka `mentions` ──► KafkaSource (group consumer, control thread)
+//!  Kafka `mentions` ──► source::kafka (group consumer, control thread)
 //!        │ partition queues forwarded to N worker queues
 //!        ▼
-//!  sb-source-i  ×N : batched poll → ParseWorker (MentionParser → Arrow)
-//!        │           → Enricher (language, sentiment, category)
-//!        │           → IdentityJoin (as-of CRM snapshot + identity updates)
-//!        │ rejected records ──► DlqSink ──► `mentions-dlq`
-//!        ▼ RowChannel (capacity in rows: backpressure)
-//!  sb-downstream   : the stateful operators (spam, incidents, route,
-//!                    correlate) → `work-items`, `incidents`
+//!  sb-source-i  ×N : batched poll → stage::parse_worker (MentionParser → Arrow)
+//!        │           → stage::stateless (language, sentiment, category,
+//!        │             identity join as of the CRM snapshot, severity)
+//!        │ rejected records ──► sink::dlq ──► `mentions-dlq`
+//!        ▼ channel (capacity in rows: backpressure), stage::envelope
+//!  sb-downstream   : stage::downstream: the stateful operators (spam,
+//!                    incidents, route, correlate) → stage::emit →
+//!                    sink::events `work-items`, `incidents`
 //! ```
 //!
 //! With `pipeline.keyed_stage` the workers send each enriched batch, split
 //! by customer, to `topics.repartition` instead of the channel, and a second
 //! source (group `<group_id>-keyed`, thread `sb-keyed` plus its workers)
-//! runs [`KeyedWorker`](crate::stage::keyed::KeyedWorker)s over the
-//! repartition topic and `crm-contacts`, with state in `topics.changelog`.
+//! runs [`KeyedWorker`]s (`stage/keyed/`) over the repartition topic and
+//! `crm-contacts`, with state in `topics.changelog`.
 //!
 //! Beside them, `CrmState` (`state/crm.rs`) loads CRM snapshot versions
 //! (thread `sb-crm`, hot reload) and `UpdatesReader`

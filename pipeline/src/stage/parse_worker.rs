@@ -22,7 +22,8 @@ use crate::channel::RowSender;
 use crate::metrics::{PipelineStats, SourceMetrics, WorkerStageCounters};
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::sink::events::EventSink;
-use crate::source::kafka::{MessageBatch, RawMessage, WorkerHandler};
+use crate::source::batch::{MessageBatch, RawMessage};
+use crate::source::kafka::WorkerHandler;
 use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
 
 /// What every parse worker shares, built once by the topology.

@@ -11,7 +11,8 @@ use switchboard_tools::generate::kafka::RawRecord;
 use super::loops::{run_bare, LimitLoop};
 use crate::config::Config;
 use crate::sink::events::{EventSink, Kind};
-use crate::source::kafka::{MessageBatch, WorkerHandler};
+use crate::source::batch::MessageBatch;
+use crate::source::kafka::WorkerHandler;
 use crate::state::offsets::OffsetTracker;
 
 /// The work-item events of the full loop, read back from their topic: the

@@ -9,7 +9,8 @@ use simd_json::{Buffers, Tape};
 
 use crate::config::Config;
 use crate::metrics::Health;
-use crate::source::kafka::{KafkaSource, MessageBatch, WorkerHandler};
+use crate::source::batch::MessageBatch;
+use crate::source::kafka::{KafkaSource, WorkerHandler};
 use crate::state::offsets::OffsetTracker;
 use crate::topology::{wait_until, Pipeline};
 

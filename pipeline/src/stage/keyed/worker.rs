@@ -17,7 +17,8 @@ use tracing::{error, warn};
 
 use super::{events_tp, Input, KeyedShared, KeyedWorker, Part, RESTORE_TIMEOUT};
 use crate::metrics as m;
-use crate::source::kafka::{MessageBatch, WorkerHandler};
+use crate::source::batch::MessageBatch;
+use crate::source::kafka::WorkerHandler;
 use crate::stage::emit::{Emitter, Sinks};
 use crate::stage::parse_worker::{dlq_record, read_contact};
 use crate::stage::stateful::StatefulOperators;
