@@ -14,12 +14,7 @@ use crate::topology::Pipeline;
 /// Runs the pipeline until a termination signal.
 pub fn run(args: super::RunArgs) -> crate::Result<()> {
     let config = Config::load(&args.config)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("sb-io")
-        .build()
-        .map_err(|e| crate::PipelineError::Runtime(format!("tokio runtime: {e}")))?;
+    let rt = metrics::io_runtime()?;
     let handle = metrics::install();
     let health = Health::new();
     if !config.metrics.addr.is_empty() {

@@ -84,6 +84,17 @@ impl Health {
     }
 }
 
+/// The one-thread runtime (`sb-io`) that serves the endpoints (and, in
+/// `run`, waits for signals).
+pub fn io_runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .thread_name("sb-io")
+        .build()
+        .map_err(|e| PipelineError::Runtime(format!("tokio runtime: {e}")))
+}
+
 /// Serves `/metrics`, `/healthz` and `/readyz` on `addr` until the task is
 /// aborted. Returns the bound address (useful with port 0).
 pub async fn serve(

@@ -20,7 +20,7 @@ pub mod names;
 pub mod stats;
 
 pub use handles::{SourceMetrics, StatefulStageCounters, WorkerStageCounters};
-pub use health::{serve, Health};
+pub use health::{io_runtime, serve, Health};
 pub use names::*;
 pub use stats::{PipelineStats, Tally, Total, WorkItemTotals};
 

@@ -83,12 +83,7 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
             "--rate must be at least 1".into(),
         ));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("sb-io")
-        .build()
-        .map_err(|e| crate::PipelineError::Runtime(format!("tokio runtime: {e}")))?;
+    let rt = metrics::io_runtime()?;
     let handle = metrics::install();
     let health = Health::new();
     let (addr, _server) =

@@ -7,7 +7,7 @@
 //! topics.crm_contacts p (JSON, by customer)   ───┴► `<group_id>-keyed`, range
 //!        assignment: partition p of both topics goes to the same member and,
 //!        through the source's forwarding, to worker p % workers
-//!   KeyedWorker (`worker.rs`): per assigned partition one StatefulOperators (spam →
+//!   KeyedWorker: per assigned partition one StatefulOperators (spam →
 //!   incidents → route → correlate), restored from topics.changelog p when
 //!   the partition is (re)assigned
 //!        ├─► work-items / incidents (events hold the interval's ack)
@@ -24,6 +24,10 @@
 //! replayed record the state already holds is skipped; one the state does
 //! not hold is processed again and yields the same events (ids and
 //! revisions are deterministic), which the latest-revision view absorbs.
+//!
+//! Here: the stage's parts and how they are built ([`KeyedStage`]), what
+//! its workers share; `worker.rs`: [`KeyedWorker`]'s input and operators;
+//! `checkpoint.rs`: its changelog checkpoints and transactions.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
