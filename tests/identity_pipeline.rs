@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use arrow::array::{Array, AsArray};
 use arrow::record_batch::RecordBatch;
+use switchboard::cli::demo::create_topics;
 use switchboard::config::Config;
-use switchboard::embedded::EmbeddedKafka;
-use switchboard::generate::kafka::{produce_to_topic, RawRecord};
 use switchboard::metrics::Health;
 use switchboard::topology::{wait_until, Pipeline};
 use switchboard_operators::identity_join::col as icol;
 use switchboard_operators::schema::col as mcol;
+use switchboard_tools::embedded::EmbeddedKafka;
+use switchboard_tools::generate::kafka::{produce_to_topic, RawRecord};
 
 const V1: &str = "2026-11-20T00-00-00Z";
 const V2: &str = "2026-11-21T00-00-00Z";
@@ -189,7 +190,7 @@ fn snapshot_swap_mid_stream_with_identity_updates() {
     config.source.batch_linger_ms = 20;
     config.identity.snapshot_dir = crm.path().display().to_string();
     config.identity.poll_interval_ms = 100;
-    kafka.create_topics(&config.topics, 2).unwrap();
+    create_topics(&kafka, &config.topics, 2).unwrap();
     let brokers = config.kafka.brokers.clone();
     let updates_topic = config.topics.crm_identity_updates.clone();
 

@@ -9,14 +9,16 @@ use std::time::Duration;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Headers;
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
+use switchboard::cli::demo::create_topics;
 use switchboard::config::Config;
-use switchboard::embedded::EmbeddedKafka;
-use switchboard::generate::mentions::{
+use switchboard::metrics::Health;
+use switchboard::metrics::PipelineStats;
+use switchboard::stage::parse_worker::dlq_reason_label;
+use switchboard::topology::{wait_until, Pipeline};
+use switchboard_tools::embedded::EmbeddedKafka;
+use switchboard_tools::generate::mentions::{
     Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
 };
-use switchboard::metrics::Health;
-use switchboard::source::parse_worker::{dlq_reason_label, PipelineStats};
-use switchboard::topology::{wait_until, Pipeline};
 
 const PARTITIONS: i32 = 4;
 
@@ -40,7 +42,7 @@ fn config_for(kafka: &EmbeddedKafka, group: &str) -> Config {
 }
 
 fn produce(brokers: &str, topic: &str, records: &[GeneratedRecord]) {
-    let n = switchboard::generate::kafka::produce_to_topic(
+    let n = switchboard_tools::generate::kafka::produce_to_topic(
         brokers,
         topic,
         records.iter().cloned(),
@@ -107,7 +109,7 @@ fn assign_consumer(brokers: &str, topic: &str, group: &str) -> BaseConsumer {
 fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
     let kafka = EmbeddedKafka::start(1).unwrap();
     let config = config_for(&kafka, "it-accounting");
-    kafka.create_topics(&config.topics, PARTITIONS).unwrap();
+    create_topics(&kafka, &config.topics, PARTITIONS).unwrap();
 
     let n = 6000;
     let gen = MentionGenerator::new(MentionGenConfig {
@@ -273,14 +275,14 @@ fn every_record_is_accounted_dlq_is_exact_and_offsets_are_committed() {
 
 #[test]
 fn work_items_reach_their_topic_and_every_mention_is_in_one() {
-    use switchboard::generate::contacts::{ContactGenConfig, ContactGenerator};
-    use switchboard::generate::crm::{write_crm_snapshot, CrmGenConfig};
     use switchboard::topology::Observers;
     use switchboard_operators::correlate::WorkItemEvent;
+    use switchboard_tools::generate::contacts::{ContactGenConfig, ContactGenerator};
+    use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
 
     let kafka = EmbeddedKafka::start(1).unwrap();
     let mut config = config_for(&kafka, "it-work-items");
-    kafka.create_topics(&config.topics, PARTITIONS).unwrap();
+    create_topics(&kafka, &config.topics, PARTITIONS).unwrap();
     let crm = tempfile::tempdir().unwrap();
     let start_ms = 1_795_600_000_000; // 2026-11-24T…
     write_crm_snapshot(
@@ -321,7 +323,7 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
     .take(150)
     .collect();
     let n_contacts = contacts.len() as u64;
-    let produced = switchboard::generate::kafka::produce_to_topic(
+    let produced = switchboard_tools::generate::kafka::produce_to_topic(
         &config.kafka.brokers,
         &config.topics.crm_contacts,
         contacts.into_iter(),
@@ -345,7 +347,6 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
         });
     }
     let stats = pipeline.stats();
-    let totals = pipeline.work_item_totals();
     let tracker = pipeline.tracker();
     let stop = Arc::new(AtomicBool::new(false));
     let handle = {
@@ -367,7 +368,7 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
     handle.join().unwrap().unwrap();
 
     // Every mention row is in a work item or a counted spam drop.
-    let t = totals.lock().unwrap().clone();
+    let t = stats.work_items();
     assert_eq!(stats.mentions.load(Ordering::Relaxed), want_rows);
     assert_eq!(
         t.mentions_correlated + stats.spam_dropped.load(Ordering::Relaxed),
@@ -470,8 +471,8 @@ fn work_items_reach_their_topic_and_every_mention_is_in_one() {
 
 #[test]
 fn generated_contacts_are_partitioned_as_the_repartition_operator_places_customers() {
-    use switchboard::generate::contacts::{ContactGenConfig, ContactGenerator};
     use switchboard_operators::repartition::partition_for;
+    use switchboard_tools::generate::contacts::{ContactGenConfig, ContactGenerator};
 
     let kafka = EmbeddedKafka::start(1).unwrap();
     let brokers = kafka.bootstrap_servers();
@@ -486,7 +487,7 @@ fn generated_contacts_are_partitioned_as_the_repartition_operator_places_custome
     .take(300)
     .collect();
     let n = contacts.len() as u64;
-    let produced = switchboard::generate::kafka::produce_to_topic(
+    let produced = switchboard_tools::generate::kafka::produce_to_topic(
         &brokers,
         "contacts-partitioning",
         contacts.into_iter(),

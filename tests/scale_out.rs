@@ -26,9 +26,9 @@ use std::time::{Duration, Instant};
 use rdkafka::message::Headers;
 use rdkafka::Message;
 use switchboard::config::{Config, Delivery};
-use switchboard::generate::mentions::{Expect, MentionGenConfig};
 use switchboard::topology::wait_until;
 use switchboard_operators::repartition::decode_ipc;
+use switchboard_tools::generate::mentions::{Expect, MentionGenConfig};
 
 mod support;
 use support::cluster::{assert_accounted, client, Instance, Setup, START_MS};

@@ -5,13 +5,11 @@
 pub mod channel;
 pub mod cli;
 pub mod config;
-pub mod downstream;
-pub mod embedded;
 pub mod error;
-pub mod generate;
 pub mod metrics;
 pub mod sink;
 pub mod source;
+pub mod stage;
 pub mod state;
 pub mod topology;
 

@@ -11,13 +11,13 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, OwnedMessage};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 use switchboard::config::Config;
-use switchboard::embedded::EmbeddedKafka;
-use switchboard::generate::crm::{write_crm_snapshot, CrmGenConfig};
-use switchboard::generate::mentions::{
-    Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
-};
 use switchboard::source::flow::resident_bytes_of;
 use switchboard::topology::wait_until;
+use switchboard_tools::embedded::EmbeddedKafka;
+use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
+use switchboard_tools::generate::mentions::{
+    Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
+};
 
 use super::tansu::Tansu;
 use super::{free_port, http_get};
@@ -162,7 +162,7 @@ impl Setup {
         } else {
             &[]
         };
-        let produced = switchboard::generate::kafka::produce_to_topic_with(
+        let produced = switchboard_tools::generate::kafka::produce_to_topic_with(
             &config.kafka.brokers,
             &config.topics.mentions,
             records.iter().cloned(),

@@ -5,9 +5,11 @@ use std::time::Instant;
 
 use clap::{Args, Subcommand};
 
-use super::fmt_count;
-use crate::generate::crm::{write_crm_snapshot, CrmGenConfig};
-use crate::generate::mentions::{write_mentions_jsonl, MentionGenConfig, MentionGenerator};
+use super::format::fmt_count;
+use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
+use switchboard_tools::generate::mentions::{
+    write_mentions_jsonl, MentionGenConfig, MentionGenerator,
+};
 
 /// What to generate.
 #[derive(Debug, Subcommand)]
@@ -126,7 +128,7 @@ pub fn run(cmd: GenerateCommand) -> crate::Result<()> {
                 (Some(path), _) => write_mentions_jsonl(path, a.count, &cfg)?,
                 (None, Some(topic)) => {
                     let brokers = a.brokers.as_deref().unwrap_or_default();
-                    crate::generate::kafka::produce_to_topic(
+                    switchboard_tools::generate::kafka::produce_to_topic(
                         brokers,
                         topic,
                         MentionGenerator::new(cfg),

@@ -1,13 +1,13 @@
 //! The `switchboard` command line (SPEC "Commands").
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
 pub mod bench;
 pub mod check_config;
 pub mod demo;
+pub mod format;
 pub mod generate;
 pub mod process;
 pub mod run;
@@ -58,22 +58,19 @@ pub struct ConfigArg {
     pub config: PathBuf,
 }
 
-/// Parses durations like `30s`, `2m`, `500ms`.
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration like 30s or 2m: {e}"))
-}
-
-/// Formats a count with thousands separators.
-pub fn fmt_count(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
+/// The tooling's errors (generators, embedded broker) as the CLI reports
+/// them: the same variants, so the same one-line messages.
+impl From<switchboard_tools::ToolsError> for crate::PipelineError {
+    fn from(e: switchboard_tools::ToolsError) -> Self {
+        use switchboard_tools::ToolsError as T;
+        match e {
+            T::Kafka(e) => Self::Kafka(e),
+            T::Io { path, source } => Self::Io { path, source },
+            T::Arrow(e) => Self::Arrow(e),
+            T::Parquet(e) => Self::Parquet(e),
+            T::Runtime(s) => Self::Runtime(s),
         }
-        out.push(c);
     }
-    out
 }
 
 /// Runs a parsed command.
@@ -92,14 +89,6 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn counts_are_grouped() {
-        assert_eq!(fmt_count(0), "0");
-        assert_eq!(fmt_count(999), "999");
-        assert_eq!(fmt_count(1000), "1,000");
-        assert_eq!(fmt_count(1234567), "1,234,567");
-    }
 
     #[test]
     fn cli_parses() {

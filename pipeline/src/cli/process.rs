@@ -28,12 +28,11 @@ use switchboard_operators::correlate::{parse_contact, ContactEvent, RenderedEven
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
-use switchboard_operators::severity::Severity;
 
 use crate::config::{prefix_key, Config};
-use crate::downstream::StatefulOperators;
 use crate::error::{PipelineError, Result};
-use crate::topology::Enricher;
+use crate::stage::stateful::StatefulOperators;
+use crate::stage::stateless::Enricher;
 
 /// `process` arguments.
 #[derive(Debug, Args)]
@@ -151,7 +150,7 @@ fn load_join(config: &Config, dir: &Path) -> Result<IdentityJoin> {
 pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSummary> {
     let mut summary = ProcessSummary::default();
     let enricher = Enricher::build(config)?;
-    let severity = Severity::new(&config.severity).map_err(|e| prefix_key("severity", e))?;
+    let severity = config.build_severity()?;
     let join = load_join(config, &args.crm)?;
     let mut ops = StatefulOperators::build(config)?;
     let dlq_path = args
@@ -167,29 +166,12 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
     let mut inc = create(&inc_path)?;
 
     // Contacts: all read first, ordered by time then line.
-    let mut contacts: Vec<(i64, u64, ContactEvent)> = Vec::new();
-    if let Some(path) = &args.contacts {
-        let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
-        for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
-            let line = line.map_err(|e| PipelineError::io(path, e))?;
-            let line = line.strip_suffix(b"\r").unwrap_or(&line);
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            summary.contact_lines += 1;
-            match parse_contact(line) {
-                Ok(ev) => contacts.push((ev.occurred_at_ms, i as u64 + 1, ev)),
-                Err(rej) => {
-                    *summary.dlq.entry(rej.reason.to_string()).or_default() += 1;
-                    let rec = json!({"input": path.display().to_string(), "line": i + 1,
-                        "reason": rej.reason, "detail": rej.detail});
-                    write_line(&mut dlq, &dlq_path, rec.to_string().as_bytes())?;
-                }
-            }
-        }
+    let mut contacts = match &args.contacts {
+        Some(path) => read_contacts(path, &mut dlq, &dlq_path, &mut summary)?,
+        None => Vec::new(),
     }
-    contacts.sort_by_key(|c| (c.0, c.1));
-    let mut contacts = contacts.into_iter().map(|(_, _, c)| c).peekable();
+    .into_iter()
+    .peekable();
 
     let mut parser = MentionParser::new(config.parse.build());
     let max_rows = config.source.max_batch_rows;
@@ -236,29 +218,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         } else {
             batch
         };
-        // Interleave contacts with the rows by time: a contact goes before
-        // the first row (in file order) whose event time is at or after it.
-        let times = event_times(&batch);
-        let mut start = 0;
-        let mut due: Vec<ContactEvent> = Vec::new();
-        let mut segments: Vec<(RecordBatch, Vec<ContactEvent>)> = Vec::new();
-        for (i, t) in times.iter().enumerate() {
-            if contacts.peek().is_some_and(|c| c.occurred_at_ms <= *t) {
-                if i > start || !due.is_empty() {
-                    segments.push((batch.slice(start, i - start), std::mem::take(&mut due)));
-                }
-                start = i;
-                while let Some(c) = contacts.next_if(|c| c.occurred_at_ms <= *t) {
-                    due.push(c);
-                }
-            }
-        }
-        segments.push((batch.slice(start, batch.num_rows() - start), due));
-        if done {
-            // Contacts after the last mention.
-            let rest: Vec<ContactEvent> = contacts.by_ref().collect();
-            segments.push((batch.slice(0, 0), rest));
-        }
+        let segments = interleave(&batch, &mut contacts, done);
         for (seg, due) in segments {
             let p = ops.process(&seg, &due, std::mem::take(&mut events))?;
             summary.spam += p.spam;
@@ -291,6 +251,69 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         w.flush().map_err(|e| PipelineError::io(p, e))?;
     }
     Ok(summary)
+}
+
+/// Reads the contact events of `path`, ordered by time then line; the
+/// lines that are not contact events go to the DLQ file.
+fn read_contacts(
+    path: &Path,
+    dlq: &mut impl Write,
+    dlq_path: &Path,
+    summary: &mut ProcessSummary,
+) -> Result<Vec<ContactEvent>> {
+    let mut contacts: Vec<(i64, u64, ContactEvent)> = Vec::new();
+    let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
+    for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+        let line = line.map_err(|e| PipelineError::io(path, e))?;
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        summary.contact_lines += 1;
+        match parse_contact(line) {
+            Ok(ev) => contacts.push((ev.occurred_at_ms, i as u64 + 1, ev)),
+            Err(rej) => {
+                *summary.dlq.entry(rej.reason.to_string()).or_default() += 1;
+                let rec = json!({"input": path.display().to_string(), "line": i + 1,
+                    "reason": rej.reason, "detail": rej.detail});
+                write_line(dlq, dlq_path, rec.to_string().as_bytes())?;
+            }
+        }
+    }
+    contacts.sort_by_key(|c| (c.0, c.1));
+    Ok(contacts.into_iter().map(|(_, _, c)| c).collect())
+}
+
+/// Interleaves contacts with the rows of `batch` by time: a contact goes
+/// before the first row (in file order) whose event time is at or after
+/// it; with `done` (the last batch), the rest after it.
+fn interleave(
+    batch: &RecordBatch,
+    contacts: &mut std::iter::Peekable<std::vec::IntoIter<ContactEvent>>,
+    done: bool,
+) -> Vec<(RecordBatch, Vec<ContactEvent>)> {
+    let times = event_times(batch);
+    let mut start = 0;
+    let mut due: Vec<ContactEvent> = Vec::new();
+    let mut segments: Vec<(RecordBatch, Vec<ContactEvent>)> = Vec::new();
+    for (i, t) in times.iter().enumerate() {
+        if contacts.peek().is_some_and(|c| c.occurred_at_ms <= *t) {
+            if i > start || !due.is_empty() {
+                segments.push((batch.slice(start, i - start), std::mem::take(&mut due)));
+            }
+            start = i;
+            while let Some(c) = contacts.next_if(|c| c.occurred_at_ms <= *t) {
+                due.push(c);
+            }
+        }
+    }
+    segments.push((batch.slice(start, batch.num_rows() - start), due));
+    if done {
+        // Contacts after the last mention.
+        let rest: Vec<ContactEvent> = contacts.by_ref().collect();
+        segments.push((batch.slice(0, 0), rest));
+    }
+    segments
 }
 
 fn event_times(batch: &RecordBatch) -> Vec<i64> {

@@ -14,12 +14,7 @@ use crate::topology::Pipeline;
 /// Runs the pipeline until a termination signal.
 pub fn run(args: super::RunArgs) -> crate::Result<()> {
     let config = Config::load(&args.config)?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .thread_name("sb-io")
-        .build()
-        .map_err(|e| crate::PipelineError::Runtime(format!("tokio runtime: {e}")))?;
+    let rt = metrics::io_runtime()?;
     let handle = metrics::install();
     let health = Health::new();
     if !config.metrics.addr.is_empty() {
@@ -56,11 +51,10 @@ pub fn run(args: super::RunArgs) -> crate::Result<()> {
     }
     let pipeline = Pipeline::build(&config, health)?;
     let stats = pipeline.stats();
-    let totals = pipeline.work_item_totals();
     let result = pipeline.run(stop, None);
     // One line with what this instance did, for operators and for the
     // multi-process tests that account for every input record.
-    let t = totals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let t = stats.work_items();
     let events: u64 = t.by_action.values().sum();
     info!(
         records_in = stats.records_in.load(Ordering::Relaxed),

@@ -15,8 +15,8 @@ use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
 use switchboard_operators::spam::{SpamDetector, SpamInput};
 
-use crate::config::{prefix_key, Config};
-use crate::topology::Enricher;
+use crate::config::Config;
+use crate::stage::stateless::Enricher;
 
 /// `score` arguments.
 #[derive(Debug, Args)]
@@ -33,7 +33,7 @@ pub fn run(args: ScoreArgs) -> crate::Result<()> {
         None => Config::default(),
     };
     let enricher = Enricher::build(&config)?;
-    let mut spam = SpamDetector::new(config.spam.clone()).map_err(|e| prefix_key("spam", e))?;
+    let mut spam = config.build_spam()?;
     let mut parser = MentionParser::new(config.parse.build());
     let stdin = std::io::stdin();
     let stdout = std::io::stdout();

@@ -20,10 +20,10 @@ use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use switchboard_operators::correlate::Correlator;
 use tracing::{info, warn};
 
+use super::identity_updates::UpdatesContext;
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
 use crate::metrics as m;
-use crate::source::identity_updates::UpdatesContext;
 
 /// Key of the per-partition max-event-time record (no state key starts with
 /// `_`).

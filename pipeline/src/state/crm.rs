@@ -1,6 +1,6 @@
 //! CRM state of the identity join: the snapshot versions in service (hot
 //! reloaded from the snapshot directory) and the identity updates applied on
-//! top of them (read by [`crate::source::identity_updates`]).
+//! top of them (read by [`super::identity_updates`]).
 //!
 //! [`CrmState::start`] loads the newest `identity.keep_versions` versions,
 //! starts the updates reader and waits (bounded) until it has read the
@@ -29,10 +29,10 @@ use switchboard_operators::identity_join::{
 };
 use tracing::{info, warn};
 
+use super::identity_updates::UpdatesReader;
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
 use crate::metrics as m;
-use crate::source::identity_updates::UpdatesReader;
 
 /// Lookup totals since start, for progress lines, summaries and tests (the
 /// Prometheus counters carry the same facts).

@@ -1,31 +1,6 @@
-//! Synthetic data and load generator (`switchboard generate …`, `demo`).
-//!
-//! - [`crm`]: a CRM snapshot (`customers.parquet`, `identities.parquet`)
-//!   whose every value is a pure function of `(seed, customer index)`;
-//! - [`mentions`]: an infinite, seed-deterministic mention firehose in all
-//!   supported formats, with ground truth ([`Expect`]) per record;
-//! - [`contacts`]: CRM contact events with consistent case lifecycles for
-//!   the same customers;
-//! - [`kafka`]: produces any of the above to a Kafka topic, optionally
-//!   paced to a rate.
-//!
-//! Using the same `seed` and `customers` for the CRM snapshot, the mentions
-//! and the contacts makes ~80 % of mention authors and all contact events
-//! join real customers.
+//! The skewed customer choice the mention and contact generators share.
 
-pub mod contacts;
-pub mod crm;
-mod enc;
-pub mod kafka;
-pub mod mentions;
-mod text;
-
-pub use contacts::{write_contacts_jsonl, ContactEvent, ContactGenConfig, ContactGenerator};
-pub use crm::{write_crm_snapshot, CrmGenConfig, IdentityKind};
-pub use kafka::{produce_to_topic, KafkaRecord};
-pub use mentions::{
-    write_mentions_jsonl, Expect, GeneratedRecord, MentionGenConfig, MentionGenerator,
-};
+use super::enc::h3;
 
 /// Skewed customer choice shared by the mention and contact generators, so
 /// that the customers who post most also call most: with `u` uniform in
@@ -58,7 +33,7 @@ impl Skew {
         Self {
             n,
             mult,
-            off: enc::h3(seed, 0, 0x21FF) % n,
+            off: h3(seed, 0, 0x21FF) % n,
         }
     }
 
@@ -87,7 +62,7 @@ mod tests {
         }
         let s = Skew::new(9, 100_000);
         let mut counts = std::collections::HashMap::new();
-        let mut rng = super::enc::Rng::new(1);
+        let mut rng = crate::generate::enc::Rng::new(1);
         for _ in 0..100_000 {
             *counts.entry(s.pick(rng.f64())).or_insert(0u32) += 1;
         }

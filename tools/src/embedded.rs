@@ -75,7 +75,7 @@ impl EmbeddedKafka {
         for p in 0..partitions {
             let (low, _) = probe.fetch_watermarks(topic, p, std::time::Duration::from_secs(10))?;
             if low > 0 {
-                return Err(crate::PipelineError::Runtime(format!(
+                return Err(crate::ToolsError::Runtime(format!(
                     "the embedded broker deleted {low} records of {topic}[{p}] (it keeps about 5 MB per partition): use more partitions or fewer records"
                 )));
             }
@@ -83,18 +83,11 @@ impl EmbeddedKafka {
         Ok(())
     }
 
-    /// Creates every topic of a config (mentions with `partitions`, the rest with 1… or `partitions`).
-    pub fn create_topics(
-        &self,
-        topics: &crate::config::TopicsConfig,
-        partitions: i32,
-    ) -> Result<()> {
-        self.create_topic(&topics.mentions, partitions)?;
-        self.create_topic(&topics.dlq, partitions)?;
-        self.create_topic(&topics.crm_contacts, partitions)?;
-        self.create_topic(&topics.crm_identity_updates, partitions)?;
-        self.create_topic(&topics.work_items, partitions)?;
-        self.create_topic(&topics.incidents, 1)?;
+    /// Creates each topic of `names` with `partitions` partitions.
+    pub fn create_topics(&self, names: &[&str], partitions: i32) -> Result<()> {
+        for name in names {
+            self.create_topic(name, partitions)?;
+        }
         Ok(())
     }
 }

@@ -12,7 +12,7 @@ use rdkafka::ClientContext;
 
 use super::contacts::ContactEvent;
 use super::mentions::GeneratedRecord;
-use crate::error::{PipelineError, Result};
+use crate::error::{Result, ToolsError};
 
 /// A record that can be produced: an optional key and a payload.
 pub trait KafkaRecord {
@@ -167,7 +167,7 @@ fn produce_with_config<R: KafkaRecord>(
                 }
                 Err((e, _)) => {
                     let _ = producer.flush(Duration::from_secs(5));
-                    return Err(PipelineError::Kafka(e));
+                    return Err(ToolsError::Kafka(e));
                 }
             }
         }
@@ -187,13 +187,13 @@ fn produce_with_config<R: KafkaRecord>(
             .ok()
             .and_then(|e| e.clone())
             .unwrap_or_default();
-        return Err(PipelineError::Runtime(format!(
+        return Err(ToolsError::Runtime(format!(
             "{failed} of {sent} records to topic `{topic}` failed delivery (first error: {first})"
         )));
     }
     flushed?;
     if delivered < sent {
-        return Err(PipelineError::Runtime(format!(
+        return Err(ToolsError::Runtime(format!(
             "only {delivered} of {sent} records to topic `{topic}` were confirmed delivered"
         )));
     }

@@ -17,7 +17,7 @@ use std::path::Path;
 
 use super::crm::customer_id;
 use super::enc::{mix, push_json_str, push_rfc3339_ms, Rng};
-use crate::error::{PipelineError, Result};
+use crate::error::{Result, ToolsError};
 
 /// Settings of the contact generator.
 #[derive(Debug, Clone)]
@@ -165,7 +165,7 @@ pub struct ContactGenerator {
     rng: Rng,
     clock_ms: f64,
     story_interval_ms: f64,
-    skew: super::Skew,
+    skew: super::skew::Skew,
     stories: Vec<Option<Story>>,
     free: Vec<usize>,
     due: BinaryHeap<Reverse<Due>>,
@@ -187,7 +187,7 @@ impl ContactGenerator {
             rng: Rng::new(mix(cfg.seed ^ 0x636F_6E74_6163_7473)),
             clock_ms: cfg.start_ms as f64,
             story_interval_ms,
-            skew: super::Skew::new(cfg.seed, cfg.customers),
+            skew: super::skew::Skew::new(cfg.seed, cfg.customers),
             cfg,
             stories: Vec::new(),
             free: Vec::new(),
@@ -369,16 +369,16 @@ impl Iterator for ContactGenerator {
 /// Writes `count` contact events to `path`, one JSON object per line;
 /// returns the number of lines written.
 pub fn write_contacts_jsonl(path: &Path, count: u64, cfg: &ContactGenConfig) -> Result<u64> {
-    let file = File::create(path).map_err(|e| PipelineError::io(path, e))?;
+    let file = File::create(path).map_err(|e| ToolsError::io(path, e))?;
     let mut w = BufWriter::with_capacity(1 << 20, file);
     let mut n = 0u64;
     for ev in ContactGenerator::new(cfg.clone()).take(count as usize) {
         w.write_all(&ev.payload)
-            .map_err(|e| PipelineError::io(path, e))?;
-        w.write_all(b"\n").map_err(|e| PipelineError::io(path, e))?;
+            .map_err(|e| ToolsError::io(path, e))?;
+        w.write_all(b"\n").map_err(|e| ToolsError::io(path, e))?;
         n += 1;
     }
-    w.flush().map_err(|e| PipelineError::io(path, e))?;
+    w.flush().map_err(|e| ToolsError::io(path, e))?;
     Ok(n)
 }
 

@@ -1,0 +1,286 @@
+//! Configuration: serde structs with `deny_unknown_fields`, units in names,
+//! loaded from TOML with environment overrides (`SWITCHBOARD__KAFKA__BROKERS`
+//! overrides `kafka.brokers`), validated so that every error names its key.
+//! The runtime objects are built from these structs, never the reverse.
+
+use std::path::Path;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+
+use switchboard_operators::classify::ClassifyConfig;
+use switchboard_operators::correlate::CorrelateConfig;
+use switchboard_operators::incident::IncidentConfig;
+use switchboard_operators::language::LanguageConfig;
+use switchboard_operators::route::RouteConfig;
+use switchboard_operators::severity::SeverityConfig;
+use switchboard_operators::spam::SpamConfig;
+
+use crate::error::{PipelineError, Result};
+
+mod operators;
+mod sections;
+mod validate;
+
+pub use sections::{
+    Delivery, IdentitySection, KafkaConfig, MetricsConfig, ParseSection, PipelineSection,
+    SentimentSection, SinkConfig, SourceConfig, TopicsConfig,
+};
+/// The whole Switchboard configuration.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Kafka connection and client settings.
+    pub kafka: KafkaConfig,
+    /// Topic names.
+    pub topics: TopicsConfig,
+    /// The mention source (consumer threads, batching).
+    pub source: SourceConfig,
+    /// The parse operator.
+    pub parse: ParseSection,
+    /// The sentiment operator (VADER, or VADER plus the telco layer).
+    pub sentiment: SentimentSection,
+    /// The category classifier (phrase rules).
+    pub classify: ClassifyConfig,
+    /// Spam and bot heuristics.
+    pub spam: SpamConfig,
+    /// Language detection.
+    pub language: LanguageConfig,
+    /// The identity join: CRM snapshots and identity updates.
+    pub identity: IdentitySection,
+    /// Severity scoring: points, priority, P1–P4, SLAs.
+    pub severity: SeverityConfig,
+    /// Regional outage incident detection.
+    pub incident: IncidentConfig,
+    /// Routing rules (SQL predicates) and the taxonomy's default queues.
+    pub route: RouteConfig,
+    /// Correlation: contacts window, one work item per customer issue.
+    pub correlate: CorrelateConfig,
+    /// Output producers.
+    pub sink: SinkConfig,
+    /// Wiring between stages.
+    pub pipeline: PipelineSection,
+    /// Metrics and health endpoints.
+    pub metrics: MetricsConfig,
+}
+impl Config {
+    /// Loads a config file (TOML) with `SWITCHBOARD__…` environment overrides,
+    /// then validates it.
+    pub fn load(path: &Path) -> Result<Config> {
+        if !path.is_file() {
+            return Err(PipelineError::ConfigLoad(format!(
+                "config file {}: not found or not a file",
+                path.display()
+            )));
+        }
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Toml::file(path))
+            .merge(Env::prefixed("SWITCHBOARD__").split("__"));
+        Self::extract(figment)
+    }
+
+    /// Defaults with `SWITCHBOARD__…` environment overrides (no file).
+    pub fn from_env() -> Result<Config> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default()))
+                .merge(Env::prefixed("SWITCHBOARD__").split("__")),
+        )
+    }
+
+    /// Parses a TOML string (no environment), then validates it.
+    pub fn from_toml_str(text: &str) -> Result<Config> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn extract(figment: Figment) -> Result<Config> {
+        let config: Config = figment.extract().map_err(|e| {
+            let msgs: Vec<String> = e.into_iter().map(describe_figment_error).collect();
+            PipelineError::ConfigLoad(msgs.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// The librdkafka properties common to every client.
+    pub fn client_properties(&self) -> rdkafka::ClientConfig {
+        let mut c = rdkafka::ClientConfig::new();
+        c.set("bootstrap.servers", &self.kafka.brokers)
+            .set("client.id", &self.kafka.client_id);
+        for (k, v) in &self.kafka.properties {
+            c.set(k, v);
+        }
+        c
+    }
+
+    /// Sets a librdkafka property that `[kafka.properties]` may override:
+    /// Switchboard's default, unless the config gives the key itself.
+    pub fn client_default(
+        &self,
+        c: &mut rdkafka::ClientConfig,
+        key: &str,
+        value: impl Into<String>,
+    ) {
+        if !self.kafka.properties.contains_key(key) {
+            c.set(key, value);
+        }
+    }
+}
+/// Prefixes an operator's config error key with its section name, unless the
+/// operator already did.
+pub fn prefix_key(section: &str, e: switchboard_operators::OperatorError) -> PipelineError {
+    match e {
+        switchboard_operators::OperatorError::Config { key, reason } => {
+            let key = if key.starts_with(section) {
+                key
+            } else {
+                format!("{section}.{key}")
+            };
+            PipelineError::Config { key, reason }
+        }
+        other => PipelineError::Operator(other),
+    }
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    let key = e.path.join(".");
+    let kind = e.kind.to_string();
+    let origin = e
+        .metadata
+        .as_ref()
+        .map(|m| m.name.to_string())
+        .unwrap_or_default();
+    let mut s = if key.is_empty() {
+        kind
+    } else {
+        format!("config key `{key}`: {kind}")
+    };
+    if !origin.is_empty() {
+        s.push_str(&format!(" (from {origin})"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_round_trip() {
+        let c = Config::default();
+        c.validate().unwrap();
+        let text = toml::to_string(&c).unwrap();
+        assert_eq!(Config::from_toml_str(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::from_toml_str("[kafka]\nbrokerz = \"x:1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("brokerz"), "{err}");
+        assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::from_toml_str("[source]\nmax_batch_rows = \"lots\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("source.max_batch_rows"), "{err}");
+    }
+
+    #[test]
+    fn semantic_errors_name_the_key() {
+        for (toml, key) in [
+            ("[kafka]\nbrokers = \"nohost\"\n", "kafka.brokers"),
+            (
+                "[kafka]\nauto_offset_reset = \"middle\"\n",
+                "kafka.auto_offset_reset",
+            ),
+            (
+                "[kafka.properties]\n\"enable.auto.commit\" = \"true\"\n",
+                "kafka.properties.\"enable.auto.commit\"",
+            ),
+            ("[topics]\ndlq = \"mentions\"\n", "topics.dlq"),
+            ("[identity]\nkeep_versions = 0\n", "identity.keep_versions"),
+            (
+                "[identity]\ndefault_country_code = \"+44\"\n",
+                "identity.default_country_code",
+            ),
+            (
+                "[identity]\npoll_interval_ms = 0\n",
+                "identity.poll_interval_ms",
+            ),
+            (
+                "[topics]\nwork_items = \"bad topic\"\n",
+                "topics.work_items",
+            ),
+            ("[source]\nmax_batch_rows = 0\n", "source.max_batch_rows"),
+            ("[metrics]\naddr = \"localhost\"\n", "metrics.addr"),
+            ("[sink]\ncompression = \"brotli\"\n", "sink.compression"),
+            (
+                "[pipeline]\ndelivery = \"exactly_once\"\n",
+                "pipeline.delivery",
+            ),
+            (
+                "[kafka.properties]\n\"transactional.id\" = \"x\"\n",
+                "transactional.id",
+            ),
+        ] {
+            let err = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure signature
+    fn env_overrides_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[kafka]\nbrokers = \"a:1\"\n").unwrap();
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("SWITCHBOARD__KAFKA__BROKERS", "b:2");
+            let c = Config::load(&path).unwrap();
+            assert_eq!(c.kafka.brokers, "b:2");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn delivery_modes_parse() {
+        let c =
+            Config::from_toml_str("[pipeline]\nkeyed_stage = true\ndelivery = \"exactly_once\"\n")
+                .unwrap();
+        assert_eq!(c.pipeline.delivery, Delivery::ExactlyOnce);
+        assert_eq!(Config::default().pipeline.delivery, Delivery::AtLeastOnce);
+        let err = Config::from_toml_str("[pipeline]\ndelivery = \"at_most_once\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pipeline.delivery"), "{err}");
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(Path::new("/nonexistent/switchboard.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("/nonexistent/switchboard.toml"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    #[test]
+    fn shipped_example_config_is_valid() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../deploy/switchboard.example.toml"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let c = super::Config::from_toml_str(&text).unwrap();
+        assert_eq!(c.metrics.addr, "0.0.0.0:9898");
+    }
+}

@@ -1,0 +1,261 @@
+//! The keyed worker's input: per assigned partition, its stateful
+//! operators (restored from the changelog when the partition is new to the
+//! worker), fed the partition's mention batches and contacts in arrival
+//! order; what they produce goes through the [`Emitter`]. Checkpoints and
+//! transactions are `checkpoint.rs`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::Schema;
+use arrow::record_batch::RecordBatch;
+use switchboard_operators::correlate::ContactEvent;
+use switchboard_operators::parse::DlqReason;
+use switchboard_operators::repartition::decode_ipc;
+use tracing::{error, warn};
+
+use super::{events_tp, Input, KeyedShared, KeyedWorker, Part, RESTORE_TIMEOUT};
+use crate::metrics as m;
+use crate::source::batch::MessageBatch;
+use crate::source::kafka::WorkerHandler;
+use crate::stage::emit::{Emitter, Sinks};
+use crate::stage::parse_worker::{dlq_record, read_contact};
+use crate::stage::stateful::StatefulOperators;
+use crate::state::changelog;
+use crate::state::offsets::{note_next_offset, Ack, OffsetTracker};
+
+impl KeyedWorker {
+    /// Worker `index`, with no partitions yet.
+    pub fn new(shared: Arc<KeyedShared>, index: usize) -> Self {
+        let txn = shared.transactions.as_ref().and_then(|t| {
+            let outputs = t
+                .outputs
+                .lock()
+                .expect("outputs poisoned")
+                .get_mut(index)?
+                .take()?;
+            Some((outputs, t.group.clone()))
+        });
+        let (out, txn_group) = match txn {
+            Some((o, g)) => (o, Some(g)),
+            None => (shared.outputs.clone(), None),
+        };
+        let events = OffsetTracker::new();
+        events.assign([events_tp()]);
+        let interval_ack = events.begin(&[(events_tp(), 1)]);
+        let checkpoint_every = Duration::from_millis(shared.config.pipeline.checkpoint_interval_ms);
+        let drain_timeout = Duration::from_millis(shared.config.source.drain_timeout_ms);
+        let emitter = Emitter::new(shared.stats.clone());
+        Self {
+            shared,
+            parts: BTreeMap::new(),
+            events,
+            interval: 1,
+            interval_ack,
+            input_acks: Vec::new(),
+            last_checkpoint: Instant::now(),
+            checkpoint_every,
+            pending: VecDeque::new(),
+            events_done: 0,
+            inputs: Vec::new(),
+            offsets: Vec::new(),
+            dlq_pending: Vec::new(),
+            emitter,
+            empty: RecordBatch::new_empty(Arc::new(Schema::empty())),
+            changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
+            drain_timeout,
+            out,
+            txn_group,
+            txn_offsets: Vec::new(),
+            poisoned: BTreeMap::new(),
+            txn_failures: 0,
+        }
+    }
+
+    pub(super) fn generation(&self, tracker: &OffsetTracker, p: i32) -> Option<u64> {
+        tracker
+            .generation(&(self.shared.repartition_topic.clone(), p))
+            .or_else(|| tracker.generation(&(self.shared.contacts_topic.clone(), p)))
+    }
+
+    /// The partition's operators, restored from the changelog when the
+    /// partition is new to this worker or was assigned again since.
+    fn part(&mut self, tracker: &OffsetTracker, p: i32) -> Option<&mut Part> {
+        let generation = self.generation(tracker, p)?;
+        let fresh = self
+            .parts
+            .get(&p)
+            .is_some_and(|x| x.generation == generation);
+        if !fresh {
+            self.parts.remove(&p);
+            let mut ops = match StatefulOperators::build(&self.shared.config) {
+                Ok(ops) => ops,
+                Err(e) => {
+                    error!(error = %e, partition = p, "cannot build the stateful operators");
+                    return None;
+                }
+            };
+            ops.correlator_mut().set_track_dirty(true);
+            if let Err(e) = changelog::restore(
+                &self.shared.config,
+                p,
+                ops.correlator_mut(),
+                RESTORE_TIMEOUT,
+            ) {
+                error!(error = %e, partition = p, "state restore failed; input not acknowledged");
+                return None;
+            }
+            self.parts.insert(p, Part { ops, generation });
+            metrics::gauge!(m::STATE_PARTITIONS).set(self.parts.len() as f64);
+        }
+        self.parts.get_mut(&p)
+    }
+
+    /// Runs one partition's consecutive inputs through its operators.
+    fn process(
+        &mut self,
+        tracker: &OffsetTracker,
+        p: i32,
+        batch: Option<RecordBatch>,
+        contacts: &[ContactEvent],
+        ack: &Ack,
+    ) {
+        let batch = batch.unwrap_or_else(|| self.empty.clone());
+        if self
+            .poisoned
+            .get(&p)
+            .is_some_and(|g| Some(*g) == self.generation(tracker, p))
+        {
+            ack.fail();
+            return;
+        }
+        let events = self.emitter.take_events();
+        let Some(part) = self.part(tracker, p) else {
+            ack.fail();
+            return;
+        };
+        let processed = match part.ops.process(&batch, contacts, events) {
+            Ok(x) => x,
+            Err(e) => {
+                error!(error = %e, partition = p, "keyed stage failed; batch not acknowledged");
+                ack.fail();
+                return;
+            }
+        };
+        let sinks = Sinks {
+            work_items: Some(&self.out.work_items),
+            incidents: Some(&self.out.incidents),
+        };
+        self.emitter
+            .emit(batch.num_rows(), processed, sinks, &self.interval_ack);
+    }
+}
+
+impl WorkerHandler for KeyedWorker {
+    fn on_batch(&mut self, batch: &mut MessageBatch, tracker: &Arc<OffsetTracker>) {
+        self.inputs.clear();
+        self.offsets.clear();
+        let contacts_topic = self.shared.contacts_topic.clone();
+        let stats = self.shared.stats.clone();
+        batch.for_each(|msg, topic| match msg {
+            Ok(msg) => {
+                note_next_offset(&mut self.offsets, &mut 0, topic, msg.partition, msg.offset + 1);
+                if **topic == *contacts_topic {
+                    if let Some(ev) = read_contact(&msg, topic, &stats, &mut self.dlq_pending) {
+                        self.inputs.push((msg.partition, Input::Contact(ev)));
+                    }
+                } else {
+                    match decode_ipc(msg.payload) {
+                        Ok(batches) => self.inputs.extend(
+                            batches
+                                .into_iter()
+                                .map(|b| (msg.partition, Input::Mentions(b))),
+                        ),
+                        Err(e) => {
+                            // Only Switchboard writes this topic: a record it
+                            // cannot read is a fault, kept for inspection.
+                            warn!(error = %e, partition = msg.partition, offset = msg.offset, "unreadable repartition record to the DLQ");
+                            self.dlq_pending.push(dlq_record(
+                                &msg,
+                                topic,
+                                DlqReason::UnknownFormat,
+                                format!("repartition record: {e}"),
+                            ));
+                        }
+                    }
+                }
+            }
+            Err((code, text)) => {
+                stats.fetch_error();
+                warn!(code, error = %text, "consumer error in keyed fetch stream");
+            }
+        });
+        if self.offsets.is_empty() {
+            return;
+        }
+        let ack = tracker.begin(&self.offsets);
+        if self.txn_group.is_some() {
+            for (tp, next) in &self.offsets {
+                if let Some(g) = tracker.generation(tp) {
+                    self.txn_offsets.push((tp.clone(), *next, g));
+                }
+            }
+        }
+        for rec in self.dlq_pending.drain(..) {
+            self.out.dlq.send(&rec, ack.clone());
+        }
+        // Per partition, in arrival order: contacts queue up until the next
+        // mention batch of the partition (they were read before it).
+        let inputs = std::mem::take(&mut self.inputs);
+        let mut contacts: BTreeMap<i32, Vec<ContactEvent>> = BTreeMap::new();
+        for (p, input) in inputs {
+            match input {
+                Input::Contact(ev) => contacts.entry(p).or_default().push(ev),
+                Input::Mentions(b) => {
+                    let before = contacts.remove(&p).unwrap_or_default();
+                    self.process(tracker, p, Some(b), &before, &ack);
+                }
+            }
+        }
+        for (p, cs) in contacts {
+            self.process(tracker, p, None, &cs, &ack);
+        }
+        self.input_acks.push(ack);
+    }
+
+    fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
+        if now.duration_since(self.last_checkpoint) >= self.checkpoint_every {
+            self.forget_revoked(tracker);
+            match self.txn_group.clone() {
+                Some(g) => self.commit_transaction(tracker, &g),
+                None => self.checkpoint(tracker),
+            }
+        }
+        if self.txn_group.is_none() {
+            self.release(tracker);
+        }
+    }
+
+    fn on_stop(&mut self, tracker: &Arc<OffsetTracker>) {
+        if let Some(g) = self.txn_group.clone() {
+            self.commit_transaction(tracker, &g);
+            return;
+        }
+        self.checkpoint(tracker);
+        let deadline = Instant::now() + self.drain_timeout;
+        loop {
+            self.release(tracker);
+            if self.pending.is_empty() || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if !self.pending.is_empty() {
+            warn!(
+                checkpoints = self.pending.len(),
+                "keyed stage stopped with state not yet written; its input will be replayed"
+            );
+        }
+    }
+}
