@@ -16,7 +16,7 @@ use switchboard::embedded::EmbeddedKafka;
 use switchboard::generate::kafka::{produce_to_topic, RawRecord};
 use switchboard::metrics::Health;
 use switchboard::topology::{wait_until, Pipeline};
-use switchboard_operators::identity_join::col as icol;
+use switchboard_operators::schema::col as icol;
 use switchboard_operators::schema::col as mcol;
 
 const V1: &str = "2026-11-20T00-00-00Z";

@@ -8,8 +8,10 @@ use arrow::array::{
 use arrow::datatypes::{Field, Schema};
 use proptest::prelude::*;
 
+use arrow::record_batch::RecordBatch;
+
 use super::*;
-use crate::parse::time::parse_rfc3339;
+use crate::time::{format_rfc3339_ms, parse_rfc3339};
 
 const H: i64 = 3_600_000;
 const MIN: i64 = 60_000;
@@ -604,7 +606,7 @@ fn correlate_same_input_same_events() {
     assert_eq!(ja, jb);
     // Ids are pinned: FNV-1a is stable across builds and runs.
     assert_eq!(a[0].work_item_id, {
-        let id = item::fnv1a64(&[b"c:C1", b"service", b"twitter:1", &0u64.to_le_bytes()]);
+        let id = state::fnv1a64(&[b"c:C1", b"service", b"twitter:1", &0u64.to_le_bytes()]);
         format!("wi-{id:016x}")
     });
 }
@@ -1033,8 +1035,8 @@ proptest! {
     #[test]
     fn correlate_rendered_events_are_serde_json_of_the_events(
         ops in proptest::collection::vec(op(), 1..60),
-        words in proptest::collection::vec(super::item::tests::json_text(), 8),
-        sentiments in proptest::collection::vec(super::item::tests::sentiment(), 8),
+        words in proptest::collection::vec(super::json::tests::json_text(), 8),
+        sentiments in proptest::collection::vec(super::json::tests::sentiment(), 8),
     ) {
         let config = CorrelateConfig {
             quiet_period_ms: 6 * H,
