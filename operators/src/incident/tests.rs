@@ -281,3 +281,43 @@ fn bad_config_names_the_key() {
         }
     }
 }
+
+/// The operator trait gives the verbs' batches and events; a watermark
+/// handed in by the stage closes the open incident without more data.
+#[test]
+fn incident_through_the_stateful_operator_trait() {
+    use crate::operator::{names, StatefulOperator};
+    let rows = scenario();
+    let mut a = IncidentDetector::new(IncidentConfig::default()).unwrap();
+    let mut b = IncidentDetector::new(IncidentConfig::default()).unwrap();
+    assert_eq!(StatefulOperator::name(&b), names::INCIDENT);
+    let mut got = IncidentOutput::default();
+    let mut want = Vec::new();
+    let mut last = 0;
+    // Until the spike opens its incident.
+    for chunk in rows.chunks(64) {
+        let (out_a, o) = a.detect_batch(&batch(chunk)).unwrap();
+        want.extend(o.events);
+        let out_b = b.process_batch(&batch(chunk), &mut got).unwrap();
+        assert_eq!(out_a, out_b);
+        let wm = StatefulOperator::watermark(&b).unwrap();
+        b.on_watermark(wm, &mut got);
+        last = chunk.last().unwrap().t;
+        if b.open_incidents() > 0 {
+            break;
+        }
+    }
+    assert_eq!(got.events, want);
+    assert_eq!(b.open_incidents(), 1);
+    // An hour of silence, told by the stage: the incident closes.
+    b.on_watermark(last + 3_600_000, &mut got);
+    assert_eq!(b.open_incidents(), 0);
+    let closed = got.events.last().unwrap();
+    assert_eq!(closed.action, "closed");
+    assert_eq!(
+        closed.closed_at.as_deref(),
+        Some(format_rfc3339_secs(last + 3_600_000).as_str())
+    );
+    assert!(b.checkpoint().is_empty(), "no durable state");
+    assert!(b.restore("x", None).is_err());
+}

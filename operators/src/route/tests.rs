@@ -460,3 +460,78 @@ fn enriched_schema_matches_the_operators_and_routes_end_to_end() {
         ]
     );
 }
+
+/// The stateless chain built from the config sections and run through
+/// `dyn Operator` gives what the operators' verbs give, with the names of
+/// `operator::names` in pipeline order.
+#[test]
+fn stateless_chain_through_the_operator_trait() {
+    use crate::operator::{names, Operator};
+    let chain: Vec<Box<dyn Operator>> = vec![
+        Box::new(crate::language::LanguageConfig::default().build().unwrap()),
+        Box::new(
+            crate::sentiment::SentimentConfig::default()
+                .build()
+                .unwrap(),
+        ),
+        Box::new(crate::classify::ClassifyConfig::default().build().unwrap()),
+        Box::new(
+            crate::identity_join::IdentityJoinConfig::default()
+                .build()
+                .unwrap(),
+        ),
+        Box::new(crate::severity::SeverityConfig::default().build().unwrap()),
+        Box::new(RouteConfig::default().build().unwrap()),
+    ];
+    let got_names: Vec<&str> = chain.iter().map(|o| o.name()).collect();
+    assert_eq!(
+        got_names,
+        [
+            names::LANGUAGE,
+            names::SENTIMENT,
+            names::CLASSIFY,
+            names::IDENTITY_JOIN,
+            names::SEVERITY,
+            names::ROUTE
+        ]
+    );
+    let input = mention_batch(&[
+        "@BTCare three days without broadband and I'm disabled, this is going to Ofcom",
+        "@EE thank you, brilliant service",
+    ]);
+    let mut got = input.clone();
+    for op in &chain {
+        got = op.process_batch(&got).unwrap();
+    }
+    let b = crate::language::LanguageDetector::new(&Default::default())
+        .unwrap()
+        .detect_batch(&input)
+        .unwrap();
+    let b = crate::sentiment::SentimentAnalyzer::default()
+        .score_batch(&b)
+        .unwrap();
+    let b = crate::classify::Classifier::new(&Default::default())
+        .unwrap()
+        .classify_batch(&b)
+        .unwrap();
+    let b = crate::identity_join::IdentityJoin::new(Default::default())
+        .unwrap()
+        .join_batch(&b)
+        .unwrap();
+    let b = crate::severity::Severity::new(&Default::default())
+        .unwrap()
+        .score_batch(&b)
+        .unwrap();
+    let want = Router::new(&RouteConfig::default())
+        .unwrap()
+        .route_batch(&b)
+        .unwrap();
+    assert_eq!(got, want);
+    // A config that does not build says which key is at fault.
+    let bad = RouteConfig {
+        fallback_queue: "no spaces allowed".into(),
+        ..RouteConfig::default()
+    };
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("route.fallback_queue"), "{err}");
+}

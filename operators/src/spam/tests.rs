@@ -400,3 +400,30 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn spam_through_the_stateful_operator_trait() {
+    use crate::operator::{names, StatefulOperator};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new(col::TEXT, DataType::Utf8, false),
+        Field::new(col::EVENT_TIME, DataType::Int64, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(StringArray::from(vec![
+                "GIVEAWAY follow and rt",
+                "no signal",
+            ])),
+            Arc::new(Int64Array::from(vec![NOW, NOW])),
+        ],
+    )
+    .unwrap();
+    let mut d = det();
+    assert_eq!(StatefulOperator::name(&d), names::SPAM);
+    let out = d.process_batch(&batch, &mut ()).unwrap();
+    assert_eq!(out, det().detect_batch(&batch).unwrap());
+    assert_eq!(StatefulOperator::watermark(&d), None, "no clock");
+    d.on_watermark(NOW, &mut ());
+    assert!(d.checkpoint().is_empty());
+}
