@@ -15,7 +15,7 @@ use switchboard::cli::demo::create_topics;
 use switchboard::config::Config;
 use switchboard::metrics::Health;
 use switchboard::topology::{wait_until, Pipeline};
-use switchboard_operators::identity_join::col as icol;
+use switchboard_operators::schema::col as icol;
 use switchboard_operators::schema::col as mcol;
 use switchboard_tools::embedded::EmbeddedKafka;
 use switchboard_tools::generate::kafka::{produce_to_topic, RawRecord};

@@ -1,23 +1,62 @@
 //! Switchboard operators: pure functions and state machines over Arrow
 //! [`RecordBatch`](arrow::record_batch::RecordBatch)es. No network code lives
-//! here; the runtime in the `switchboard` crate wires these into a topology.
+//! here; the runtime in the `switchboard` crate wires these into stages.
 //!
-//! Data flow (one module per operator):
-//! `parse` → `identity_join` → `sentiment` / `classify` / `spam` / `language`
-//! → `severity` → `correlate` → `route`.
+//! Data flow (one module per operator, in the order the runtime runs them):
+//!
+//! ```text
+//! parse ─► language ─► sentiment ─► classify ─► identity_join ─► severity     (stateless, every source worker)
+//!       ─► [repartition by customer] ─► spam ─► incident ─► route ─► correlate (stateful, one owner)
+//! ```
+//!
+//! Every operator has the one shape of [`operator`]: [`operator::Operator`]
+//! (batch in, batch out) or [`operator::StatefulOperator`] (batches, event
+//! time, checkpoints), a name, and a config that validates itself and
+//! builds it. The modules under "shared" are what operators build on; they
+//! import no operator.
 
-pub mod classify;
-pub mod correlate;
+// ---- shared: what operators build on (they import no operator)
+mod columns;
 pub mod error;
-pub mod identity_join;
-pub mod incident;
-pub mod language;
-pub mod parse;
-pub mod repartition;
-pub mod route;
+pub mod operator;
 pub mod schema;
+mod text;
+pub mod time;
+
+// ---- operators, in data-flow order (rustfmt keeps groups apart)
+
+// Raw record bytes → mention rows.
+pub mod parse;
+
+// Language of each mention.
+pub mod language;
+
+// VADER sentiment with the telco layer.
 pub mod sentiment;
+
+// Categories of the SPEC taxonomy.
+pub mod classify;
+
+// The CRM customer, as of the mention's time.
+pub mod identity_join;
+
+// Points, priority, severity and their reasons.
 pub mod severity;
+
+// The keyed stage's partitioning (by customer).
+pub mod repartition;
+
+// Spam and bot verdicts (a counted drop).
 pub mod spam;
 
+// Regional outage spikes.
+pub mod incident;
+
+// The queue of each mention.
+pub mod route;
+
+// Work items: one per customer issue, revised as it develops.
+pub mod correlate;
+
 pub use error::{OperatorError, Result};
+pub use operator::{EventClock, Operator, StatefulOperator};

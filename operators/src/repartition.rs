@@ -18,9 +18,9 @@ use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 
+use crate::columns::cast_column;
 use crate::error::{OperatorError, Result};
-use crate::identity_join::col as icol;
-use crate::schema::col as mcol;
+use crate::schema::col;
 
 /// Kafka's murmur2 (`org.apache.kafka.common.utils.Utils.murmur2`), the
 /// hash of its default partitioner and of librdkafka's `murmur2_random`.
@@ -62,15 +62,9 @@ pub fn partition_for(key: &[u8], partitions: i32) -> i32 {
     (murmur2(key) & 0x7fff_ffff) % partitions.max(1)
 }
 
+/// The named column as `Utf8` (cast from another type), if present.
 fn utf8(batch: &RecordBatch, name: &str) -> Result<Option<Arc<dyn Array>>> {
-    let Some(c) = batch.column_by_name(name) else {
-        return Ok(None);
-    };
-    Ok(Some(if c.data_type() == &DataType::Utf8 {
-        c.clone()
-    } else {
-        arrow::compute::cast(c, &DataType::Utf8)?
-    }))
+    cast_column(batch, name, &DataType::Utf8)
 }
 
 /// The partition of every row of an enriched batch: by the raw customer id
@@ -84,11 +78,11 @@ pub fn row_partitions(batch: &RecordBatch, partitions: i32) -> Result<Vec<i32>> 
     let need = |name: &str| {
         utf8(batch, name)?.ok_or_else(|| OperatorError::Input(format!("no column `{name}`")))
     };
-    let mention_id = need(mcol::MENTION_ID)?;
-    let channel = need(mcol::CHANNEL)?;
-    let customer = utf8(batch, icol::CUSTOMER_ID)?;
-    let handle = utf8(batch, mcol::AUTHOR_HANDLE)?;
-    let author = utf8(batch, mcol::AUTHOR_ID)?;
+    let mention_id = need(col::MENTION_ID)?;
+    let channel = need(col::CHANNEL)?;
+    let customer = utf8(batch, col::CUSTOMER_ID)?;
+    let handle = utf8(batch, col::AUTHOR_HANDLE)?;
+    let author = utf8(batch, col::AUTHOR_ID)?;
     fn s(a: &Option<Arc<dyn Array>>, i: usize) -> Option<&str> {
         a.as_ref().and_then(|a| {
             let a = a.as_string::<i32>();
@@ -184,10 +178,10 @@ mod tests {
 
     fn batch(rows: &[(Option<&str>, &str, Option<&str>)]) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![
-            Field::new(mcol::MENTION_ID, DataType::Utf8, false),
-            Field::new(mcol::CHANNEL, DataType::Utf8, false),
-            Field::new(mcol::AUTHOR_HANDLE, DataType::Utf8, true),
-            Field::new(icol::CUSTOMER_ID, DataType::Utf8, true),
+            Field::new(col::MENTION_ID, DataType::Utf8, false),
+            Field::new(col::CHANNEL, DataType::Utf8, false),
+            Field::new(col::AUTHOR_HANDLE, DataType::Utf8, true),
+            Field::new(col::CUSTOMER_ID, DataType::Utf8, true),
         ]));
         let ids: Vec<String> = (0..rows.len()).map(|i| format!("twitter:{i}")).collect();
         RecordBatch::try_new(

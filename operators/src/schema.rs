@@ -1,14 +1,22 @@
-//! The Arrow schemas that flow between operators, defined in one place.
+//! The Arrow schemas that flow between operators, and every column name,
+//! defined in one place.
 //!
-//! Every operator reads and writes columns by the names below; the
-//! `col` module holds them as constants so that a rename is a compile error.
+//! Every operator reads and writes columns by the names in [`col`] (a
+//! rename is a compile error); the operators import them from here and
+//! this module imports no operator. Column names are unique across the
+//! enriched batch: an operator that appends a column replaces a column of
+//! the same name.
 
 use std::sync::{Arc, OnceLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 
-/// Column names of the normalized mention schema.
+/// Every column name, grouped by the operator that appends it, in pipeline
+/// order: the mention columns (`parse`), then `language`, `sentiment`,
+/// `classify`, `identity_join`, `severity`, `spam`, `incident`, `route`.
 pub mod col {
+    // ---- parse: the normalized mention schema ([`super::mention_schema`]).
+
     /// The source's own id (tweet id, Facebook comment/post id, envelope id).
     pub const MENTION_ID: &str = "mention_id";
     /// `twitter`, `facebook`, `instagram`, `web_form`, `app_chat`, `email`, `sms`, …
@@ -53,6 +61,107 @@ pub mod col {
     pub const SOURCE_OFFSET: &str = "source_offset";
     /// When Switchboard read the record, UTC.
     pub const INGEST_TIME: &str = "ingest_time";
+
+    // ---- language ([`crate::language::LanguageDetector`]).
+
+    /// ISO 639-1 code (`en`, `cy`, `pl`, …), or the normalised code the source
+    /// gave, or `und`. Utf8, never null.
+    pub const LANGUAGE: &str = "language";
+    /// True when the text is English or undetermined with `default_lang = "en"`.
+    /// Boolean, never null.
+    pub const IS_ENGLISH: &str = "is_english";
+    /// Where the language came from: `given`, `detected` or `undetermined`. Utf8, never null.
+    pub const LANGUAGE_SOURCE: &str = "language_source";
+
+    // ---- sentiment ([`crate::sentiment::SentimentAnalyzer`]); Float32,
+    // null for a null text.
+
+    /// Normalised compound score in [-1, 1] (VADER, rounded to 4 places).
+    pub const SENTIMENT_COMPOUND: &str = "sentiment_compound";
+    /// Proportion of positive sentiment (rounded to 3 places).
+    pub const SENTIMENT_POS: &str = "sentiment_pos";
+    /// Proportion of neutral tokens (rounded to 3 places).
+    pub const SENTIMENT_NEU: &str = "sentiment_neu";
+    /// Proportion of negative sentiment (rounded to 3 places).
+    pub const SENTIMENT_NEG: &str = "sentiment_neg";
+
+    // ---- classify ([`crate::classify::Classifier`]).
+
+    /// Primary category ([`crate::classify::Category::as_str`]), Utf8, never null.
+    pub const CATEGORY: &str = "category";
+    /// Every category that scored, best first, comma-joined (`billing,general_enquiry`);
+    /// Utf8, never null, empty when nothing matched (primary is then `general_enquiry`).
+    pub const CATEGORIES: &str = "categories";
+    /// The matched evidence, `; `-joined: `billing:"overcharged"; network_outage:"no signal"`,
+    /// a negated match is suffixed ` (negated)`. Utf8, never null, empty when nothing matched.
+    pub const CATEGORY_EVIDENCE: &str = "category_evidence";
+
+    // ---- identity_join ([`crate::identity_join::IdentityJoin`]).
+
+    /// Matched customer id (null when unmatched).
+    pub const CUSTOMER_ID: &str = "customer_id";
+    /// Customer segment (null when unmatched).
+    pub const CUSTOMER_SEGMENT: &str = "customer_segment";
+    /// Customer tier (null when unmatched).
+    pub const CUSTOMER_TIER: &str = "customer_tier";
+    /// Customer region (null when unmatched).
+    pub const CUSTOMER_REGION: &str = "customer_region";
+    /// Vulnerable-customer flag (null when unmatched).
+    pub const CUSTOMER_VULNERABLE: &str = "customer_vulnerable";
+    /// Account status (null when unmatched).
+    pub const CUSTOMER_ACCOUNT_STATUS: &str = "customer_account_status";
+    /// True when a customer was found.
+    pub const IDENTITY_MATCHED: &str = "identity_matched";
+    /// How: `twitter:handle`, `facebook:author_id`, `instagram:handle`,
+    /// `email`, `phone`; null when unmatched.
+    pub const IDENTITY_VIA: &str = "identity_via";
+    /// Directory name of the snapshot version used (null if none loaded).
+    pub const IDENTITY_SNAPSHOT: &str = "identity_snapshot";
+    /// Null when matched; else a [`crate::identity_join::MissReason`] string.
+    pub const IDENTITY_MISS_REASON: &str = "identity_miss_reason";
+    /// True when the mention is older than every kept version (the oldest
+    /// was used).
+    pub const IDENTITY_BEFORE_OLDEST_VERSION: &str = "identity_before_oldest_version";
+
+    // ---- severity ([`crate::severity::Severity`]).
+
+    /// The additive score before clamping (sum of the reason lines). Int32, never null.
+    pub const SEVERITY_POINTS: &str = "severity_points";
+    /// `clamp(severity_points, 0, 100)`. UInt8, never null.
+    pub const PRIORITY: &str = "priority";
+    /// `P1` … `P4`. Utf8, never null.
+    pub const SEVERITY: &str = "severity";
+    /// One line per factor, `"+30 vulnerable customer"`. List<Utf8> (items
+    /// non-null), never null, empty when no factor scored.
+    pub const SEVERITY_REASONS: &str = "severity_reasons";
+
+    // ---- spam ([`crate::spam::SpamDetector`]).
+
+    /// True when the mention is spam or from a bot. Boolean, never null.
+    pub const IS_SPAM: &str = "is_spam";
+    /// For spam, the reasons that fired, comma-joined in
+    /// [`crate::spam::reason::ALL`] order (`promo_phrase,promo_with_link,low_reach`);
+    /// null otherwise.
+    pub const SPAM_REASON: &str = "spam_reason";
+
+    // ---- incident ([`crate::incident::IncidentDetector`]).
+
+    /// The open outage incident the mention belongs to (null when none). Utf8.
+    pub const INCIDENT_ID: &str = "incident_id";
+
+    // ---- route ([`crate::route::Router`]).
+
+    /// The queue the mention goes to. Utf8, never null.
+    pub const QUEUE: &str = "queue";
+    /// The name of the rule that matched, or [`crate::route::DEFAULT_RULE`].
+    /// Utf8, never null.
+    pub const ROUTE_RULE: &str = "route_rule";
+
+    // ---- reserved: in the enriched schema so that routing rules can name
+    // it, appended by no operator yet (null).
+
+    /// Id of the open CRM case the mention was folded into, if any.
+    pub const RELATED_CASE_ID: &str = "related_case_id";
 }
 
 /// Timestamp type used for every time column: milliseconds, UTC.
@@ -94,19 +203,10 @@ pub fn mention_schema() -> SchemaRef {
         .clone()
 }
 
-/// Columns the correlator (not yet built) appends; listed here so that the
-/// enriched schema and routing rules can name them now.
-pub mod correlate_col {
-    /// Id of the detected incident (outage spike) the mention belongs to, if any.
-    pub const INCIDENT_ID: &str = "incident_id";
-    /// Id of the open CRM case the mention was folded into, if any.
-    pub const RELATED_CASE_ID: &str = "related_case_id";
-}
-
 /// The **enriched mention schema**: the columns a mention carries when it
 /// reaches routing, i.e. [`mention_schema`] followed by the columns of
-/// `language`, `sentiment`, `classify`, `spam`, `identity_join`, `severity`
-/// and the correlator ([`correlate_col`]), in pipeline order, with the types
+/// `language`, `sentiment`, `classify`, `spam`, `identity_join`, `severity`,
+/// `incident` and [`col::RELATED_CASE_ID`], with the types
 /// and nullability those operators produce. Routing rules
 /// ([`crate::route`]) are compiled against it, so it is the contract for the
 /// column names a `when` predicate may use.
@@ -114,12 +214,7 @@ pub fn enriched_mention_schema() -> SchemaRef {
     static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
     SCHEMA
         .get_or_init(|| {
-            use crate::classify::col as cl;
-            use crate::identity_join::col as id;
-            use crate::language::col as lang;
-            use crate::sentiment as se;
-            use crate::severity::col as sev;
-            use crate::spam::col as sp;
+            use col::*;
             use DataType::{Boolean, Float32, Int32, UInt8, Utf8};
             let mut fields: Vec<Field> = mention_schema()
                 .fields()
@@ -128,35 +223,35 @@ pub fn enriched_mention_schema() -> SchemaRef {
                 .collect();
             let reasons = DataType::List(Arc::new(Field::new("item", Utf8, false)));
             fields.extend([
-                Field::new(lang::LANGUAGE, Utf8, false),
-                Field::new(lang::IS_ENGLISH, Boolean, false),
-                Field::new(lang::LANGUAGE_SOURCE, Utf8, false),
-                Field::new(se::SENTIMENT_COMPOUND, Float32, true),
-                Field::new(se::SENTIMENT_POS, Float32, true),
-                Field::new(se::SENTIMENT_NEU, Float32, true),
-                Field::new(se::SENTIMENT_NEG, Float32, true),
-                Field::new(cl::CATEGORY, Utf8, false),
-                Field::new(cl::CATEGORIES, Utf8, false),
-                Field::new(cl::CATEGORY_EVIDENCE, Utf8, false),
-                Field::new(sp::IS_SPAM, Boolean, false),
-                Field::new(sp::SPAM_REASON, Utf8, true),
-                Field::new(id::CUSTOMER_ID, Utf8, true),
-                Field::new(id::CUSTOMER_SEGMENT, Utf8, true),
-                Field::new(id::CUSTOMER_TIER, Utf8, true),
-                Field::new(id::CUSTOMER_REGION, Utf8, true),
-                Field::new(id::CUSTOMER_VULNERABLE, Boolean, true),
-                Field::new(id::CUSTOMER_ACCOUNT_STATUS, Utf8, true),
-                Field::new(id::IDENTITY_MATCHED, Boolean, false),
-                Field::new(id::IDENTITY_VIA, Utf8, true),
-                Field::new(id::IDENTITY_SNAPSHOT, Utf8, true),
-                Field::new(id::IDENTITY_MISS_REASON, Utf8, true),
-                Field::new(id::IDENTITY_BEFORE_OLDEST_VERSION, Boolean, false),
-                Field::new(sev::SEVERITY_POINTS, Int32, false),
-                Field::new(sev::PRIORITY, UInt8, false),
-                Field::new(sev::SEVERITY, Utf8, false),
-                Field::new(sev::SEVERITY_REASONS, reasons, false),
-                Field::new(correlate_col::INCIDENT_ID, Utf8, true),
-                Field::new(correlate_col::RELATED_CASE_ID, Utf8, true),
+                Field::new(LANGUAGE, Utf8, false),
+                Field::new(IS_ENGLISH, Boolean, false),
+                Field::new(LANGUAGE_SOURCE, Utf8, false),
+                Field::new(SENTIMENT_COMPOUND, Float32, true),
+                Field::new(SENTIMENT_POS, Float32, true),
+                Field::new(SENTIMENT_NEU, Float32, true),
+                Field::new(SENTIMENT_NEG, Float32, true),
+                Field::new(CATEGORY, Utf8, false),
+                Field::new(CATEGORIES, Utf8, false),
+                Field::new(CATEGORY_EVIDENCE, Utf8, false),
+                Field::new(IS_SPAM, Boolean, false),
+                Field::new(SPAM_REASON, Utf8, true),
+                Field::new(CUSTOMER_ID, Utf8, true),
+                Field::new(CUSTOMER_SEGMENT, Utf8, true),
+                Field::new(CUSTOMER_TIER, Utf8, true),
+                Field::new(CUSTOMER_REGION, Utf8, true),
+                Field::new(CUSTOMER_VULNERABLE, Boolean, true),
+                Field::new(CUSTOMER_ACCOUNT_STATUS, Utf8, true),
+                Field::new(IDENTITY_MATCHED, Boolean, false),
+                Field::new(IDENTITY_VIA, Utf8, true),
+                Field::new(IDENTITY_SNAPSHOT, Utf8, true),
+                Field::new(IDENTITY_MISS_REASON, Utf8, true),
+                Field::new(IDENTITY_BEFORE_OLDEST_VERSION, Boolean, false),
+                Field::new(SEVERITY_POINTS, Int32, false),
+                Field::new(PRIORITY, UInt8, false),
+                Field::new(SEVERITY, Utf8, false),
+                Field::new(SEVERITY_REASONS, reasons, false),
+                Field::new(INCIDENT_ID, Utf8, true),
+                Field::new(RELATED_CASE_ID, Utf8, true),
             ]);
             Arc::new(Schema::new(fields))
         })

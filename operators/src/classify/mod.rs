@@ -32,181 +32,31 @@
 //!   highest score, ties broken by [`Category::ALL`] order, and
 //!   `general_enquiry` when nothing scores.
 //!
-//! Batch API: [`Classifier::classify_batch`] reads [`crate::schema::col::TEXT`]
+//! Batch API: [`Classifier::classify_batch`] reads [`col::TEXT`]
 //! and appends [`col::CATEGORY`], [`col::CATEGORIES`], [`col::CATEGORY_EVIDENCE`].
 
+mod config;
 mod rules;
+mod taxonomy;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
-use arrow::array::{Array, ArrayRef, StringBuilder};
+use aho_corasick::AhoCorasick;
+use arrow::array::{ArrayRef, StringBuilder};
 use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
-use serde::{Deserialize, Serialize};
 
+pub use config::ClassifyConfig;
+pub(crate) use taxonomy::check_category;
+pub use taxonomy::{Category, PhraseRule};
+
+use crate::columns::{append_columns, StrColumn};
 use crate::error::{config_err, Result};
-
-/// The phrase automaton of the text operators (classify, severity, spam):
-/// ASCII-case-insensitive, all overlapping matches. A DFA when one can be
-/// built (it scanned tweet-length texts about 1.8× faster than the
-/// contiguous NFA the builder picks for a few hundred phrases: 307 against
-/// 565 ns per text for 561 phrases, at about 0.8 MB), else whatever the
-/// builder picks (a very large configured phrase list).
-pub(crate) fn phrase_automaton<P: AsRef<[u8]>>(
-    patterns: &[P],
-) -> std::result::Result<AhoCorasick, aho_corasick::BuildError> {
-    let mut b = AhoCorasickBuilder::new();
-    b.ascii_case_insensitive(true)
-        .match_kind(MatchKind::Standard);
-    b.kind(Some(AhoCorasickKind::DFA))
-        .build(patterns)
-        .or_else(|_| b.kind(None).build(patterns))
-}
-
-/// Names of the columns appended by [`Classifier::classify_batch`].
-pub mod col {
-    /// Primary category ([`super::Category::as_str`]), Utf8, never null.
-    pub const CATEGORY: &str = "category";
-    /// Every category that scored, best first, comma-joined (`billing,general_enquiry`);
-    /// Utf8, never null, empty when nothing matched (primary is then `general_enquiry`).
-    pub const CATEGORIES: &str = "categories";
-    /// The matched evidence, `; `-joined: `billing:"overcharged"; network_outage:"no signal"`,
-    /// a negated match is suffixed ` (negated)`. Utf8, never null, empty when nothing matched.
-    pub const CATEGORY_EVIDENCE: &str = "category_evidence";
-}
-
-/// The SPEC taxonomy.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Category {
-    /// Mobile network down, no signal, mast, area outage.
-    NetworkOutage,
-    /// Home broadband / landline fault: no internet, router, speeds, drops.
-    BroadbandFault,
-    /// Engineer visits, installations, missed appointments.
-    EngineerAppointment,
-    /// Bills, charges, refunds, direct debits, price rises.
-    Billing,
-    /// Logins, passwords, locked accounts, the app.
-    AccountAccess,
-    /// Cancelling, leaving, PAC/STAC codes, contract ends.
-    SwitchingCancellation,
-    /// Orders, parcels, couriers, SIMs and handsets in the post.
-    Delivery,
-    /// Regulatory or legal threats: Ofcom, ombudsman, solicitors.
-    ComplaintEscalation,
-    /// Thanks and compliments.
-    Praise,
-    /// Questions and everything else.
-    GeneralEnquiry,
-}
-
-impl Category {
-    /// All categories, in SPEC order (also the tie-break order).
-    pub const ALL: [Category; 10] = [
-        Category::NetworkOutage,
-        Category::BroadbandFault,
-        Category::EngineerAppointment,
-        Category::Billing,
-        Category::AccountAccess,
-        Category::SwitchingCancellation,
-        Category::Delivery,
-        Category::ComplaintEscalation,
-        Category::Praise,
-        Category::GeneralEnquiry,
-    ];
-
-    /// Stable snake_case label used in columns, configs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Category::NetworkOutage => "network_outage",
-            Category::BroadbandFault => "broadband_fault",
-            Category::EngineerAppointment => "engineer_appointment",
-            Category::Billing => "billing",
-            Category::AccountAccess => "account_access",
-            Category::SwitchingCancellation => "switching_cancellation",
-            Category::Delivery => "delivery",
-            Category::ComplaintEscalation => "complaint_escalation",
-            Category::Praise => "praise",
-            Category::GeneralEnquiry => "general_enquiry",
-        }
-    }
-
-    /// Index into [`Category::ALL`] and per-category arrays.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Parses a label produced by [`Category::as_str`].
-    pub fn parse(s: &str) -> Option<Category> {
-        Category::ALL.into_iter().find(|c| c.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for Category {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// One phrase rule: any of `phrases` found in a text adds `weight` to `category`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PhraseRule {
-    /// The category this rule scores.
-    pub category: Category,
-    /// Phrases, matched case-insensitively on word boundaries.
-    pub phrases: Vec<String>,
-    /// Score added per non-negated match (may be negative to dampen a category).
-    #[serde(default = "default_weight")]
-    pub weight: f32,
-}
-
-fn default_weight() -> f32 {
-    1.0
-}
-
-/// Classifier settings (the `[classify]` config section).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ClassifyConfig {
-    /// The phrase rules; the default is the built-in UK telco rule set.
-    /// Setting this replaces the built-in set; use `extra_rules` to extend it.
-    pub rules: Vec<PhraseRule>,
-    /// Rules added to `rules` (for local additions without restating the defaults).
-    pub extra_rules: Vec<PhraseRule>,
-    /// Phrases that negate a following topic phrase in the same clause.
-    pub negators: Vec<String>,
-    /// A negator negates a topic phrase at most this many tokens after it.
-    pub negation_window_tokens: usize,
-    /// The only tokens allowed between a negator and the phrase it negates.
-    pub negation_filler_words: Vec<String>,
-    /// Phrases that match nothing but shield shorter phrases inside them
-    /// (`leaving me` keeps `leaving` from meaning switching).
-    pub ignore_phrases: Vec<String>,
-    /// When true, `complaint_escalation` is primary whenever it scores.
-    pub escalation_precedence: bool,
-    /// At most this many evidence entries are kept per text (distinct entries).
-    pub max_evidence_per_text: usize,
-}
-
-impl Default for ClassifyConfig {
-    fn default() -> Self {
-        Self {
-            rules: rules::default_rules(),
-            extra_rules: Vec::new(),
-            negators: rules::strings(rules::NEGATORS),
-            negation_window_tokens: 3,
-            negation_filler_words: rules::strings(rules::FILLERS),
-            ignore_phrases: rules::strings(rules::IGNORE),
-            escalation_precedence: true,
-            max_evidence_per_text: 8,
-        }
-    }
-}
+use crate::operator::{names, Operator};
+use crate::schema::col;
+use crate::text::{boundaries, is_whole_match, is_word_char, phrase_automaton};
 
 /// One matched phrase kept as the reason for a label.
 #[derive(Debug, Clone, PartialEq)]
@@ -242,10 +92,9 @@ struct PatInfo {
     /// Categories scored by the phrase.
     topics: Vec<(Category, f32)>,
     negator: bool,
-    /// Word boundary needed before the match (first char is a word char).
-    bound_start: bool,
-    /// Word boundary needed after the match (last char is a word char).
-    bound_end: bool,
+    /// Word boundaries needed before and after the match
+    /// ([`crate::text::boundaries`]).
+    bounds: (bool, bool),
 }
 
 /// A match kept after boundary checks: (start, end, info index).
@@ -279,20 +128,6 @@ pub struct Classifier {
     max_evidence: usize,
 }
 
-/// Parses a category name given in config under `key`; the error lists the
-/// valid names.
-pub(crate) fn check_category(key: String, label: &str) -> Result<Category> {
-    Category::parse(label).ok_or_else(|| {
-        config_err(
-            key,
-            format!(
-                "unknown category `{label}` (one of: {})",
-                Category::ALL.map(Category::as_str).join(", ")
-            ),
-        )
-    })
-}
-
 /// Lower-cases (ASCII) and collapses whitespace; `None` if nothing is left.
 fn canonical(phrase: &str) -> Option<String> {
     let mut out = String::with_capacity(phrase.len());
@@ -305,10 +140,6 @@ fn canonical(phrase: &str) -> Option<String> {
     (!out.is_empty()).then_some(out)
 }
 
-pub(crate) fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric() || c == '_'
-}
-
 impl Classifier {
     /// Compiles the config into one automaton. Errors name the offending key.
     pub fn new(config: &ClassifyConfig) -> Result<Self> {
@@ -317,12 +148,9 @@ impl Classifier {
         let mut slot = |phrase: &str, key: &dyn Fn() -> String| -> Result<usize> {
             let canon = canonical(phrase).ok_or_else(|| config_err(key(), "empty phrase"))?;
             Ok(*index.entry(canon.clone()).or_insert_with(|| {
-                let first = canon.chars().next().is_some_and(is_word_char);
-                let last = canon.chars().next_back().is_some_and(is_word_char);
                 infos.push(PatInfo {
+                    bounds: boundaries(&canon),
                     phrase: canon.into(),
-                    bound_start: first,
-                    bound_end: last,
                     ..Default::default()
                 });
                 infos.len() - 1
@@ -442,7 +270,7 @@ impl Classifier {
     /// (a null text classifies as empty: `general_enquiry`). Existing columns
     /// of the same names are replaced.
     pub fn classify_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let text = StrColumn::get(batch, crate::schema::col::TEXT)?;
+        let text = StrColumn::get(batch, col::TEXT)?;
         let n = batch.num_rows();
         let mut cat_b = StringBuilder::with_capacity(n, n * 12);
         let mut cats_b = StringBuilder::with_capacity(n, n * 16);
@@ -536,23 +364,11 @@ impl Classifier {
         s.sel.clear();
         s.evidence.clear();
         s.scores = [0.0; 10];
-        let bytes = text.as_bytes();
         for m in self.ac.find_overlapping_iter(text) {
             let info_idx = self.pat_to_info[m.pattern().as_usize()];
             let info = &self.infos[info_idx as usize];
             let (start, end) = (m.start(), m.end());
-            // Matches are on ASCII-case-folded bytes, so ends are char boundaries
-            // except when a pattern byte meets a multi-byte char: check anyway.
-            if !text.is_char_boundary(start) || !text.is_char_boundary(end) {
-                continue;
-            }
-            if info.bound_start && text[..start].chars().next_back().is_some_and(is_word_char) {
-                continue;
-            }
-            if info.bound_end
-                && end < bytes.len()
-                && text[end..].chars().next().is_some_and(is_word_char)
-            {
+            if !is_whole_match(text, start, end, info.bounds) {
                 continue;
             }
             s.cands.push(Hit {
@@ -629,84 +445,27 @@ impl Classifier {
     }
 }
 
-/// A read-only view of a string column of any Arrow string type.
-pub(crate) enum StrColumn<'a> {
-    Utf8(&'a arrow::array::StringArray),
-    Large(&'a arrow::array::LargeStringArray),
-    View(&'a arrow::array::StringViewArray),
-}
-
-impl<'a> StrColumn<'a> {
-    /// The named column; an error if it is missing or not a string column.
-    pub(crate) fn get(batch: &'a RecordBatch, name: &str) -> Result<Self> {
-        let col = batch.column_by_name(name).ok_or_else(|| {
-            arrow::error::ArrowError::SchemaError(format!("missing column `{name}`"))
-        })?;
-        Self::of(col.as_ref(), name)
-    }
-
-    /// The named column if present; an error if present with a non-string type.
-    pub(crate) fn opt(batch: &'a RecordBatch, name: &str) -> Result<Option<Self>> {
-        batch
-            .column_by_name(name)
-            .map(|c| Self::of(c.as_ref(), name))
-            .transpose()
-    }
-
-    pub(crate) fn of(col: &'a dyn Array, name: &str) -> Result<Self> {
-        use arrow::array::AsArray;
-        Ok(match col.data_type() {
-            DataType::Utf8 => StrColumn::Utf8(col.as_string::<i32>()),
-            DataType::LargeUtf8 => StrColumn::Large(col.as_string::<i64>()),
-            DataType::Utf8View => StrColumn::View(col.as_string_view()),
-            other => {
-                return Err(arrow::error::ArrowError::SchemaError(format!(
-                    "column `{name}` must be a string column, found {other}"
-                ))
-                .into())
-            }
-        })
-    }
-
-    /// The value at `i`, `None` when null.
-    #[inline]
-    pub(crate) fn value(&self, i: usize) -> Option<&'a str> {
-        match self {
-            StrColumn::Utf8(a) => a.is_valid(i).then(|| a.value(i)),
-            StrColumn::Large(a) => a.is_valid(i).then(|| a.value(i)),
-            StrColumn::View(a) => a.is_valid(i).then(|| a.value(i)),
-        }
-    }
-}
-
-/// Returns `batch` with `columns` appended, replacing same-named columns.
-pub(crate) fn append_columns(
-    batch: &RecordBatch,
-    columns: Vec<(Field, ArrayRef)>,
-) -> Result<RecordBatch> {
-    let schema = batch.schema();
-    let mut fields: Vec<Arc<Field>> = Vec::with_capacity(schema.fields().len() + columns.len());
-    let mut arrays: Vec<ArrayRef> = Vec::with_capacity(fields.capacity());
-    for (f, a) in schema.fields().iter().zip(batch.columns()) {
-        if !columns.iter().any(|(nf, _)| nf.name() == f.name()) {
-            fields.push(f.clone());
-            arrays.push(a.clone());
-        }
-    }
-    for (f, a) in columns {
-        fields.push(Arc::new(f));
-        arrays.push(a);
-    }
-    let new_schema = Arc::new(arrow::datatypes::Schema::new_with_metadata(
-        fields,
-        schema.metadata().clone(),
-    ));
-    let options =
-        arrow::record_batch::RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
-    Ok(RecordBatch::try_new_with_options(
-        new_schema, arrays, &options,
-    )?)
-}
-
 #[cfg(test)]
 mod tests;
+
+impl ClassifyConfig {
+    /// Validates the rules and compiles the classifier.
+    pub fn build(&self) -> Result<Classifier> {
+        Classifier::new(self)
+    }
+
+    /// Checks the rules (by compiling them).
+    pub fn validate(&self) -> Result<()> {
+        self.build().map(drop)
+    }
+}
+
+impl Operator for Classifier {
+    fn name(&self) -> &'static str {
+        names::CLASSIFY
+    }
+
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        self.classify_batch(batch)
+    }
+}

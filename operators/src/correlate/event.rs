@@ -8,11 +8,16 @@
 
 use std::fmt::Write as _;
 
-use super::item::{
-    format_rfc3339_ms, item_id_bytes, item_id_string, json, Action, CustomerRef, IdentityRef, Item,
-    KeyState, MentionRef, Sym, WorkItemEvent,
+use super::config::HOUR_MS;
+use super::crm::history;
+use super::ctx::Ctx;
+use super::intern::Sym;
+use super::json;
+use super::state::{Item, KeyState};
+use super::work_item::{
+    item_id_bytes, item_id_string, Action, CustomerRef, IdentityRef, MentionRef, WorkItemEvent,
 };
-use super::{history, hours, Ctx};
+use crate::time::format_rfc3339_ms;
 
 /// One revision of one work item, borrowed from the correlator's state
 /// while it is made. [`EventOut`] implementations turn it into what they
@@ -66,6 +71,15 @@ impl EventOut for Vec<WorkItemEvent> {
         self[start..].sort_by(|a, b| {
             (&a.updated_at, &a.work_item_id).cmp(&(&b.updated_at, &b.work_item_id))
         });
+    }
+}
+
+/// `72 h`, or `90 min` for a duration that is not whole hours.
+pub(super) fn hours(ms: i64) -> String {
+    if ms % HOUR_MS == 0 {
+        format!("{} h", ms / HOUR_MS)
+    } else {
+        format!("{} min", ms / 60_000)
     }
 }
 

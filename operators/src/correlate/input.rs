@@ -3,12 +3,9 @@
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, RecordBatch};
 use arrow::datatypes::{DataType, Float32Type, Int64Type, TimeUnit};
 
-use super::col;
-use crate::classify::col as ccol;
-use crate::classify::StrColumn;
+use crate::columns::{bool_column, cast_column, StrColumn};
 use crate::error::{OperatorError, Result};
-use crate::identity_join::col as icol;
-use crate::schema::col as mcol;
+use crate::schema::col;
 
 /// Severity reasons: a list column or newline-joined text.
 enum Reasons<'a> {
@@ -73,25 +70,6 @@ pub(super) struct Row<'a> {
     pub source: Option<(i32, i64)>,
 }
 
-fn bool_col<'a>(batch: &'a RecordBatch, name: &str) -> Result<Option<&'a BooleanArray>> {
-    batch
-        .column_by_name(name)
-        .map(|c| {
-            c.as_boolean_opt()
-                .ok_or_else(|| OperatorError::Input(format!("`{name}` must be Boolean")))
-        })
-        .transpose()
-}
-
-fn cast_col(batch: &RecordBatch, name: &str, to: &DataType) -> Result<Option<ArrayRef>> {
-    let Some(c) = batch.column_by_name(name) else {
-        return Ok(None);
-    };
-    arrow::compute::cast(c, to)
-        .map(Some)
-        .map_err(|e| OperatorError::Input(format!("`{name}`: {e}")))
-}
-
 fn opt_nonempty(s: Option<&str>) -> Option<&str> {
     s.filter(|s| !s.is_empty())
 }
@@ -99,8 +77,8 @@ fn opt_nonempty(s: Option<&str>) -> Option<&str> {
 impl<'a> Cols<'a> {
     pub(super) fn new(batch: &'a RecordBatch) -> Result<Self> {
         let et = batch
-            .column_by_name(mcol::EVENT_TIME)
-            .ok_or_else(|| OperatorError::Input(format!("no column `{}`", mcol::EVENT_TIME)))?;
+            .column_by_name(col::EVENT_TIME)
+            .ok_or_else(|| OperatorError::Input(format!("no column `{}`", col::EVENT_TIME)))?;
         let event_time = match et.data_type() {
             DataType::Timestamp(TimeUnit::Millisecond, _) | DataType::Int64 => {
                 arrow::compute::cast(et, &DataType::Int64)?
@@ -108,7 +86,7 @@ impl<'a> Cols<'a> {
             other => {
                 return Err(OperatorError::Input(format!(
                     "`{}` must be a millisecond timestamp, found {other}",
-                    mcol::EVENT_TIME
+                    col::EVENT_TIME
                 )))
             }
         };
@@ -129,32 +107,32 @@ impl<'a> Cols<'a> {
             },
         };
         Ok(Self {
-            mention_id: StrColumn::get(batch, mcol::MENTION_ID)?,
-            channel: StrColumn::get(batch, mcol::CHANNEL)?,
-            text: StrColumn::get(batch, mcol::TEXT)?,
+            mention_id: StrColumn::get(batch, col::MENTION_ID)?,
+            channel: StrColumn::get(batch, col::CHANNEL)?,
+            text: StrColumn::get(batch, col::TEXT)?,
             event_time,
-            handle: StrColumn::opt(batch, mcol::AUTHOR_HANDLE)?,
-            author_id: StrColumn::opt(batch, mcol::AUTHOR_ID)?,
-            category: StrColumn::opt(batch, ccol::CATEGORY)?,
-            customer_id: StrColumn::opt(batch, icol::CUSTOMER_ID)?,
-            segment: StrColumn::opt(batch, icol::CUSTOMER_SEGMENT)?,
-            tier: StrColumn::opt(batch, icol::CUSTOMER_TIER)?,
-            region: StrColumn::opt(batch, icol::CUSTOMER_REGION)?,
-            status: StrColumn::opt(batch, icol::CUSTOMER_ACCOUNT_STATUS)?,
-            vulnerable: bool_col(batch, icol::CUSTOMER_VULNERABLE)?,
-            matched: bool_col(batch, icol::IDENTITY_MATCHED)?,
-            via: StrColumn::opt(batch, icol::IDENTITY_VIA)?,
-            snapshot: StrColumn::opt(batch, icol::IDENTITY_SNAPSHOT)?,
-            sentiment: cast_col(batch, col::SENTIMENT_COMPOUND, &DataType::Float32)?,
-            points: cast_col(batch, col::SEVERITY_POINTS, &DataType::Int64)?,
+            handle: StrColumn::opt(batch, col::AUTHOR_HANDLE)?,
+            author_id: StrColumn::opt(batch, col::AUTHOR_ID)?,
+            category: StrColumn::opt(batch, col::CATEGORY)?,
+            customer_id: StrColumn::opt(batch, col::CUSTOMER_ID)?,
+            segment: StrColumn::opt(batch, col::CUSTOMER_SEGMENT)?,
+            tier: StrColumn::opt(batch, col::CUSTOMER_TIER)?,
+            region: StrColumn::opt(batch, col::CUSTOMER_REGION)?,
+            status: StrColumn::opt(batch, col::CUSTOMER_ACCOUNT_STATUS)?,
+            vulnerable: bool_column(batch, col::CUSTOMER_VULNERABLE)?,
+            matched: bool_column(batch, col::IDENTITY_MATCHED)?,
+            via: StrColumn::opt(batch, col::IDENTITY_VIA)?,
+            snapshot: StrColumn::opt(batch, col::IDENTITY_SNAPSHOT)?,
+            sentiment: cast_column(batch, col::SENTIMENT_COMPOUND, &DataType::Float32)?,
+            points: cast_column(batch, col::SEVERITY_POINTS, &DataType::Int64)?,
             reasons,
             queue: StrColumn::opt(batch, col::QUEUE)?,
             incident: StrColumn::opt(batch, col::INCIDENT_ID)?,
             source_partition: batch
-                .column_by_name(mcol::SOURCE_PARTITION)
+                .column_by_name(col::SOURCE_PARTITION)
                 .and_then(|c| c.as_primitive_opt::<arrow::datatypes::Int32Type>()),
             source_offset: batch
-                .column_by_name(mcol::SOURCE_OFFSET)
+                .column_by_name(col::SOURCE_OFFSET)
                 .and_then(|c| c.as_primitive_opt::<Int64Type>()),
         })
     }
@@ -172,7 +150,7 @@ impl<'a> Cols<'a> {
         if et.is_null(i) {
             return Err(OperatorError::Input(format!(
                 "`{}` is null in row {i}",
-                mcol::EVENT_TIME
+                col::EVENT_TIME
             )));
         }
         let customer_id = s(&self.customer_id);
@@ -206,8 +184,8 @@ impl<'a> Cols<'a> {
             .unwrap_or(0)
             .clamp(i64::from(i32::MIN / 4), i64::from(i32::MAX / 4)) as i32;
         Ok(Row {
-            mention_id: req(&self.mention_id, mcol::MENTION_ID)?,
-            channel: req(&self.channel, mcol::CHANNEL)?,
+            mention_id: req(&self.mention_id, col::MENTION_ID)?,
+            channel: req(&self.channel, col::CHANNEL)?,
             text: self.text.value(i).unwrap_or(""),
             at_ms: et.value(i),
             handle: s(&self.handle),

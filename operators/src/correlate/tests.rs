@@ -8,8 +8,10 @@ use arrow::array::{
 use arrow::datatypes::{Field, Schema};
 use proptest::prelude::*;
 
+use arrow::record_batch::RecordBatch;
+
 use super::*;
-use crate::parse::time::parse_rfc3339;
+use crate::time::{format_rfc3339_ms, parse_rfc3339};
 
 const H: i64 = 3_600_000;
 const MIN: i64 = 60_000;
@@ -604,7 +606,7 @@ fn correlate_same_input_same_events() {
     assert_eq!(ja, jb);
     // Ids are pinned: FNV-1a is stable across builds and runs.
     assert_eq!(a[0].work_item_id, {
-        let id = item::fnv1a64(&[b"c:C1", b"service", b"twitter:1", &0u64.to_le_bytes()]);
+        let id = state::fnv1a64(&[b"c:C1", b"service", b"twitter:1", &0u64.to_le_bytes()]);
         format!("wi-{id:016x}")
     });
 }
@@ -1033,8 +1035,8 @@ proptest! {
     #[test]
     fn correlate_rendered_events_are_serde_json_of_the_events(
         ops in proptest::collection::vec(op(), 1..60),
-        words in proptest::collection::vec(super::item::tests::json_text(), 8),
-        sentiments in proptest::collection::vec(super::item::tests::sentiment(), 8),
+        words in proptest::collection::vec(super::json::tests::json_text(), 8),
+        sentiments in proptest::collection::vec(super::json::tests::sentiment(), 8),
     ) {
         let config = CorrelateConfig {
             quiet_period_ms: 6 * H,
@@ -1109,4 +1111,69 @@ proptest! {
             prop_assert_eq!(r.severity(), e.severity.as_str());
         }
     }
+}
+
+/// The operator trait drives the correlator as its verbs did: the batch
+/// passes through, the events are the verbs' events, the checkpoint is the
+/// changed keys plus the clock, and a restore from it gives the same state.
+#[test]
+fn correlate_through_the_stateful_operator_trait() {
+    use crate::operator::{names, StatefulOperator, CLOCK_KEY};
+    let rows = [
+        m("1", Some("C1"), "billing", 30, t0()),
+        m("2", None, "broadband_fault", 40, t0() + MIN),
+    ];
+    let mut verbs = corr();
+    let mut want = Vec::new();
+    verbs.on_mentions_into(&batch(&rows), &mut want).unwrap();
+    verbs.advance_into(&mut want);
+
+    let mut c = corr();
+    assert_eq!(StatefulOperator::name(&c), names::CORRELATE);
+    c.track_changes(true);
+    let mut got: Vec<WorkItemEvent> = Vec::new();
+    let b = batch(&rows);
+    let out = c.process_batch(&b, &mut got).unwrap();
+    assert_eq!(out, b);
+    let wm = StatefulOperator::watermark(&c).unwrap();
+    assert_eq!(wm, t0() + MIN - cfg().max_out_of_orderness_ms);
+    c.on_watermark(wm, &mut got);
+    assert_eq!(got, want);
+
+    let changes = c.checkpoint();
+    let keys: Vec<&str> = changes.iter().map(|(k, _)| &**k).collect();
+    assert_eq!(keys, ["c:C1", "h:twitter:user_anon", CLOCK_KEY]);
+    assert!(c.checkpoint().is_empty(), "taken");
+    let mut r = corr();
+    for (k, v) in &changes {
+        r.restore(k, v.as_deref()).unwrap();
+    }
+    assert_eq!(r.max_event_time_ms(), Some(t0() + MIN));
+    assert_eq!(r.export_key("c:C1"), c.export_key("c:C1"));
+    r.restore("c:C1", None).unwrap();
+    assert_eq!(r.export_key("c:C1"), None, "a tombstone empties the key");
+}
+
+/// A watermark handed in by the stage moves the correlator on without
+/// data (an idle source): quiet items close at the same closing time as
+/// when its own mentions move it; a lower watermark changes nothing.
+#[test]
+fn correlate_watermark_from_the_stage_closes_quiet_items() {
+    use crate::operator::StatefulOperator;
+    let mut c = corr();
+    let e = one(&mut c, m("1", Some("C1"), "billing", 30, t0()));
+    let mut out: Vec<WorkItemEvent> = Vec::new();
+    c.on_watermark(t0(), &mut out);
+    assert!(out.is_empty());
+    assert_eq!(StatefulOperator::watermark(&c), Some(t0()));
+    c.on_watermark(t0() + 48 * H + MIN, &mut out);
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].work_item_id, e[0].work_item_id);
+    assert_eq!(out[0].action, Action::Closed);
+    assert_eq!(out[0].updated_at, format_rfc3339_ms(t0() + 48 * H));
+    // Never back: a late mention is late against the handed-in watermark.
+    one(&mut c, m("2", Some("C2"), "billing", 30, t0() + H));
+    assert_eq!(c.stats().late_mentions, 1);
+    c.on_watermark(t0(), &mut out);
+    assert_eq!(StatefulOperator::watermark(&c), Some(t0() + 48 * H + MIN));
 }

@@ -20,9 +20,10 @@ use arrow::datatypes::DataType;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{CsvReadOptions, ParquetReadOptions, SessionContext};
 
+use super::config::IdentityJoinConfig;
 use super::index::{customer_schema, IdentityIndex, IndexBuilder};
 use super::normalize::{key_into, IdentityKind};
-use super::{IdentityJoinConfig, OperatorError, Result};
+use crate::error::{OperatorError, Result};
 
 /// Bounded load-failure codes (see [`OperatorError::snapshot_code`]).
 pub mod code {
@@ -65,7 +66,7 @@ pub fn parse_version_name(name: &str) -> Option<i64> {
     let mut rfc = name.to_owned();
     rfc.replace_range(13..14, ":");
     rfc.replace_range(16..17, ":");
-    crate::parse::time::parse_rfc3339(&rfc)
+    crate::time::parse_rfc3339(&rfc)
 }
 
 /// Version directories under `root`, sorted by valid-from: sub-directories

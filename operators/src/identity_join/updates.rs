@@ -187,7 +187,7 @@ pub fn parse_update(
     let vf = field("valid_from")?;
     let valid_from_ms = vf
         .as_str()
-        .and_then(crate::parse::time::parse_rfc3339)
+        .and_then(crate::time::parse_rfc3339)
         .ok_or_else(|| rej("invalid_time", format!("`valid_from` {vf} is not RFC 3339")))?;
     Ok(UpdateRecord::Update(IdentityUpdate {
         op,

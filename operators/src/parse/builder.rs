@@ -14,7 +14,7 @@ use arrow::array::{
 };
 use arrow::record_batch::RecordBatch;
 
-use super::{Format, SourceMeta};
+use super::record::{Format, SourceMeta};
 use crate::schema::mention_schema;
 
 /// An id as the source gives it: usually a string, sometimes a JSON number.

@@ -1,9 +1,10 @@
 //! The canonical envelope used by web forms, app chat and email bridges.
 
 use super::builder::{Row, Url};
+use super::fields::{opt_bool, opt_i64, opt_id, opt_str, req_id, req_str, FieldErr, Top};
 use super::nodes;
-use super::time::parse_rfc3339;
-use super::{opt_bool, opt_i64, opt_id, opt_str, req_id, req_str, FieldErr, Format, Top};
+use super::record::Format;
+use crate::time::parse_rfc3339;
 
 pub(crate) fn row<'i>(t: &Top<'_, 'i>) -> Result<Row<'i>, FieldErr> {
     let id = req_id(t.id, "id")?;

@@ -2,9 +2,10 @@
 //! change that carries a message.
 
 use super::builder::{Id, Row};
+use super::fields::{opt_id, opt_str, FieldErr, Out};
 use super::nodes::{self, Val};
-use super::time::parse_rfc3339;
-use super::{opt_id, opt_str, FieldErr, Format, Out};
+use super::record::Format;
+use crate::time::parse_rfc3339;
 
 /// One change's `value`, collected in one pass.
 #[derive(Default)]

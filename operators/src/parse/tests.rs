@@ -6,6 +6,7 @@ use arrow::datatypes::{Int32Type, Int64Type, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
 
+use super::fields::MAX_DETAIL;
 use super::*;
 use crate::schema::{col, mention_schema};
 

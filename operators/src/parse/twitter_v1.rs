@@ -1,9 +1,10 @@
 //! Twitter API v1.1 status objects.
 
 use super::builder::{Id, Row, Url};
+use super::fields::{opt_bool, opt_i64, opt_id, opt_str, req_id, req_str, FieldErr, Top};
 use super::nodes::{self, Val};
-use super::time::parse_twitter_date;
-use super::{opt_bool, opt_i64, opt_id, opt_str, req_id, req_str, FieldErr, Format, Top};
+use super::record::Format;
+use crate::time::parse_twitter_date;
 
 /// The `user` fields we keep, collected in one pass.
 #[derive(Default)]

@@ -2,9 +2,10 @@
 //! `includes.users` by `author_id`.
 
 use super::builder::{Id, Row, Url};
+use super::fields::{opt_bool, opt_i64, opt_str, req_id, req_str, FieldErr, Out};
 use super::nodes::{self, Val};
-use super::time::parse_rfc3339;
-use super::{opt_bool, opt_i64, opt_str, req_id, req_str, FieldErr, Format, Out};
+use super::record::Format;
+use crate::time::parse_rfc3339;
 
 /// One tweet's fields, collected in one pass.
 #[derive(Default)]

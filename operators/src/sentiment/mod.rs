@@ -20,14 +20,17 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, AsArray, Float32Builder};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field};
 use arrow::record_batch::RecordBatch;
 use serde::{Deserialize, Serialize};
 
+use crate::columns::append_columns;
 use crate::error::{OperatorError, Result};
+use crate::operator::{names, Operator};
 use crate::schema::col;
 
 mod lexicon;
+mod score;
 mod telco;
 mod vader;
 
@@ -37,21 +40,12 @@ mod tests;
 pub use telco::TelcoRules;
 pub use vader::Scratch;
 
-/// Output column: normalised compound score in [-1, 1] (VADER, rounded to 4 places).
-pub const SENTIMENT_COMPOUND: &str = "sentiment_compound";
-/// Output column: proportion of positive sentiment (rounded to 3 places).
-pub const SENTIMENT_POS: &str = "sentiment_pos";
-/// Output column: proportion of neutral tokens (rounded to 3 places).
-pub const SENTIMENT_NEU: &str = "sentiment_neu";
-/// Output column: proportion of negative sentiment (rounded to 3 places).
-pub const SENTIMENT_NEG: &str = "sentiment_neg";
-
 /// The four output columns, in the order [`SentimentAnalyzer::score_batch`] appends them.
 pub const OUTPUT_COLUMNS: [&str; 4] = [
-    SENTIMENT_COMPOUND,
-    SENTIMENT_POS,
-    SENTIMENT_NEU,
-    SENTIMENT_NEG,
+    col::SENTIMENT_COMPOUND,
+    col::SENTIMENT_POS,
+    col::SENTIMENT_NEU,
+    col::SENTIMENT_NEG,
 ];
 
 /// VADER scores of one text.
@@ -77,6 +71,29 @@ pub enum SentimentMode {
     /// VADER plus the telco domain layer ([`TelcoRules`]). The pipeline default.
     #[default]
     Telco,
+}
+
+/// Sentiment settings (the `[sentiment]` config section).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SentimentConfig {
+    /// `telco` (VADER plus the domain layer; default) or `vader` (plain VADER 3.3.2).
+    pub mode: SentimentMode,
+    /// The telco domain layer (phrases, emoji, sarcasm); a list given here
+    /// replaces the built-in list of the same name.
+    pub telco: TelcoRules,
+}
+
+impl SentimentConfig {
+    /// Validates the rules and builds the analyzer.
+    pub fn build(&self) -> Result<SentimentAnalyzer> {
+        SentimentAnalyzer::new(self.mode, self.telco.clone())
+    }
+
+    /// Checks the rules (in either mode).
+    pub fn validate(&self) -> Result<()> {
+        self.build().map(drop)
+    }
 }
 
 /// Scores texts; cheap to share between threads (`Sync`), immutable once built.
@@ -163,7 +180,7 @@ impl SentimentAnalyzer {
 
     /// The `f64` scores exactly as Python computes them.
     pub(crate) fn polarity(&self, text: &str, scratch: &mut Scratch) -> vader::Polarity {
-        vader::polarity(&self.words, self.telco.as_ref(), text, scratch)
+        score::polarity(&self.words, self.telco.as_ref(), text, scratch)
     }
 
     /// Returns `batch` with the four Float32 columns [`OUTPUT_COLUMNS`]
@@ -199,19 +216,26 @@ impl SentimentAnalyzer {
             }
         }
         let nullable = schema.field(idx).is_nullable() || text.null_count() > 0;
-        let mut fields: Vec<Arc<Field>> = Vec::with_capacity(schema.fields().len() + 4);
-        let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 4);
-        for (f, c) in schema.fields().iter().zip(batch.columns()) {
-            if !OUTPUT_COLUMNS.contains(&f.name().as_str()) {
-                fields.push(f.clone());
-                columns.push(c.clone());
-            }
-        }
-        for (name, mut b) in OUTPUT_COLUMNS.iter().zip(builders) {
-            fields.push(Arc::new(Field::new(*name, DataType::Float32, nullable)));
-            columns.push(Arc::new(b.finish()));
-        }
-        let out_schema = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        Ok(RecordBatch::try_new(out_schema, columns)?)
+        let columns = OUTPUT_COLUMNS
+            .iter()
+            .zip(builders)
+            .map(|(name, mut b)| {
+                (
+                    Field::new(*name, DataType::Float32, nullable),
+                    Arc::new(b.finish()) as ArrayRef,
+                )
+            })
+            .collect();
+        append_columns(batch, columns)
+    }
+}
+
+impl Operator for SentimentAnalyzer {
+    fn name(&self) -> &'static str {
+        names::SENTIMENT
+    }
+
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        self.score_batch(batch)
     }
 }

@@ -10,6 +10,7 @@ use arrow::record_batch::RecordBatch;
 use proptest::prelude::*;
 
 use super::*;
+use crate::schema::col::SENTIMENT_COMPOUND;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 

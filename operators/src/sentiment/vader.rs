@@ -23,10 +23,7 @@
 //! * the "but" rule rescales the *first* sentiment equal to each value while
 //!   mutating the list it iterates (`list.index` on floats).
 
-use super::lexicon::{
-    emoji_table, idioms, is_py_space, word, Entry, WordTable, C_INCR, F_NEGATE, N_SCALAR,
-};
-use super::telco::CompiledTelco;
+use super::lexicon::{idioms, is_py_space, word, Entry, WordTable, C_INCR, F_NEGATE, N_SCALAR};
 
 /// One token of `SentiText.words_and_emoticons`.
 #[derive(Debug, Clone, Copy, Default)]
@@ -147,38 +144,6 @@ fn is_py_space_byte(b: u8) -> bool {
     matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
 }
 
-/// Step 1 of `polarity_scores`: replace each emoji code point by its description.
-/// In telco mode, emoji the telco layer scores itself are kept as tokens of their own.
-fn translate_emoji(text: &str, telco: Option<&CompiledTelco>, out: &mut String) {
-    let emoji = emoji_table();
-    out.clear();
-    out.reserve(text.len() + 32);
-    let mut prev_space = true;
-    for c in text.chars() {
-        if let Some(t) = telco {
-            if t.is_emoji_token(c) {
-                if !prev_space {
-                    out.push(' ');
-                }
-                out.push(c);
-                out.push(' ');
-                prev_space = true;
-                continue;
-            }
-        }
-        if let Some(desc) = emoji.get(c) {
-            if !prev_space {
-                out.push(' ');
-            }
-            out.push_str(desc);
-            prev_space = false;
-        } else {
-            out.push(c);
-            prev_space = c == ' ';
-        }
-    }
-}
-
 impl Scratch {
     #[inline]
     pub(crate) fn lw(&self, i: usize) -> &str {
@@ -238,7 +203,7 @@ impl Scratch {
     }
 
     /// `SentiText(text).words_and_emoticons`.
-    fn tokenize(&mut self, words: &WordTable, text: &str, ascii: bool) {
+    pub(super) fn tokenize(&mut self, words: &WordTable, text: &str, ascii: bool) {
         self.toks.clear();
         self.lower.clear();
         if ascii {
@@ -415,7 +380,7 @@ pub(crate) fn apply_modifiers(
 
 /// `sentiment_valence` for token `i`.
 #[inline]
-fn sentiment_valence(s: &Scratch, i: usize, is_cap_diff: bool) -> f64 {
+pub(super) fn sentiment_valence(s: &Scratch, i: usize, is_cap_diff: bool) -> f64 {
     let toks = &s.toks[..];
     let t = &toks[i];
     if !t.e.in_lex() {
@@ -446,7 +411,7 @@ fn sentiment_valence(s: &Scratch, i: usize, is_cap_diff: bool) -> f64 {
 }
 
 /// `_but_check`, including its `list.index` behaviour.
-fn but_check(toks: &[Tok], sent: &mut [f64]) {
+pub(super) fn but_check(toks: &[Tok], sent: &mut [f64]) {
     let Some(bi) = toks.iter().position(|t| t.e.word == word::BUT) else {
         return;
     };
@@ -462,7 +427,7 @@ fn but_check(toks: &[Tok], sent: &mut [f64]) {
 }
 
 /// `score_valence` (unrounded compound and proportions, then rounded).
-fn score_valence(sent: &[f64], text: &str) -> Polarity {
+pub(super) fn score_valence(sent: &[f64], text: &str) -> Polarity {
     if sent.is_empty() {
         return Polarity {
             compound: 0.0,
@@ -521,61 +486,6 @@ fn score_valence(sent: &[f64], text: &str) -> Polarity {
         neu: py_round((neu_count as f64 / total).abs(), 3),
         neg: py_round((neg_sum / total).abs(), 3),
     }
-}
-
-/// `polarity_scores(text)`, with the telco layer when `telco` is given.
-pub(crate) fn polarity(
-    words: &WordTable,
-    telco: Option<&CompiledTelco>,
-    text: &str,
-    s: &mut Scratch,
-) -> Polarity {
-    let mut buf = std::mem::take(&mut s.text);
-    let (translated, ascii): (&str, bool) = if text.is_ascii() {
-        (text, true)
-    } else {
-        translate_emoji(text, telco, &mut buf);
-        (&buf, buf.is_ascii())
-    };
-    let text = if ascii {
-        translated.trim_matches(|c: char| c.is_ascii() && is_py_space(c))
-    } else {
-        translated.trim_matches(is_py_space)
-    };
-    s.tokenize(words, text, ascii);
-
-    let n = s.toks.len();
-    let allcap = s.toks.iter().filter(|t| t.upper).count();
-    let cap_differential = n - allcap;
-    let is_cap_diff = 0 < cap_differential && cap_differential < n;
-
-    if let Some(t) = telco {
-        t.prepare(s, is_cap_diff);
-    }
-
-    let mut sent = std::mem::take(&mut s.sent);
-    sent.clear();
-    for i in 0..n {
-        let t = &s.toks[i];
-        let v = if let Some(f) = t.fixed {
-            f
-        } else if t.e.booster != 0.0
-            || (i < n - 1 && t.e.word == word::KIND && s.toks[i + 1].e.word == word::OF)
-        {
-            0.0
-        } else {
-            sentiment_valence(s, i, is_cap_diff)
-        };
-        sent.push(v);
-    }
-    if let Some(t) = telco {
-        t.apply_sarcasm(s, &mut sent);
-    }
-    but_check(&s.toks, &mut sent);
-    let p = score_valence(&sent, text);
-    s.sent = sent;
-    s.text = buf;
-    p
 }
 
 #[cfg(test)]

@@ -145,7 +145,7 @@ pub struct Processed {
 pub fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {
     let marked = spam.detect_batch(batch)?;
     let is_spam = marked
-        .column_by_name(spam::col::IS_SPAM)
+        .column_by_name(switchboard_operators::schema::col::IS_SPAM)
         .and_then(|c| c.as_boolean_opt().cloned())
         .ok_or_else(|| {
             crate::PipelineError::Runtime("spam stage produced no is_spam column".into())

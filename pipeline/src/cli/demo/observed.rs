@@ -73,23 +73,22 @@ pub(super) struct Tallies {
 impl Tallies {
     fn add(&mut self, b: &RecordBatch) {
         use arrow::datatypes::Float32Type;
-        use switchboard_operators::{classify, language, sentiment};
         self.rows += b.num_rows() as u64;
         if let Some(c) = b
-            .column_by_name(sentiment::SENTIMENT_COMPOUND)
+            .column_by_name(col::SENTIMENT_COMPOUND)
             .and_then(|c| c.as_primitive_opt::<Float32Type>())
         {
             self.negative += c.iter().flatten().filter(|v| *v <= -0.05).count() as u64;
             self.positive += c.iter().flatten().filter(|v| *v >= 0.05).count() as u64;
         }
         if let Some(e) = b
-            .column_by_name(language::col::IS_ENGLISH)
+            .column_by_name(col::IS_ENGLISH)
             .and_then(|c| c.as_boolean_opt())
         {
             self.non_english += (e.len() - e.true_count()) as u64;
         }
         if let Some(c) = b
-            .column_by_name(classify::col::CATEGORY)
+            .column_by_name(col::CATEGORY)
             .and_then(|c| c.as_string_opt::<i32>())
         {
             for v in c.iter().flatten() {
@@ -126,12 +125,12 @@ fn describe_row(b: &RecordBatch, i: usize) -> String {
             h
         }
     };
-    let who = match s(switchboard_operators::identity_join::col::CUSTOMER_ID).as_str() {
+    let who = match s(col::CUSTOMER_ID).as_str() {
         "-" | "" => "unmatched".to_string(),
         id => format!(
             "{id}, {} {}",
-            s(switchboard_operators::identity_join::col::CUSTOMER_SEGMENT),
-            s(switchboard_operators::identity_join::col::CUSTOMER_TIER)
+            s(col::CUSTOMER_SEGMENT),
+            s(col::CUSTOMER_TIER)
         ),
     };
     format!("[{}] {} ({}): {}", s(col::CHANNEL), author, who, text)

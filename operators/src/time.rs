@@ -1,7 +1,13 @@
-//! Hand-written timestamp parsers (fixed positions, no allocation).
+//! The crate's one date module: civil-date arithmetic (H. Hinnant's
+//! `days_from_civil` / `civil_from_days`), the timestamp parsers of the
+//! mention formats and CRM events, and the timestamp writers of the
+//! work-item and incident events. Hand-written, fixed positions, no
+//! allocation in the parsers: the parsers run once per mention and the
+//! writers several times per work-item event (the `format!` machinery was
+//! about 7 % of the whole topology's CPU).
 //!
-//! All functions return milliseconds since the Unix epoch, UTC, or `None`
-//! when the text is not a valid date in the expected shape.
+//! Every time is milliseconds since the Unix epoch, UTC. The parsers return
+//! `None` when the text is not a valid date in the expected shape.
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 /// `days_from_civil`). `m` is 1..=12, `d` is 1..=31.
@@ -14,6 +20,20 @@ pub(crate) fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * mp + 2) / 5 + i64::from(d) - 1; // [0, 365]
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
     era * 146_097 + doe - 719_468
+}
+
+/// Days since the epoch → (year, month, day) (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 #[inline]
@@ -192,6 +212,95 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     combine(y, mo, d, h, mi, sec, ms, off)
 }
 
+// ---------------------------------------------------------------- writing
+
+/// Year, month, day, hour, minute, second, millisecond (UTC).
+pub(crate) type Civil = (i64, u32, u32, i64, i64, i64, i64);
+
+/// The calendar fields of a time.
+pub(crate) fn split(ms: i64) -> Civil {
+    let secs = ms.div_euclid(1000);
+    let milli = ms.rem_euclid(1000);
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    (y, m, d, sod / 3600, sod % 3600 / 60, sod % 60, milli)
+}
+
+/// `2026-11-20T10:00:00.000Z`.
+///
+/// Digits are written directly (years 0–9999; `format!` otherwise): the
+/// formatting machinery was about 7 % of the whole topology's CPU, every
+/// work-item event carrying several timestamps.
+pub fn format_rfc3339_ms(ms: i64) -> String {
+    match rfc3339_digits(ms) {
+        Ok(b) => String::from_utf8(b.to_vec()).expect("ASCII digits"),
+        Err((y, m, d, h, mi, s, milli)) => {
+            format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+        }
+    }
+}
+
+/// `2026-11-20T10:00:00Z` (whole seconds, the milliseconds dropped): the
+/// incident events' times.
+pub fn format_rfc3339_secs(ms: i64) -> String {
+    match rfc3339_digits(ms) {
+        Ok(mut b) => {
+            b[19] = b'Z';
+            String::from_utf8(b[..20].to_vec()).expect("ASCII digits")
+        }
+        Err((y, m, d, h, mi, s, _)) => format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
+    }
+}
+
+/// `20261120T100000000Z` (no separators, milliseconds kept): the time part
+/// of an incident id.
+pub fn format_compact_ms(ms: i64) -> String {
+    let (y, m, d, h, mi, s, milli) = split(ms);
+    format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}{milli:03}Z")
+}
+
+/// `2026-11-20 10:00` (UTC), for reason lines.
+pub fn format_minute(ms: i64) -> String {
+    match rfc3339_digits(ms) {
+        Ok(mut b) => {
+            b[10] = b' ';
+            String::from_utf8(b[..16].to_vec()).expect("ASCII digits")
+        }
+        Err((y, m, d, h, mi, _, _)) => format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}"),
+    }
+}
+
+/// `2026-11-20T10:00:00.000Z` as bytes for years 0–9999; the split fields
+/// otherwise (for `format!`, which widens the year).
+pub(crate) fn rfc3339_digits(ms: i64) -> std::result::Result<[u8; 24], Civil> {
+    let (y, m, d, h, mi, s, milli) = split(ms);
+    if !(0..=9999).contains(&y) {
+        return Err((y, m, d, h, mi, s, milli));
+    }
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    put_digits(&mut b[0..4], y as u64);
+    put_digits(&mut b[5..7], u64::from(m));
+    put_digits(&mut b[8..10], u64::from(d));
+    put_clock(&mut b[11..23], h as u64, mi as u64, s as u64, milli as u64);
+    Ok(b)
+}
+
+/// Writes the time of day into the `00:00:00.000` that `out` holds.
+pub(crate) fn put_clock(out: &mut [u8], h: u64, mi: u64, s: u64, milli: u64) {
+    put_digits(&mut out[0..2], h);
+    put_digits(&mut out[3..5], mi);
+    put_digits(&mut out[6..8], s);
+    put_digits(&mut out[9..12], milli);
+}
+
+/// Writes `v` as decimal digits filling `out`, zero-padded (`v` must fit).
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for slot in out.iter_mut().rev() {
+        *slot = b'0' + (v % 10) as u8;
+        v /= 10;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,6 +403,70 @@ mod tests {
             "2014-08-31T00:29:1éZ",
         ] {
             assert_eq!(parse_rfc3339(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn time_format_round_trips() {
+        for s in [
+            "1970-01-01T00:00:00.000Z",
+            "2026-11-20T10:00:00.000Z",
+            "2024-02-29T23:59:59.999Z",
+            "2000-03-01T00:00:00.001Z",
+        ] {
+            let ms = parse_rfc3339(s).unwrap();
+            assert_eq!(format_rfc3339_ms(ms), s);
+        }
+        assert_eq!(
+            format_minute(parse_rfc3339("2026-11-20T10:00:30Z").unwrap()),
+            "2026-11-20 10:00"
+        );
+        let t = parse_rfc3339("2026-11-20T12:00:05.250Z").unwrap();
+        assert_eq!(format_rfc3339_secs(t), "2026-11-20T12:00:05Z");
+        assert_eq!(format_compact_ms(t), "20261120T120005250Z");
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The digit writers print what `format!` printed, for any time
+        /// (including years outside 0–9999, which take `format!`).
+        #[test]
+        fn time_fast_formats_match_format(ms in any::<i64>().prop_map(|v| v / 1024)) {
+            let (y, m, d, h, mi, s, milli) = split(ms);
+            prop_assert_eq!(
+                format_rfc3339_ms(ms),
+                format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+            );
+            prop_assert_eq!(format_minute(ms), format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}"));
+            prop_assert_eq!(
+                format_rfc3339_secs(ms),
+                format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z")
+            );
+        }
+
+        #[test]
+        fn time_fast_formats_match_format_in_this_era(ms in -62_135_596_800_000i64..253_402_300_799_999) {
+            let (y, m, d, h, mi, s, milli) = split(ms);
+            prop_assert_eq!(
+                format_rfc3339_ms(ms),
+                format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
+            );
+        }
+
+        /// The incident writers print what chrono printed before them, for
+        /// years 0–9999 (every time a mention format can carry).
+        #[test]
+        fn time_incident_formats_match_chrono(ms in -62_167_219_200_000i64..253_402_300_799_999) {
+            let t = chrono::DateTime::from_timestamp_millis(ms).unwrap();
+            prop_assert_eq!(format_rfc3339_secs(ms), t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
+            prop_assert_eq!(format_compact_ms(ms), t.format("%Y%m%dT%H%M%S%3fZ").to_string());
+        }
+
+        /// Parsing what the writer wrote gives the time back.
+        #[test]
+        fn time_parse_inverts_format(ms in -62_167_219_200_000i64..253_402_300_799_999) {
+            prop_assert_eq!(parse_rfc3339(&format_rfc3339_ms(ms)), Some(ms));
         }
     }
 }

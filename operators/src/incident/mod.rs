@@ -1,0 +1,485 @@
+//! Incident detector: spikes of outage mentions per region.
+//!
+//! Each mention whose `category` is one of `incident.categories` (default
+//! `network_outage`) is counted for its region — the CRM's
+//! (`customer_region`) when the author is a customer, else the mention's
+//! place (`place`, e.g. "Newcastle, England") looked up in the
+//! `place_regions` gazetteer (first comma-separated part, case-insensitive).
+//! Counts are kept in event-time buckets of `bucket_ms`.
+//!
+//! **Opening.** At each counted mention (event time *t*) the region's count
+//! over the sliding window `(t − window_ms, t]` is compared with its trailing
+//! baseline, the average count per window over the `baseline_ms` before the
+//! window: an incident opens when the window holds at least `min_mentions`
+//! and at least `spike_ratio` × the baseline (a baseline below
+//! `baseline_floor_per_window` counts as that floor, so a quiet region needs
+//! a real spike, not three tweets). Nothing opens before `warmup_ms` of
+//! event time has been observed (no history, no baseline), and the baseline
+//! is averaged over the history observed so far. The mentions of the window that led to
+//! the opening are reported as retroactive members (their work items are
+//! re-tagged downstream); later outage mentions of the region carry the
+//! `incident_id` while it is open.
+//!
+//! **Closing.** On [`IncidentDetector::advance`] the watermark (highest event
+//! time seen − `max_out_of_orderness_ms`) is moved; an open incident whose
+//! window count at the watermark fell below `close_below_mentions` closes.
+//! A mention later than the watermark is still counted (it is data), but
+//! never reopens a closed incident by itself: reopening needs a new spike.
+//!
+//! **Ids** are deterministic: `inc-<region>-<bucket start, UTC, compact to
+//! the millisecond>` (`inc-north_east-20261120T120000000Z`), so
+//! a replay yields the same incidents. Memory is bounded: per region, the
+//! buckets of `window_ms + baseline_ms` and at most
+//! `max_members_tracked` recent member ids.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, RecordBatch, StringBuilder};
+use arrow::datatypes::{DataType, Field};
+use serde::{Deserialize, Serialize};
+
+mod places;
+#[cfg(test)]
+mod tests;
+
+use crate::columns::{append_columns, str_at, time_column, StrColumn};
+use crate::error::{OperatorError, Result};
+use crate::operator::{names, EventClock, StatefulOperator};
+use crate::schema::col;
+use crate::time::{format_compact_ms, format_rfc3339_secs};
+
+/// Incident detection settings (the `[incident]` config section).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IncidentConfig {
+    /// Categories whose mentions count towards an incident.
+    pub categories: Vec<String>,
+    /// Sliding window over which a spike is measured, in milliseconds.
+    pub window_ms: i64,
+    /// Trailing baseline before the window, in milliseconds.
+    pub baseline_ms: i64,
+    /// Width of the event-time count buckets, in milliseconds.
+    pub bucket_ms: i64,
+    /// Fewest outage mentions in the window that can open an incident.
+    pub min_mentions: u32,
+    /// The window must hold at least this many times the baseline's average
+    /// count per window.
+    pub spike_ratio: f64,
+    /// The baseline's average per window is taken as at least this.
+    pub baseline_floor_per_window: f64,
+    /// An open incident closes when its window count at the watermark falls
+    /// below this.
+    pub close_below_mentions: u32,
+    /// Bounded out-of-orderness: the watermark trails the highest event time
+    /// seen by this much, in milliseconds.
+    pub max_out_of_orderness_ms: i64,
+    /// Recent member mention ids kept per region (for retroactive tagging).
+    pub max_members_tracked: usize,
+    /// Event time the detector must have observed (since its first outage
+    /// mention) before it may open an incident, in milliseconds: without
+    /// history every region would look like a spike at start. The baseline
+    /// is averaged over the history actually observed, up to `baseline_ms`.
+    pub warmup_ms: i64,
+    /// Place (town, lower case) → region, for authors without a CRM region.
+    /// Region names are the CRM's.
+    pub place_regions: BTreeMap<String, String>,
+}
+
+impl Default for IncidentConfig {
+    fn default() -> Self {
+        Self {
+            categories: vec!["network_outage".into()],
+            window_ms: 10 * 60_000,
+            baseline_ms: 6 * 3_600_000,
+            bucket_ms: 60_000,
+            min_mentions: 30,
+            spike_ratio: 4.0,
+            baseline_floor_per_window: 2.0,
+            close_below_mentions: 5,
+            max_out_of_orderness_ms: 5 * 60_000,
+            max_members_tracked: 5_000,
+            warmup_ms: 30 * 60_000,
+            place_regions: places::default_place_regions(),
+        }
+    }
+}
+
+impl IncidentConfig {
+    /// Checks the values.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, reason: &str| {
+            Err(OperatorError::Config {
+                key: format!("incident.{key}"),
+                reason: reason.into(),
+            })
+        };
+        if self.bucket_ms <= 0 {
+            return bad("bucket_ms", "must be positive");
+        }
+        if self.window_ms < self.bucket_ms {
+            return bad("window_ms", "must be at least bucket_ms");
+        }
+        if self.baseline_ms < 0 {
+            return bad("baseline_ms", "must not be negative");
+        }
+        if self.min_mentions == 0 {
+            return bad("min_mentions", "must be at least 1");
+        }
+        if !(self.spike_ratio.is_finite() && self.spike_ratio >= 1.0) {
+            return bad("spike_ratio", "must be at least 1.0");
+        }
+        if !(self.baseline_floor_per_window.is_finite() && self.baseline_floor_per_window >= 0.0) {
+            return bad("baseline_floor_per_window", "must be a non-negative number");
+        }
+        if self.close_below_mentions > self.min_mentions {
+            return bad("close_below_mentions", "must not exceed min_mentions");
+        }
+        if self.warmup_ms < 0 {
+            return bad("warmup_ms", "must not be negative");
+        }
+        if self.max_out_of_orderness_ms < 0 {
+            return bad("max_out_of_orderness_ms", "must not be negative");
+        }
+        if self.categories.is_empty() {
+            return bad("categories", "must name at least one category");
+        }
+        Ok(())
+    }
+}
+
+/// One incident event (`incidents` topic), the whole current state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEvent {
+    /// Deterministic id.
+    pub incident_id: String,
+    /// `opened` or `closed`.
+    pub action: String,
+    /// Region (the CRM's region names).
+    pub region: String,
+    /// Start of the bucket in which the spike was detected (RFC 3339).
+    pub opened_at: String,
+    /// Watermark at closing (RFC 3339), when closed.
+    pub closed_at: Option<String>,
+    /// Outage mentions attached so far (retroactive members included).
+    pub mentions: u64,
+    /// Outage mentions in the window when the event was made.
+    pub window_mentions: u64,
+    /// Baseline average per window when it opened.
+    pub baseline_per_window: f64,
+}
+
+/// What one batch produced.
+#[derive(Debug, Default)]
+pub struct IncidentOutput {
+    /// Incidents opened or closed, in order.
+    pub events: Vec<IncidentEvent>,
+    /// For each incident opened: the earlier mentions of its window (ids),
+    /// which became members retroactively.
+    pub retro_members: Vec<(String, Vec<String>)>,
+}
+
+/// Counters since the last [`IncidentDetector::take_stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IncidentStats {
+    /// Outage mentions counted.
+    pub counted: u64,
+    /// Outage mentions without a known region (not counted).
+    pub no_region: u64,
+    /// Counted mentions later than the watermark.
+    pub late: u64,
+    /// Incidents opened.
+    pub opened: u64,
+    /// Incidents closed.
+    pub closed: u64,
+}
+
+#[derive(Debug)]
+struct Open {
+    id: Arc<str>,
+    opened_at_ms: i64,
+    members: u64,
+    baseline: f64,
+}
+
+#[derive(Debug, Default)]
+struct RegionState {
+    buckets: BTreeMap<i64, u32>,
+    recent: VecDeque<(i64, String)>,
+    open: Option<Open>,
+}
+
+/// The incident detector (stateful; one per pipeline, keyed by region).
+#[derive(Debug)]
+pub struct IncidentDetector {
+    cfg: IncidentConfig,
+    regions: HashMap<String, RegionState>,
+    /// Event time of every mention, counted or not.
+    clock: EventClock,
+    first_event_ms: Option<i64>,
+    stats: IncidentStats,
+}
+
+impl IncidentDetector {
+    /// Builds (and validates) a detector.
+    pub fn new(cfg: IncidentConfig) -> Result<Self> {
+        cfg.validate()?;
+        Ok(Self {
+            clock: EventClock::new(cfg.max_out_of_orderness_ms),
+            cfg,
+            regions: HashMap::new(),
+            first_event_ms: None,
+            stats: IncidentStats::default(),
+        })
+    }
+
+    /// The watermark: highest event time seen − out-of-orderness (or the
+    /// last watermark handed in, if later).
+    pub fn watermark_ms(&self) -> Option<i64> {
+        self.clock.watermark()
+    }
+
+    /// Open incidents.
+    pub fn open_incidents(&self) -> usize {
+        self.regions.values().filter(|r| r.open.is_some()).count()
+    }
+
+    /// Returns and resets the counters.
+    pub fn take_stats(&mut self) -> IncidentStats {
+        std::mem::take(&mut self.stats)
+    }
+
+    fn region_of<'a>(&self, crm: Option<&'a str>, place: Option<&'a str>) -> Option<String> {
+        if let Some(r) = crm.filter(|r| !r.is_empty()) {
+            return Some(r.to_string());
+        }
+        let town = place?.split(',').next()?.trim().to_lowercase();
+        self.cfg.place_regions.get(&town).cloned()
+    }
+
+    fn count_between(buckets: &BTreeMap<i64, u32>, from_excl: i64, to_incl: i64) -> u64 {
+        if to_incl <= from_excl {
+            return 0;
+        }
+        buckets
+            .range(from_excl + 1..=to_incl)
+            .map(|(_, n)| *n as u64)
+            .sum()
+    }
+
+    /// Counts the batch's outage mentions, opens incidents, and appends
+    /// [`col::INCIDENT_ID`]. Then moves the watermark ([`Self::advance`]).
+    pub fn detect_batch(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, IncidentOutput)> {
+        let mut out = IncidentOutput::default();
+        let batch = self.detect_into(batch, &mut out)?;
+        Ok((batch, out))
+    }
+
+    /// [`detect_batch`](Self::detect_batch), the events put into `out`.
+    fn detect_into(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut IncidentOutput,
+    ) -> Result<RecordBatch> {
+        let n = batch.num_rows();
+        let category = StrColumn::opt(batch, col::CATEGORY)?;
+        let region = StrColumn::opt(batch, col::CUSTOMER_REGION)?;
+        let place = StrColumn::opt(batch, col::PLACE)?;
+        let ids = StrColumn::get(batch, col::MENTION_ID)?;
+        let time = time_column(batch, col::EVENT_TIME)?
+            .ok_or_else(|| OperatorError::Input(format!("no ms column `{}`", col::EVENT_TIME)))?;
+        let mut b = StringBuilder::with_capacity(n, 0);
+        for i in 0..n {
+            let Some(t) = time.get(i) else {
+                b.append_null();
+                continue;
+            };
+            // Every mention moves event time (watermark, warm-up), counted or not.
+            self.first_event_ms.get_or_insert(t);
+            let late = self.clock.observe(t);
+            let counted =
+                str_at(&category, i).is_some_and(|c| self.cfg.categories.iter().any(|x| x == c));
+            if !counted {
+                b.append_null();
+                continue;
+            }
+            let Some(r) = self.region_of(str_at(&region, i), str_at(&place, i)) else {
+                self.stats.no_region += 1;
+                b.append_null();
+                continue;
+            };
+            self.stats.counted += 1;
+            if late {
+                self.stats.late += 1;
+            }
+            let id = ids.value(i).unwrap_or_default();
+            b.append_option(self.count(r, t, id, out).as_deref());
+        }
+        out.events.extend(self.advance());
+        let arr: ArrayRef = Arc::new(b.finish());
+        append_columns(
+            batch,
+            vec![(Field::new(col::INCIDENT_ID, DataType::Utf8, true), arr)],
+        )
+    }
+
+    /// Counts one outage mention of region `r` at `t`: the open incident it
+    /// joins, or the one its spike opens (its event and retroactive members
+    /// put into `out`), else `None` (it is remembered as a possible member).
+    fn count(&mut self, r: String, t: i64, id: &str, out: &mut IncidentOutput) -> Option<Arc<str>> {
+        let first = self.first_event_ms.unwrap_or(t);
+        let cfg = &self.cfg;
+        let st = self.regions.entry(r.clone()).or_default();
+        let bucket = t.div_euclid(cfg.bucket_ms) * cfg.bucket_ms;
+        *st.buckets.entry(bucket).or_insert(0) += 1;
+        if let Some(open) = &mut st.open {
+            open.members += 1;
+            return Some(open.id.clone());
+        }
+        let window = Self::count_between(&st.buckets, t - cfg.window_ms, t);
+        let base_total = Self::count_between(
+            &st.buckets,
+            t - cfg.window_ms - cfg.baseline_ms,
+            t - cfg.window_ms,
+        );
+        // Averaged over the baseline history actually observed.
+        let observed = (t - cfg.window_ms - first).clamp(0, cfg.baseline_ms);
+        let base = if observed > 0 {
+            base_total as f64 * cfg.window_ms as f64 / observed.max(cfg.window_ms) as f64
+        } else {
+            0.0
+        }
+        .max(cfg.baseline_floor_per_window);
+        let warm = t - first >= cfg.warmup_ms;
+        if !(warm && window >= cfg.min_mentions as u64 && window as f64 >= cfg.spike_ratio * base) {
+            st.recent.push_back((t, id.to_string()));
+            while st.recent.len() > cfg.max_members_tracked {
+                st.recent.pop_front();
+            }
+            return None;
+        }
+        let iid: Arc<str> = format!("inc-{}-{}", slug(&r), format_compact_ms(bucket)).into();
+        let lo = t - cfg.window_ms;
+        let members: Vec<String> = st
+            .recent
+            .iter()
+            .filter(|(bt, _)| *bt > lo)
+            .map(|(_, m)| m.clone())
+            .collect();
+        st.recent.clear();
+        let total = members.len() as u64 + 1;
+        st.open = Some(Open {
+            id: iid.clone(),
+            opened_at_ms: bucket,
+            members: total,
+            baseline: base,
+        });
+        self.stats.opened += 1;
+        out.events.push(IncidentEvent {
+            incident_id: iid.to_string(),
+            action: "opened".into(),
+            region: r,
+            opened_at: format_rfc3339_secs(bucket),
+            closed_at: None,
+            mentions: total,
+            window_mentions: window,
+            baseline_per_window: base,
+        });
+        out.retro_members.push((iid.to_string(), members));
+        Some(iid)
+    }
+
+    /// Closes incidents whose rate fell back (at the watermark) and forgets
+    /// buckets older than the window and baseline.
+    pub fn advance(&mut self) -> Vec<IncidentEvent> {
+        let Some(w) = self.watermark_ms() else {
+            return Vec::new();
+        };
+        let cfg = &self.cfg;
+        let mut events = Vec::new();
+        let mut names: Vec<&String> = self.regions.keys().collect();
+        names.sort(); // deterministic event order
+        let names: Vec<String> = names.into_iter().cloned().collect();
+        for name in names {
+            let st = self.regions.get_mut(&name).expect("listed");
+            let keep_from = w - cfg.window_ms - cfg.baseline_ms - cfg.bucket_ms;
+            st.buckets = st.buckets.split_off(&keep_from);
+            while st
+                .recent
+                .front()
+                .is_some_and(|(t, _)| *t <= w - cfg.window_ms)
+            {
+                st.recent.pop_front();
+            }
+            let Some(open) = &st.open else { continue };
+            if w < open.opened_at_ms + cfg.window_ms {
+                continue; // give it at least one window
+            }
+            let window = Self::count_between(&st.buckets, w - cfg.window_ms, w);
+            if window < cfg.close_below_mentions as u64 {
+                let open = st.open.take().expect("checked");
+                self.stats.closed += 1;
+                events.push(IncidentEvent {
+                    incident_id: open.id.to_string(),
+                    action: "closed".into(),
+                    region: name.clone(),
+                    opened_at: format_rfc3339_secs(open.opened_at_ms),
+                    closed_at: Some(format_rfc3339_secs(w)),
+                    mentions: open.members,
+                    window_mentions: window,
+                    baseline_per_window: open.baseline,
+                });
+            }
+        }
+        events
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+impl IncidentConfig {
+    /// Validates the settings and builds the detector.
+    pub fn build(&self) -> Result<IncidentDetector> {
+        IncidentDetector::new(self.clone())
+    }
+}
+
+/// Outage mentions in, [`col::INCIDENT_ID`] appended; incident events and
+/// retroactive members into an [`IncidentOutput`]. Its state is not
+/// durable (as before): after a restart it learns its baseline again
+/// (`warmup_ms`).
+impl StatefulOperator for IncidentDetector {
+    type Out = IncidentOutput;
+
+    fn name(&self) -> &'static str {
+        names::INCIDENT
+    }
+
+    fn process_batch(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut IncidentOutput,
+    ) -> Result<RecordBatch> {
+        self.detect_into(batch, out)
+    }
+
+    fn watermark(&self) -> Option<i64> {
+        self.clock.watermark()
+    }
+
+    /// Closes incidents whose rate fell back ([`IncidentDetector::advance`]).
+    fn on_watermark(&mut self, watermark_ms: i64, out: &mut IncidentOutput) {
+        self.clock.advance_to(watermark_ms);
+        out.events.extend(self.advance());
+    }
+}
