@@ -19,6 +19,7 @@
 mod columns;
 pub mod error;
 pub mod operator;
+pub mod panic_guard;
 pub mod schema;
 mod text;
 pub mod time;

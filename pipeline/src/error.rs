@@ -19,7 +19,7 @@ pub enum PipelineError {
     ConfigLoad(String),
     /// A Kafka client call failed.
     #[error("kafka: {0}")]
-    Kafka(#[from] rdkafka::error::KafkaError),
+    Kafka(rdkafka::error::KafkaError),
     /// File I/O failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -52,6 +52,26 @@ impl PipelineError {
         PipelineError::Io {
             path: path.into(),
             source,
+        }
+    }
+}
+
+/// A librdkafka configuration error names the property (as a config key)
+/// and never its value; any other Kafka error is kept as it is.
+impl From<rdkafka::error::KafkaError> for PipelineError {
+    fn from(e: rdkafka::error::KafkaError) -> Self {
+        match e {
+            rdkafka::error::KafkaError::ClientConfig(_, desc, key, value) => {
+                let mut reason = desc;
+                if !value.is_empty() {
+                    reason = reason.replace(&value, crate::config::secrets::MASK);
+                }
+                PipelineError::Config {
+                    key: format!("kafka.properties.\"{key}\""),
+                    reason: crate::config::secrets::redact(&reason),
+                }
+            }
+            other => PipelineError::Kafka(other),
         }
     }
 }

@@ -38,15 +38,15 @@ fn main() {
             tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,switchboard=info")),
         )
-        .with_writer(std::io::stderr)
+        // Registered secrets (config values of password/secret/token/key
+        // properties) are masked in every log line.
+        .with_writer(switchboard::config::secrets::RedactingStderr)
         // Colour only on a terminal: logs in files and collectors stay
         // plain `key=value`.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .compact()
         .init();
-    std::panic::set_hook(Box::new(|info| {
-        eprintln!("error: internal failure: {info}");
-    }));
+    switchboard::metrics::panics::install_hook();
     if let Err(e) = dispatch(cli) {
         let e = anyhow::Error::from(e);
         // One line, whatever the underlying error printed (TOML errors carry
@@ -57,7 +57,10 @@ fn main() {
             .map(str::trim)
             .filter(|l| !l.is_empty())
             .collect();
-        eprintln!("error: {}", line.join(" "));
+        eprintln!(
+            "error: {}",
+            switchboard::config::secrets::redact(&line.join(" "))
+        );
         std::process::exit(1);
     }
 }

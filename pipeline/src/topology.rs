@@ -86,7 +86,7 @@ impl Pipeline {
         let dlq = Arc::new(DlqSink::new(config)?);
         // Snapshots are loaded (and identity updates read) before the group
         // is joined, so the first mention already meets its customer.
-        let crm = CrmState::start(config)?.map(Arc::new);
+        let crm = CrmState::start(config, &health)?.map(Arc::new);
         let keyed = if config.pipeline.keyed_stage {
             Some(KeyedStage::build(
                 config,
@@ -183,12 +183,13 @@ impl Pipeline {
         }
         let sinks = downstream.sinks();
         let (tx, rx) = row_channel::<MentionEnvelope>(config.pipeline.channel_capacity_rows);
-        let downstream = spawn_downstream(downstream, rx)?;
+        let downstream = spawn_downstream(downstream, rx, health.clone())?;
         let keyed_thread = match keyed {
             Some(k) => Some(spawn_keyed(
                 k,
                 stop.clone(),
                 config.source.max_poll_records,
+                health.clone(),
             )?),
             None => None,
         };
@@ -230,10 +231,14 @@ impl Pipeline {
 fn spawn_downstream(
     downstream: Downstream,
     rx: RowReceiver<MentionEnvelope>,
+    health: Arc<Health>,
 ) -> Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("sb-downstream".into())
-        .spawn(move || downstream.run(rx))
+        .spawn(move || {
+            let _alive = health.guard_thread();
+            downstream.run(rx)
+        })
         .map_err(|e| PipelineError::Runtime(format!("cannot spawn downstream: {e}")))
 }
 
@@ -242,14 +247,17 @@ fn spawn_keyed(
     k: KeyedStage,
     stop: Arc<AtomicBool>,
     max_poll: usize,
+    health: Arc<Health>,
 ) -> Result<JoinHandle<Result<()>>> {
     let shared = k.shared.clone();
     info!(partitions = k.partitions, "keyed stage running");
     std::thread::Builder::new()
         .name("sb-keyed".into())
         .spawn(move || {
+            let _alive = health.guard_thread();
             let flush = shared.clone();
-            k.source.run(
+            let stopping = stop.clone();
+            let result = k.source.run(
                 stop,
                 max_poll,
                 move |i| KeyedWorker::new(shared.clone(), i),
@@ -260,7 +268,13 @@ fn spawn_keyed(
                     o.incidents.flush(timeout);
                     o.changelog.flush(timeout);
                 },
-            )
+            );
+            if let Err(e) = &result {
+                if !stopping.load(std::sync::atomic::Ordering::Acquire) {
+                    health.set_fault("thread sb-keyed", Some(format!("stopped: {e}")));
+                }
+            }
+            result
         })
         .map_err(|e| PipelineError::Runtime(format!("cannot spawn keyed stage: {e}")))
 }

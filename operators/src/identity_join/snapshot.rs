@@ -103,8 +103,19 @@ fn snap_err(path: &Path, code: &'static str, reason: impl Into<String>) -> Opera
 /// Loads the snapshot version in `dir` (its name gives the valid-from time).
 ///
 /// Every error is an [`OperatorError::Snapshot`] (see [`code`]).
+///
+/// A decoder that panics on a corrupt file (arrow-ipc's "Type <UNKNOWN 133>
+/// not supported" for one flipped byte of a Parquet footer) is caught: the
+/// version fails with `unreadable` ("corrupt file: …") like any other.
 pub fn load_snapshot(dir: &Path, cfg: &IdentityJoinConfig) -> Result<Snapshot> {
-    load(dir, cfg).map_err(|e| match e {
+    let loaded = crate::panic_guard::catch(|| load(dir, cfg)).unwrap_or_else(|msg| {
+        Err(snap_err(
+            dir,
+            code::UNREADABLE,
+            format!("corrupt file: the decoder failed: {msg}"),
+        ))
+    });
+    loaded.map_err(|e| match e {
         e @ OperatorError::Snapshot { .. } => e,
         other => snap_err(dir, code::UNREADABLE, other.to_string()),
     })

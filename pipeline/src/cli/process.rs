@@ -28,6 +28,7 @@ use switchboard_operators::correlate::{parse_contact, ContactEvent, RenderedEven
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
+use tracing::warn;
 
 use crate::config::{prefix_key, Config};
 use crate::error::{PipelineError, Result};
@@ -85,6 +86,10 @@ pub struct ProcessSummary {
     pub incident_events: u64,
     /// Mentions later than the correlator's watermark (still processed).
     pub late_mentions: u64,
+    /// CRM snapshot versions loaded.
+    pub crm_versions_loaded: u64,
+    /// CRM snapshot versions skipped because they failed to load, by reason.
+    pub crm_versions_failed: BTreeMap<String, u64>,
 }
 
 /// Runs `process` and prints the summary to stderr.
@@ -95,7 +100,7 @@ pub fn run(args: ProcessArgs) -> Result<()> {
     };
     let s = process_files(&config, &args)?;
     eprintln!(
-        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, duplicates {}, non-actionable {}, DLQ {:?}",
+        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, duplicates {}, non-actionable {}, DLQ {:?}; CRM versions loaded {}, skipped {:?}",
         s.mention_lines,
         s.mentions,
         s.contact_lines,
@@ -105,7 +110,9 @@ pub fn run(args: ProcessArgs) -> Result<()> {
         s.spam,
         s.duplicates,
         s.non_actionable,
-        s.dlq
+        s.dlq,
+        s.crm_versions_loaded,
+        s.crm_versions_failed
     );
     Ok(())
 }
@@ -128,8 +135,11 @@ fn write_line(w: &mut impl Write, p: &Path, line: &[u8]) -> Result<()> {
         .map_err(|e| PipelineError::io(p, e))
 }
 
-/// Loads every snapshot version under `dir` into one join.
-fn load_join(config: &Config, dir: &Path) -> Result<IdentityJoin> {
+/// Loads every snapshot version under `dir` into one join. A version that
+/// fails to load (corrupt file, missing column, …) is skipped, logged with
+/// its reason and counted in [`ProcessSummary::crm_versions_failed`]; only
+/// when none loads is it an error (naming the first failure).
+fn load_join(config: &Config, dir: &Path, summary: &mut ProcessSummary) -> Result<IdentityJoin> {
     let versions = list_versions(dir)?;
     if versions.is_empty() {
         return Err(PipelineError::Usage(format!(
@@ -140,10 +150,32 @@ fn load_join(config: &Config, dir: &Path) -> Result<IdentityJoin> {
     let mut cfg = config.identity.join_config();
     cfg.keep_versions = versions.len();
     let join = IdentityJoin::new(cfg.clone()).map_err(|e| prefix_key("identity", e))?;
+    let mut first_failure = None;
     for (_, path) in versions {
-        join.add_snapshot(load_snapshot(&path, &cfg)?);
+        match load_snapshot(&path, &cfg) {
+            Ok(snapshot) => {
+                join.add_snapshot(snapshot);
+                summary.crm_versions_loaded += 1;
+            }
+            Err(e) => {
+                let reason = e.snapshot_code().unwrap_or("unreadable");
+                warn!(version = %path.display(), reason, error = %e,
+                    "CRM snapshot version skipped: it failed to load");
+                *summary
+                    .crm_versions_failed
+                    .entry(reason.to_string())
+                    .or_insert(0) += 1;
+                first_failure.get_or_insert(e);
+            }
+        }
     }
-    Ok(join)
+    match first_failure {
+        Some(e) if summary.crm_versions_loaded == 0 => Err(PipelineError::Usage(format!(
+            "--crm {}: no snapshot version could be loaded: {e}",
+            dir.display()
+        ))),
+        _ => Ok(join),
+    }
 }
 
 /// Runs the topology on files (the library entry point of `process`).
@@ -151,7 +183,7 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
     let mut summary = ProcessSummary::default();
     let enricher = Enricher::build(config)?;
     let severity = config.build_severity()?;
-    let join = load_join(config, &args.crm)?;
+    let join = load_join(config, &args.crm, &mut summary)?;
     let mut ops = StatefulOperators::build(config)?;
     let dlq_path = args
         .dlq

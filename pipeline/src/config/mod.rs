@@ -20,6 +20,7 @@ use switchboard_operators::spam::SpamConfig;
 use crate::error::{PipelineError, Result};
 
 mod operators;
+pub mod secrets;
 mod sections;
 mod validate;
 
@@ -74,18 +75,16 @@ impl Config {
                 path.display()
             )));
         }
-        let figment = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Toml::file(path))
-            .merge(Env::prefixed("SWITCHBOARD__").split("__"));
-        Self::extract(figment)
+        let figment =
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(path));
+        Self::extract(with_env(figment)?)
     }
 
     /// Defaults with `SWITCHBOARD__…` environment overrides (no file).
     pub fn from_env() -> Result<Config> {
-        Self::extract(
-            Figment::from(Serialized::defaults(Config::default()))
-                .merge(Env::prefixed("SWITCHBOARD__").split("__")),
-        )
+        Self::extract(with_env(Figment::from(Serialized::defaults(
+            Config::default(),
+        )))?)
     }
 
     /// Parses a TOML string (no environment), then validates it.
@@ -100,8 +99,22 @@ impl Config {
             let msgs: Vec<String> = e.into_iter().map(describe_figment_error).collect();
             PipelineError::ConfigLoad(msgs.join("; "))
         })?;
+        // Registered before validation, so that no error or log line that
+        // follows can show a secret.
+        for (k, v) in &config.kafka.properties {
+            if secrets::is_secret_key(k) {
+                secrets::register(v);
+            }
+        }
         config.validate()?;
         Ok(config)
+    }
+
+    /// The config as TOML with secret values masked (`switchboard config`).
+    pub fn to_masked_toml(&self) -> Result<String> {
+        let mut c = self.clone();
+        c.kafka.properties = secrets::masked(&c.kafka.properties);
+        toml::to_string(&c).map_err(|e| PipelineError::Runtime(format!("config to TOML: {e}")))
     }
 
     /// The librdkafka properties common to every client.
@@ -144,9 +157,67 @@ pub fn prefix_key(section: &str, e: switchboard_operators::OperatorError) -> Pip
     }
 }
 
+/// Adds the environment overrides: `SWITCHBOARD__SECTION__KEY` for every
+/// key, and `SWITCHBOARD__KAFKA__PROPERTIES__NAME` for librdkafka properties
+/// (see [`secrets`] for how `NAME` maps to a dotted property).
+fn with_env(figment: Figment) -> Result<Figment> {
+    let props = secrets::env_properties(std::env::vars()).map_err(PipelineError::ConfigLoad)?;
+    let figment = figment.merge(
+        Env::prefixed("SWITCHBOARD__")
+            .filter(|k| !secrets::is_env_property(k.as_str()))
+            .split("__"),
+    );
+    Ok(if props.is_empty() {
+        figment
+    } else {
+        figment.merge(Serialized::defaults(serde_json::json!({
+            "kafka": { "properties": props }
+        })))
+    })
+}
+
+/// A serde value's kind without the value itself: errors never quote a
+/// value (it may be a secret, e.g. `found string "sasl.password=…"`).
+fn kind_of(a: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual as A;
+    match a {
+        A::Bool(_) => "a boolean",
+        A::Unsigned(_) | A::Signed(_) => "an integer",
+        A::Float(_) => "a float",
+        A::Char(_) => "a character",
+        A::Str(_) => "a string",
+        A::Bytes(_) => "bytes",
+        A::Unit => "nothing",
+        A::Option => "an option",
+        A::NewtypeStruct => "a newtype struct",
+        A::Seq => "a sequence",
+        A::Map => "a table",
+        A::Enum => "an enum",
+        A::UnitVariant | A::NewtypeVariant | A::TupleVariant | A::StructVariant => {
+            "an enum variant"
+        }
+        A::Other(_) => "another kind of value",
+    }
+}
+
 fn describe_figment_error(e: figment::Error) -> String {
+    use figment::error::Kind;
     let key = e.path.join(".");
-    let kind = e.kind.to_string();
+    let kind = match &e.kind {
+        Kind::InvalidType(actual, expected) => {
+            format!(
+                "invalid type: found {}, expected {expected}",
+                kind_of(actual)
+            )
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "invalid value: found {}, expected {expected}",
+                kind_of(actual)
+            )
+        }
+        other => secrets::redact(&other.to_string()),
+    };
     let origin = e
         .metadata
         .as_ref()

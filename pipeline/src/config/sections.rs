@@ -269,6 +269,13 @@ pub struct PipelineSection {
     /// unacknowledged input batch is older than this, in milliseconds: the
     /// output side (broker throttling, sink unavailable) holds input back.
     pub output_stall_ms: u64,
+    /// `/healthz` fails (the platform restarts the process) once a stall
+    /// has lasted this long, in milliseconds: the oldest unacknowledged
+    /// input batch is this old (an output that kept retrying), or a
+    /// partition has been stalled this long by an output that failed for
+    /// good. At least `output_stall_ms`; above `sink.message_timeout_ms`,
+    /// so that delivery retries run out first.
+    pub liveness_stall_ms: u64,
     /// Hard bound on a graceful shutdown (SIGTERM or SIGINT until exit:
     /// drain, final commit, leaving the group), in milliseconds. Past it the
     /// process exits with status 3 and uncommitted input is reprocessed by
@@ -335,6 +342,7 @@ impl Default for PipelineSection {
             work_items: true,
             memory_budget_mb: 2048,
             output_stall_ms: 30_000,
+            liveness_stall_ms: 600_000,
             shutdown_timeout_ms: 30_000,
             keyed_stage: false,
             checkpoint_interval_ms: 1_000,

@@ -124,6 +124,21 @@ impl Config {
         if self.pipeline.memory_budget_mb < 64 {
             return bad("pipeline.memory_budget_mb", "must be at least 64");
         }
+        if self.pipeline.output_stall_ms == 0 {
+            return bad("pipeline.output_stall_ms", "must be at least 1");
+        }
+        if self.pipeline.shutdown_timeout_ms == 0 {
+            return bad("pipeline.shutdown_timeout_ms", "must be at least 1");
+        }
+        if self.pipeline.liveness_stall_ms < self.pipeline.output_stall_ms {
+            return bad(
+                "pipeline.liveness_stall_ms",
+                format!(
+                    "must be at least pipeline.output_stall_ms ({})",
+                    self.pipeline.output_stall_ms
+                ),
+            );
+        }
         if self.pipeline.shutdown_timeout_ms < self.source.drain_timeout_ms {
             return bad(
                 "pipeline.shutdown_timeout_ms",

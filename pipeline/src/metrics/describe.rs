@@ -204,6 +204,16 @@ fn identity() {
         Unit::Count,
         "CRM snapshot versions loaded"
     );
+    describe_gauge!(
+        LIVE,
+        Unit::Count,
+        "1 while the pipeline is live (no thread died, no partition stalled too long)"
+    );
+    describe_counter!(
+        PANICS,
+        Unit::Count,
+        "Panics in the process's threads, by thread name (worker number removed)"
+    );
     describe_counter!(
         IDENTITY_SNAPSHOT_LOAD_FAILURES,
         Unit::Count,

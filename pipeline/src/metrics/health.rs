@@ -21,10 +21,37 @@ use crate::error::{PipelineError, Result};
 /// pipeline not ready while present (`stalled`, `memory`, `backpressure`).
 /// A condition is set and cleared by its own owner, so one clearing never
 /// hides another.
+///
+/// Liveness (`/healthz`) is separate: named faults that cannot clear by
+/// themselves (a pipeline thread died, a partition stalled longer than
+/// `pipeline.liveness_stall_ms`); while one is present the pipeline is not
+/// live and the platform restarts it.
 #[derive(Debug, Default)]
 pub struct Health {
     ready: AtomicBool,
     state: Mutex<HealthState>,
+    faults: Mutex<std::collections::BTreeMap<String, String>>,
+}
+
+/// Held by a pipeline thread for its whole life: if the thread unwinds (a
+/// panic), dropping the guard marks the pipeline not live, naming the
+/// thread and the panic.
+#[derive(Debug)]
+pub struct ThreadGuard {
+    health: Arc<Health>,
+    name: String,
+}
+
+impl Drop for ThreadGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let why = super::panics::last_panic().unwrap_or_else(|| "panic".into());
+            self.health.set_fault(
+                &format!("thread {}", self.name),
+                Some(format!("died (panicked: {why})")),
+            );
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -32,6 +59,9 @@ struct HealthState {
     base_ready: bool,
     base_reason: String,
     conditions: std::collections::BTreeMap<&'static str, String>,
+    /// Degradations that leave the pipeline ready but are worth showing
+    /// (e.g. a CRM version that failed while an older one serves).
+    notes: std::collections::BTreeMap<&'static str, String>,
 }
 
 impl Health {
@@ -62,10 +92,66 @@ impl Health {
         }
     }
 
+    /// Sets (`Some(text)`) or clears (`None`) a named note: shown by
+    /// `/readyz` after the conditions, without making the pipeline not ready.
+    pub fn set_note(&self, name: &'static str, text: Option<String>) {
+        let mut st = self.state.lock().expect("health poisoned");
+        match text {
+            Some(t) => st.notes.insert(name, t),
+            None => st.notes.remove(name),
+        };
+    }
+
     fn publish(&self, st: &HealthState) {
         let ready = st.base_ready && st.conditions.is_empty();
         self.ready.store(ready, Ordering::Release);
         metrics::gauge!(READY).set(if ready { 1.0 } else { 0.0 });
+    }
+
+    /// A guard for the current thread (see [`ThreadGuard`]), named after it.
+    pub fn guard_thread(self: &Arc<Self>) -> ThreadGuard {
+        let name = std::thread::current()
+            .name()
+            .unwrap_or("unnamed")
+            .to_string();
+        ThreadGuard {
+            health: self.clone(),
+            name,
+        }
+    }
+
+    /// Sets (`Some(reason)`) or clears (`None`) a named liveness fault.
+    pub fn set_fault(&self, name: &str, reason: Option<String>) {
+        let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        match reason {
+            Some(r) => {
+                if f.get(name) != Some(&r) {
+                    tracing::error!(fault = name, reason = %r, "pipeline not live; /healthz fails");
+                }
+                f.insert(name.to_string(), r);
+            }
+            None => {
+                f.remove(name);
+            }
+        }
+        metrics::gauge!(super::names::LIVE).set(if f.is_empty() { 1.0 } else { 0.0 });
+    }
+
+    /// Whether the pipeline is live: no fault.
+    pub fn is_live(&self) -> bool {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+    }
+
+    /// The faults as one line (`thread sb-downstream: died (…); …`).
+    pub fn liveness_reason(&self) -> String {
+        let f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        f.iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// Whether the pipeline is ready.
@@ -79,6 +165,9 @@ impl Health {
         let mut out = st.base_reason.clone();
         for (name, r) in &st.conditions {
             out.push_str(&format!("; {name}: {r}"));
+        }
+        for (name, r) in &st.notes {
+            out.push_str(&format!("; {name} (degraded): {r}"));
         }
         out
     }
@@ -140,7 +229,17 @@ fn respond(path: &str, handle: &PrometheusHandle, health: &Health) -> Response<F
             handle.run_upkeep();
             (StatusCode::OK, "text/plain; version=0.0.4", handle.render())
         }
-        "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_string()),
+        "/healthz" => {
+            if health.is_live() {
+                (StatusCode::OK, "text/plain", "ok\n".to_string())
+            } else {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "text/plain",
+                    format!("not live: {}\n", health.liveness_reason()),
+                )
+            }
+        }
         "/readyz" => {
             if health.is_ready() {
                 (
@@ -199,6 +298,47 @@ mod tests {
         // Clearing a condition that is not set changes nothing.
         h.set_condition("backpressure", None);
         assert_eq!(h.reason(), "stopped");
+    }
+
+    #[test]
+    fn healthz_fails_when_a_guarded_thread_panics() {
+        let handle = crate::metrics::install();
+        crate::metrics::panics::install_hook();
+        let h = Health::new();
+        assert_eq!(respond("/healthz", &handle, &h).status(), StatusCode::OK);
+        let h2 = h.clone();
+        let t = std::thread::Builder::new()
+            .name("sb-downstream".into())
+            .spawn(move || {
+                let _g = h2.guard_thread();
+                panic!("boom in the stateful stage");
+            })
+            .unwrap();
+        assert!(t.join().is_err());
+        assert_eq!(
+            respond("/healthz", &handle, &h).status(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let r = h.liveness_reason();
+        assert!(
+            r.contains("thread sb-downstream: died (panicked: boom in the stateful stage)"),
+            "{r}"
+        );
+        assert_eq!(r.lines().count(), 1);
+        let text = handle.render();
+        assert!(
+            text.lines()
+                .any(|l| l
+                    .starts_with("switchboard_pipeline_panics_total{thread=\"sb-downstream\"}")),
+            "{text}"
+        );
+        // A thread that ends normally is no fault.
+        let h3 = Health::new();
+        let h4 = h3.clone();
+        std::thread::spawn(move || drop(h4.guard_thread()))
+            .join()
+            .unwrap();
+        assert!(h3.is_live());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod describe;
 pub mod handles;
 pub mod health;
 pub mod names;
+pub mod panics;
 pub mod stats;
 
 pub use handles::{SourceMetrics, StatefulStageCounters, WorkerStageCounters};

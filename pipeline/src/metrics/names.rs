@@ -49,6 +49,12 @@ pub const MEMORY_BUDGET: &str = "switchboard_pipeline_memory_budget_bytes";
 pub const SOURCE_PAUSED: &str = "switchboard_source_paused";
 /// 1 while the pipeline is ready (consuming, nothing stalled).
 pub const READY: &str = "switchboard_pipeline_ready";
+/// 1 while the pipeline is live (`/healthz` answers 200): no pipeline
+/// thread died, no partition stalled longer than `pipeline.liveness_stall_ms`.
+pub const LIVE: &str = "switchboard_pipeline_live";
+/// Panics in the process's threads, by thread (its name without the
+/// worker number: `sb-source`, `sb-downstream`, `sb-crm`, `main`, …).
+pub const PANICS: &str = "switchboard_pipeline_panics_total";
 /// Identity-join lookups, by channel (a fixed set) and result (`hit` or the miss reason).
 pub const IDENTITY_LOOKUPS: &str = "switchboard_identity_lookups_total";
 /// Mentions older than every kept snapshot version (joined to the oldest).

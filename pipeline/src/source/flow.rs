@@ -48,6 +48,9 @@ pub fn resident_bytes_of(status_path: &str) -> Option<u64> {
 pub struct FlowControl {
     budget_bytes: u64,
     output_stall: Duration,
+    liveness_stall: Duration,
+    /// Since when some partition has been stalled by a failed output.
+    failed_since: Option<Instant>,
     health: Arc<Health>,
     paused: bool,
     last_check: Instant,
@@ -55,17 +58,55 @@ pub struct FlowControl {
 
 impl FlowControl {
     /// A guard for `budget_mb` MiB that reports an output stall after
-    /// `output_stall`.
-    pub fn new(budget_mb: u64, output_stall: Duration, health: Arc<Health>) -> Self {
+    /// `output_stall` (not ready) and gives up after `liveness_stall` (not
+    /// live: the platform restarts the process).
+    pub fn new(
+        budget_mb: u64,
+        output_stall: Duration,
+        liveness_stall: Duration,
+        health: Arc<Health>,
+    ) -> Self {
         let budget_bytes = budget_mb.saturating_mul(1 << 20);
         metrics::gauge!(m::MEMORY_BUDGET).set(budget_bytes as f64);
         Self {
             budget_bytes,
             output_stall,
+            liveness_stall,
+            failed_since: None,
             health,
             paused: false,
             last_check: Instant::now() - CHECK_EVERY,
         }
+    }
+
+    /// Liveness gives up on a stall that has lasted `liveness_stall`: the
+    /// oldest unacknowledged batch (an output that retried all that time)
+    /// or a partition stalled by an output that failed for good.
+    fn check_liveness(&mut self, tracker: &OffsetTracker, oldest: Option<Duration>) {
+        let failed = tracker.stalled();
+        if failed.is_empty() {
+            self.failed_since = None;
+        } else if self.failed_since.is_none() {
+            self.failed_since = Some(Instant::now());
+        }
+        let limit = self.liveness_stall;
+        let reason = if let Some(since) = self.failed_since.filter(|t| t.elapsed() >= limit) {
+            Some(format!(
+                "{} partition(s) stalled by failed outputs for {} s (pipeline.liveness_stall_ms = {})",
+                failed.len(),
+                since.elapsed().as_secs(),
+                limit.as_millis()
+            ))
+        } else {
+            oldest.filter(|a| *a >= limit).map(|a| {
+                format!(
+                    "oldest unacknowledged input batch is {} s old (pipeline.liveness_stall_ms = {})",
+                    a.as_secs(),
+                    limit.as_millis()
+                )
+            })
+        };
+        self.health.set_fault("stall", reason);
     }
 
     /// Whether consumption is paused for memory now.
@@ -94,6 +135,7 @@ impl FlowControl {
                 )
             }),
         );
+        self.check_liveness(tracker, stall);
         let Some(rss) = resident_bytes() else { return };
         metrics::gauge!(m::MEMORY_RSS).set(rss as f64);
         let share = rss as f64 / self.budget_bytes as f64;
@@ -173,7 +215,12 @@ mod tests {
             .set("bootstrap.servers", "127.0.0.1:1")
             .create()
             .unwrap();
-        let mut flow = FlowControl::new(1 << 20, Duration::from_millis(50), health.clone());
+        let mut flow = FlowControl::new(
+            1 << 20,
+            Duration::from_millis(50),
+            Duration::from_secs(60),
+            health.clone(),
+        );
         let ack = tracker.begin(&[(tp, 10)]);
         flow.check(&consumer, &tracker);
         assert!(health.is_ready(), "{}", health.reason());
@@ -190,5 +237,60 @@ mod tests {
         flow.check(&consumer, &tracker);
         assert!(health.is_ready(), "{}", health.reason());
         assert!(!flow.paused());
+    }
+
+    #[test]
+    fn liveness_gives_up_on_a_stall_after_the_configured_time() {
+        use rdkafka::consumer::BaseConsumer;
+        let health = Health::new();
+        let tracker = OffsetTracker::new();
+        let tp: crate::state::offsets::TopicPartition = (Arc::from("t"), 0);
+        tracker.assign([tp.clone()]);
+        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+            .set("group.id", "flow-test")
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .create()
+            .unwrap();
+        let mut flow = FlowControl::new(
+            1 << 20,
+            Duration::from_millis(50),
+            Duration::from_millis(600),
+            health.clone(),
+        );
+        // An output that keeps retrying: not ready soon, not live after 600 ms.
+        let ack = tracker.begin(&[(tp.clone(), 10)]);
+        std::thread::sleep(Duration::from_millis(300));
+        flow.check(&consumer, &tracker);
+        assert!(health.is_live(), "{}", health.liveness_reason());
+        std::thread::sleep(Duration::from_millis(400));
+        flow.check(&consumer, &tracker);
+        assert!(!health.is_live());
+        assert!(
+            health.liveness_reason().contains("liveness_stall_ms = 600"),
+            "{}",
+            health.liveness_reason()
+        );
+        // The output recovers: live again.
+        drop(ack);
+        std::thread::sleep(Duration::from_millis(260));
+        flow.check(&consumer, &tracker);
+        assert!(health.is_live(), "{}", health.liveness_reason());
+        // An output that failed for good stalls the partition: live until
+        // the limit, then not.
+        let ack = tracker.begin(&[(tp, 11)]);
+        ack.fail();
+        drop(ack);
+        std::thread::sleep(Duration::from_millis(260));
+        flow.check(&consumer, &tracker);
+        assert!(health.is_live(), "{}", health.liveness_reason());
+        std::thread::sleep(Duration::from_millis(700));
+        flow.check(&consumer, &tracker);
+        assert!(
+            health
+                .liveness_reason()
+                .contains("stalled by failed outputs"),
+            "{}",
+            health.liveness_reason()
+        );
     }
 }

@@ -79,6 +79,7 @@ impl KafkaSource {
         let flow = FlowControl::new(
             config.pipeline.memory_budget_mb,
             Duration::from_millis(config.pipeline.output_stall_ms),
+            Duration::from_millis(config.pipeline.liveness_stall_ms),
             health.clone(),
         );
         let client_config = consumer_config(config, group_id);
@@ -156,9 +157,11 @@ impl KafkaSource {
             let tracker = self.tracker.clone();
             let wstop = workers_stop.clone();
             let mut handler = make_handler(i);
+            let health = self.consumer.context().health.clone();
             let t = std::thread::Builder::new()
                 .name(format!("sb-source-{i}"))
                 .spawn(move || {
+                    let _alive = health.guard_thread();
                     let mut batch = MessageBatch::with_capacity(max_poll_records);
                     while !wstop.load(Ordering::Acquire) {
                         if q.poll_batch(Duration::from_millis(20), &mut batch) > 0 {

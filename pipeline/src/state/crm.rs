@@ -11,7 +11,16 @@
 //!   [`switchboard_operators::identity_join::load_snapshot`]) and swapped in
 //!   atomically with [`IdentityJoin::add_snapshot`]. A version that fails to
 //!   load leaves the versions in service untouched, is logged with its
-//!   reason and counted by reason; it is retried only when its files change.
+//!   reason and counted by reason; it is retried only when its files change,
+//!   and the next older version takes its place among the candidates. A
+//!   decoder that panics on a corrupt file is caught like an error
+//!   (`load_snapshot`), so the thread survives. `/readyz` shows it: not
+//!   ready (`crm`) while no version is in service and one failed; ready
+//!   but "degraded" while a newer version than the one serving failed.
+//!
+//! At start, versions that fail are skipped (the next older one is tried);
+//! when versions exist and none loads, [`CrmState::start`] fails with one
+//! line (a pod then restarts rather than join every mention to nothing).
 //! - publishes the join's lookup counters and the snapshot gauges once a
 //!   second.
 //!
@@ -33,6 +42,7 @@ use super::identity_updates::UpdatesReader;
 use crate::config::Config;
 use crate::error::{PipelineError, Result};
 use crate::metrics as m;
+use crate::metrics::Health;
 
 /// Lookup totals since start, for progress lines, summaries and tests (the
 /// Prometheus counters carry the same facts).
@@ -95,7 +105,7 @@ pub struct CrmState {
 impl CrmState {
     /// Loads the snapshots in service, starts the updates reader and the
     /// reload thread. `None` when `identity.snapshot_dir` is empty.
-    pub fn start(config: &Config) -> Result<Option<Self>> {
+    pub fn start(config: &Config, health: &Arc<Health>) -> Result<Option<Self>> {
         let sec = &config.identity;
         if !sec.enabled() {
             return Ok(None);
@@ -110,10 +120,22 @@ impl CrmState {
             totals: totals.clone(),
             loaded: HashSet::new(),
             failed: HashMap::new(),
+            failures: BTreeMap::new(),
             listing_failed: false,
+            health: health.clone(),
         };
-        reloader.scan();
+        // Each pass that fails a version lets the next older one be tried.
+        while reloader.scan() > 0 {}
         if join.status().versions.is_empty() {
+            if let Some((_, (name, code, error))) = reloader.failures.last_key_value() {
+                return Err(PipelineError::Config {
+                    key: "identity.snapshot_dir".into(),
+                    reason: format!(
+                        "no CRM snapshot version could be loaded ({} failed; newest {name}: {code}: {error})",
+                        reloader.failures.len()
+                    ),
+                });
+            }
             warn!(
                 dir = %reloader.root.display(),
                 "no CRM snapshot version could be loaded; mentions stay unmatched (no_snapshot) until one appears"
@@ -124,7 +146,11 @@ impl CrmState {
         if sec.read_updates {
             let reader = UpdatesReader::new(config, join.clone(), updates_caught_up.clone())?;
             let stop = stop.clone();
-            threads.push(spawn("sb-crm-updates", move || reader.run(stop))?);
+            let health = health.clone();
+            threads.push(spawn("sb-crm-updates", move || {
+                let _alive = health.guard_thread();
+                reader.run(stop)
+            })?);
             let waited = Instant::now();
             let limit = Duration::from_millis(sec.startup_wait_ms);
             while !updates_caught_up.load(Ordering::Acquire) && waited.elapsed() < limit {
@@ -146,7 +172,9 @@ impl CrmState {
         let poll = Duration::from_millis(sec.poll_interval_ms);
         {
             let stop = stop.clone();
+            let health = health.clone();
             threads.push(spawn("sb-crm", move || {
+                let _alive = health.guard_thread();
                 let mut next_scan = Instant::now() + poll;
                 let mut next_publish = Instant::now();
                 while !stop.load(Ordering::Acquire) {
@@ -246,12 +274,18 @@ struct Reloader {
     loaded: HashSet<String>,
     /// Versions that failed, with what their directory held then.
     failed: HashMap<String, Signature>,
+    /// Versions that failed and have not loaded since, by valid-from:
+    /// name, reason code, error text.
+    failures: BTreeMap<i64, (String, &'static str, String)>,
     listing_failed: bool,
+    health: Arc<Health>,
 }
 
 impl Reloader {
-    /// Loads the newest `keep_versions` versions not loaded yet.
-    fn scan(&mut self) {
+    /// Loads the newest `keep_versions` versions not loaded yet, passing
+    /// over versions that failed with the files they still hold. Returns
+    /// how many versions failed in this pass.
+    fn scan(&mut self) -> usize {
         let versions = match list_versions(&self.root) {
             Ok(v) => {
                 self.listing_failed = false;
@@ -263,11 +297,20 @@ impl Reloader {
                     self.count_failure(e.snapshot_code().unwrap_or("unreadable"));
                 }
                 self.listing_failed = true;
-                return;
+                return 0;
             }
         };
         let keep = self.cfg.keep_versions;
-        let newest: Vec<(i64, PathBuf)> = versions.into_iter().rev().take(keep).collect();
+        let mut new_failures = 0;
+        let newest: Vec<(i64, PathBuf)> = versions
+            .into_iter()
+            .rev()
+            .filter(|(_, p)| {
+                let name = p.file_name().map(|n| n.to_string_lossy().into_owned());
+                name.and_then(|n| self.failed.get(&n)) != Some(&signature(p))
+            })
+            .take(keep)
+            .collect();
         for (valid_from_ms, path) in newest.into_iter().rev() {
             let name = path
                 .file_name()
@@ -286,9 +329,6 @@ impl Reloader {
                 continue; // older than everything kept: it would be dropped at once
             }
             let sig = signature(&path);
-            if self.failed.get(&name) == Some(&sig) {
-                continue;
-            }
             let started = Instant::now();
             match load_snapshot(&path, &self.cfg) {
                 Ok(snapshot) => {
@@ -306,6 +346,7 @@ impl Reloader {
                     self.join.add_snapshot(snapshot);
                     self.loaded.insert(name.clone());
                     self.failed.remove(&name);
+                    self.failures.remove(&valid_from_ms);
                     self.totals
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
@@ -316,11 +357,42 @@ impl Reloader {
                     warn!(version = %name, reason = code, error = %e,
                         "CRM snapshot version failed to load; the versions in service stay");
                     self.count_failure(code);
+                    self.failures
+                        .insert(valid_from_ms, (name.clone(), code, e.to_string()));
                     self.failed.insert(name, sig);
+                    new_failures += 1;
                 }
             }
         }
         self.publish_snapshot_gauges();
+        self.publish_health();
+        new_failures
+    }
+
+    /// `/readyz`: not ready while no version serves and one failed; a note
+    /// while a version newer than the newest in service failed.
+    fn publish_health(&self) {
+        let status = self.join.status();
+        let serving = status.versions.last();
+        let newest_failed = self.failures.last_key_value();
+        let (condition, note) = match (serving, newest_failed) {
+            (None, Some((_, (name, code, _)))) => (
+                Some(format!(
+                    "no CRM snapshot version in service; {name} failed to load ({code})"
+                )),
+                None,
+            ),
+            (Some(v), Some((ms, (name, code, _)))) if *ms > v.valid_from_ms => (
+                None,
+                Some(format!(
+                    "CRM version {name} failed to load ({code}); {} serves",
+                    v.name
+                )),
+            ),
+            _ => (None, None),
+        };
+        self.health.set_condition("crm", condition);
+        self.health.set_note("crm", note);
     }
 
     fn count_failure(&self, code: &'static str) {
