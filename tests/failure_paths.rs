@@ -212,3 +212,135 @@ fn the_reload_thread_survives_a_corrupt_version_and_loads_a_later_good_one() {
     state.shutdown();
     let _ = Arc::clone(&health);
 }
+
+mod support;
+
+/// A secret set through the environment (the Kubernetes way) appears in no
+/// output: not in `run`'s logs (debug level), nor `/metrics`, `/healthz`,
+/// `/readyz`, nor `config`/`check-config`, nor the errors of a misspelt
+/// property or of the whole table given as one string.
+#[test]
+fn a_secret_from_the_environment_appears_in_no_output() {
+    use std::io::Read;
+    const SECRET: &str = "hunter2-Qx7vB";
+    let kafka = switchboard_tools::embedded::EmbeddedKafka::start(1).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let port = support::free_port();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[kafka]\nbrokers = \"{}\"\n[metrics]\naddr = \"127.0.0.1:{port}\"\n",
+            kafka.bootstrap_servers()
+        ),
+    )
+    .unwrap();
+    switchboard::cli::demo::create_topics(&kafka, &Config::default().topics, 1).unwrap();
+    let env = |c: &mut Command| {
+        c.env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_PASSWORD", SECRET)
+            .env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_USERNAME", "care-bot")
+            .env("SWITCHBOARD_LOG", "debug");
+    };
+    let mut outputs: Vec<(String, String)> = Vec::new();
+
+    // `config` shows the mapped property, masked.
+    let mut c = bin();
+    env(&mut c);
+    let out = c.arg("config").arg("--config").arg(&cfg).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("\"sasl.password\" = \"***\""), "{text}");
+    assert!(text.contains("\"sasl.username\" = \"care-bot\""), "{text}");
+    outputs.push(("config stdout".into(), text));
+    outputs.push((
+        "config stderr".into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    ));
+
+    // A misspelt secret property: an error naming it, not its value.
+    let mut c = bin();
+    env(&mut c);
+    let out = c
+        .env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_PASWORD", SECRET)
+        .args(["check-config", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(err.contains("sasl.pasword"), "{err}");
+    outputs.push(("misspelt property".into(), err));
+
+    // The whole table as one string (a serde type error before).
+    let mut c = bin();
+    env(&mut c);
+    let out = c
+        .env(
+            "SWITCHBOARD__KAFKA__PROPERTIES",
+            format!("sasl.password={SECRET}"),
+        )
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    outputs.push((
+        "one-string table".into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    ));
+
+    // `run`, its endpoints, then SIGTERM.
+    let mut c = bin();
+    env(&mut c);
+    let mut child = c
+        .args(["run", "--config"])
+        .arg(&cfg)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let up = wait_until(Duration::from_secs(60), || {
+        support::http_get(&addr, "/readyz", Duration::from_secs(2))
+            .map(|(s, _)| s == 200)
+            .unwrap_or(false)
+    });
+    for path in ["/metrics", "/healthz", "/readyz"] {
+        let (_, body) = support::http_get(&addr, path, Duration::from_secs(5)).unwrap_or_default();
+        outputs.push((path.into(), body));
+    }
+    unsafe { libc_kill(child.id() as i32, 15) };
+    let status = child.wait().unwrap();
+    let mut so = String::new();
+    let mut se = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut so)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut se)
+        .unwrap();
+    assert!(up, "run never became ready: {se}");
+    assert!(status.success(), "{se}");
+    assert!(se.contains("DEBUG"), "debug logs were on: {se}");
+    outputs.push(("run stdout".into(), so));
+    outputs.push(("run stderr".into(), se));
+
+    for (what, text) in &outputs {
+        assert!(!text.contains(SECRET), "{what} shows the secret: {text}");
+    }
+}
+
+extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}

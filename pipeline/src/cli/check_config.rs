@@ -1,4 +1,4 @@
-//! `switchboard check-config --config FILE`.
+//! `switchboard check-config --config FILE` and `switchboard config --config FILE`.
 
 use crate::config::Config;
 
@@ -18,5 +18,13 @@ pub fn run(args: super::ConfigArg) -> crate::Result<()> {
             c.metrics.addr.clone()
         }
     );
+    Ok(())
+}
+
+/// Prints the effective config (defaults, the file, the environment
+/// overrides) as TOML; values of secret keys are masked.
+pub fn print_effective(args: super::ConfigArg) -> crate::Result<()> {
+    let c = Config::load(&args.config)?;
+    print!("{}", c.to_masked_toml()?);
     Ok(())
 }

@@ -34,6 +34,8 @@ pub enum Command {
     Generate(generate::GenerateCommand),
     /// Validate a config file; errors name the offending key.
     CheckConfig(ConfigArg),
+    /// Print the effective config (file, then environment overrides) as TOML, secrets masked.
+    Config(ConfigArg),
     /// Score texts (or mentions as JSON lines) from stdin: sentiment, category, spam, language.
     Score(score::ScoreArgs),
     /// Run the same operators on files, no Kafka: mentions (and contacts) in, work items out. Deterministic.
@@ -80,6 +82,7 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
         Command::Run(a) => run::run(a),
         Command::Generate(g) => generate::run(g),
         Command::CheckConfig(a) => check_config::run(a),
+        Command::Config(a) => check_config::print_effective(a),
         Command::Bench(a) => bench::run(a),
         Command::Score(a) => score::run(a),
         Command::Process(a) => process::run(a),

@@ -19,6 +19,7 @@ use switchboard_operators::spam::SpamConfig;
 
 use crate::error::{PipelineError, Result};
 
+mod librdkafka;
 mod operators;
 pub mod secrets;
 mod sections;

@@ -70,7 +70,7 @@ impl Config {
                 );
             }
         }
-        Ok(())
+        super::librdkafka::check(&self.client_properties())
     }
 
     fn validate_topics(&self) -> Result<()> {
