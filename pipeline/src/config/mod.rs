@@ -19,6 +19,8 @@ use switchboard_operators::spam::SpamConfig;
 
 use crate::error::{PipelineError, Result};
 
+#[cfg(test)]
+mod example_defaults;
 mod librdkafka;
 mod operators;
 pub mod secrets;
