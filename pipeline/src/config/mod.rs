@@ -203,6 +203,25 @@ fn kind_of(a: &figment::error::Actual) -> &'static str {
     }
 }
 
+/// The 1-based line of `key` in `[section]` of a TOML file, by a plain
+/// scan (section headers and `key =` lines).
+fn line_of(file: &Path, section: &str, key: &str) -> Option<usize> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut current = String::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            current = t.trim_matches(|c| c == '[' || c == ']').trim().to_string();
+            continue;
+        }
+        let k = t.split('=').next().unwrap_or("").trim().trim_matches('"');
+        if !t.starts_with('#') && t.contains('=') && k == key && current == section {
+            return Some(i + 1);
+        }
+    }
+    None
+}
+
 fn describe_figment_error(e: figment::Error) -> String {
     use figment::error::Kind;
     let key = e.path.join(".");
@@ -218,6 +237,27 @@ fn describe_figment_error(e: figment::Error) -> String {
                 "invalid value: found {}, expected {expected}",
                 kind_of(actual)
             )
+        }
+        Kind::UnknownField(field, expected) => {
+            let mut s = format!("unknown key `{field}`");
+            match librdkafka::did_you_mean(field, expected.iter().copied()) {
+                Some(m) => s.push_str(&format!("; did you mean `{m}`?")),
+                None => s.push_str(&format!("; expected one of {}", expected.join(", "))),
+            }
+            let section: Vec<&str> = e
+                .path
+                .iter()
+                .map(String::as_str)
+                .filter(|p| p != field)
+                .collect();
+            if let Some(figment::Source::File(file)) =
+                e.metadata.as_ref().and_then(|m| m.source.as_ref())
+            {
+                if let Some(line) = line_of(file, &section.join("."), field) {
+                    s.push_str(&format!(" (at {}:{line})", file.display()));
+                }
+            }
+            s
         }
         other => secrets::redact(&other.to_string()),
     };
@@ -256,6 +296,52 @@ mod tests {
             .to_string();
         assert!(err.contains("brokerz"), "{err}");
         assert!(err.contains("kafka"), "{err}");
+    }
+
+    #[test]
+    fn a_misspelt_key_gets_a_suggestion_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[kafka]\nbrokers = \"a:1\"\n\n[pipeline]\nkeyed_stag = true\n",
+        )
+        .unwrap();
+        let err = Config::load(&p).unwrap_err().to_string();
+        assert!(err.contains("did you mean `keyed_stage`?"), "{err}");
+        assert!(err.contains(&format!("{}:5", p.display())), "{err}");
+    }
+
+    #[test]
+    fn zero_timeouts_are_refused() {
+        for (toml, key) in [
+            (
+                "[pipeline]\nshutdown_timeout_ms = 0\n[source]\ndrain_timeout_ms = 0\n",
+                "pipeline.shutdown_timeout_ms",
+            ),
+            (
+                "[pipeline]\noutput_stall_ms = 0\n",
+                "pipeline.output_stall_ms",
+            ),
+            (
+                "[pipeline]\nliveness_stall_ms = 1000\n",
+                "pipeline.liveness_stall_ms",
+            ),
+        ] {
+            let err = Config::from_toml_str(toml).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+    }
+
+    #[test]
+    fn type_errors_never_quote_the_value() {
+        let err = Config::from_toml_str("[kafka]\nproperties = \"sasl.password=hunter2\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("kafka.properties") && !err.contains("hunter2"),
+            "{err}"
+        );
     }
 
     #[test]
