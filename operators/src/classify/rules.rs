@@ -153,6 +153,10 @@ pub(super) const IGNORE: &[&str] = &[
     "love it when",
     "thank goodness",
     "thank god",
+    "pay attention",
+    "will post",
+    "post results",
+    "screw ups",
 ];
 
 pub(super) fn default_rules() -> Vec<PhraseRule> {
@@ -274,15 +278,13 @@ const RULES: &[(Category, f32, &[&str])] = &[
     (
         BroadbandFault,
         1.0,
-        &[
-            "cable",
-            "service",
-            "my service",
-            "picture",
-            "ms",
-            "down",
-            "outage reported",
-        ],
+        &["cable", "picture", "ms", "down", "outage reported"],
+    ),
+    (BroadbandFault, 0.5, &["service", "my service"]),
+    (
+        BroadbandFault,
+        2.0,
+        &["is out", "etr", "happens daily", "this happens"],
     ),
     (
         Billing,
@@ -374,9 +376,6 @@ const RULES: &[(Category, f32, &[&str])] = &[
             "ship",
             "shipped",
             "shipping",
-            "boxes",
-            "ups",
-            "pending",
             "oder",
             "received a box",
             "ordered nothing",

@@ -335,10 +335,11 @@ impl Severity {
                 add(p, &format_args!("negative sentiment ({s:.2})"));
             } else if s >= c.positive_sentiment_threshold as f64
                 && !self.is_fault(m.category, m.categories)
+                && !is_problem(primary)
             {
                 // Sarcasm ("no service again. Thank goodness for …") never
-                // lowers a fault's priority: positive words on a fault row
-                // score nothing.
+                // lowers a problem's priority: positive words score only on
+                // praise and chatter.
                 add(
                     c.positive_sentiment_points,
                     &format_args!("positive sentiment ({s:.2})"),
@@ -391,10 +392,7 @@ impl Severity {
                 add(c.missed_appointment_points, &MISSED_STATED);
             }
         }
-        let problem = !matches!(
-            primary,
-            None | Some(Category::Praise) | Some(Category::GeneralEnquiry)
-        );
+        let problem = is_problem(primary);
         let urgency = [
             (fault, c.loss_points, "service loss stated"),
             (fault, c.repetition_points, "repetition stated"),
@@ -554,6 +552,14 @@ impl Severity {
         let reasons = lines.iter().flatten().map(str::to_owned).collect();
         Ok(self.finish(points.value(row), reasons))
     }
+}
+
+/// Whether a primary category names a problem (not praise or chatter).
+fn is_problem(primary: Option<Category>) -> bool {
+    !matches!(
+        primary,
+        None | Some(Category::Praise) | Some(Category::GeneralEnquiry)
+    )
 }
 
 /// Points of the highest step reached.

@@ -72,6 +72,8 @@ pub(super) const LOSS: &[&str] = &[
     "disconnecting",
     "keeps dropping",
     "keeps disconnecting",
+    "shutting off",
+    "shuts off",
 ];
 
 /// A fault stated as recurring or lasting.
@@ -125,6 +127,8 @@ pub(super) const REPETITION: &[&str] = &[
     "still don't have",
     "still not have",
     "third day",
+    "keeps resetting",
+    "keeps rebooting",
 ];
 
 /// A threat or decision to leave.
