@@ -17,6 +17,10 @@ fn main() {
         .cloned()
         .unwrap_or_default();
     let triage = Triage::default();
+    if args.iter().any(|a| a == "--time") {
+        time_operators(&triage);
+        return;
+    }
     if args.iter().any(|a| a == "--heldout-figures") {
         // Figures only, never the texts (docs/triage.md: no tuning on held-out).
         let f = eval_telco(&triage, &telco("telco_heldout.tsv"), |_, _| {});
@@ -65,5 +69,42 @@ fn main() {
     println!(
         "airline dev: 3-class={:.1}% ({right}/{n})",
         100.0 * right as f64 / n as f64
+    );
+}
+
+/// Texts per second of sentiment + category (what `switchboard score`
+/// runs per line besides language and spam) and of the whole lone-mention
+/// triage, over the dev texts; median of 5 rounds.
+fn time_operators(triage: &Triage) {
+    let texts: Vec<String> = telco("telco_dev.tsv")
+        .into_iter()
+        .map(|r| r.text)
+        .chain(airline("airline_dev.tsv").into_iter().map(|r| r.text))
+        .collect();
+    let classifier = switchboard_operators::classify::ClassifyConfig::default()
+        .build()
+        .expect("default rules");
+    let mut score = Vec::new();
+    let mut judge = Vec::new();
+    for _ in 0..5 {
+        let t = std::time::Instant::now();
+        for x in &texts {
+            std::hint::black_box(triage.sentiment().score(x));
+            std::hint::black_box(classifier.classify(x));
+        }
+        score.push(texts.len() as f64 / t.elapsed().as_secs_f64());
+        let t = std::time::Instant::now();
+        for x in &texts {
+            std::hint::black_box(triage.judge(x));
+        }
+        judge.push(texts.len() as f64 / t.elapsed().as_secs_f64());
+    }
+    score.sort_by(f64::total_cmp);
+    judge.sort_by(f64::total_cmp);
+    println!(
+        "{} texts: sentiment+classify {:.0} texts/s, whole triage {:.0} texts/s (medians of 5)",
+        texts.len(),
+        score[2],
+        judge[2]
     );
 }
