@@ -368,7 +368,9 @@ impl Classifier {
             let info_idx = self.pat_to_info[m.pattern().as_usize()];
             let info = &self.infos[info_idx as usize];
             let (start, end) = (m.start(), m.end());
-            if !is_whole_match(text, start, end, info.bounds) {
+            if !is_whole_match(text, start, end, info.bounds)
+                && !unit_after_number(text, start, end, info.bounds)
+            {
                 continue;
             }
             s.cands.push(Hit {
@@ -443,6 +445,19 @@ impl Classifier {
         }
         true
     }
+}
+
+/// A phrase that starts with a letter also matches right after a digit
+/// (`mbps` in "paying for 200mbps", `hrs` in "6hrs"): units glued to their
+/// number are common in care tweets.
+fn unit_after_number(text: &str, start: usize, end: usize, bounds: (bool, bool)) -> bool {
+    let b = text.as_bytes();
+    bounds.0
+        && start > 0
+        && start < b.len()
+        && b[start - 1].is_ascii_digit()
+        && b[start].is_ascii_alphabetic()
+        && is_whole_match(text, start, end, (false, bounds.1))
 }
 
 #[cfg(test)]

@@ -89,6 +89,7 @@ pub(crate) fn polarity(
     }
     if let Some(t) = telco {
         t.apply_sarcasm(s, &mut sent);
+        t.apply_complaint_prior(s, &mut sent);
     }
     but_check(&s.toks, &mut sent);
     let p = score_valence(&sent, text);

@@ -64,6 +64,11 @@ pub struct TelcoRules {
     /// A praise pattern is sarcastic when the valences of the text's other
     /// tokens sum to at most minus this value.
     pub sarcasm_min_complaint: f64,
+    /// In a text that also complains (any token with a negative valence),
+    /// positive valences are multiplied by this (0…1): polite words in a
+    /// complaint ("the reps are super nice but…", "please help") do not
+    /// outweigh it. `1.0` turns this off.
+    pub complaint_positive_scale: f64,
 }
 
 fn map(pairs: &[(&str, f64)]) -> BTreeMap<String, f64> {
@@ -80,6 +85,7 @@ impl Default for TelcoRules {
             sarcasm_patterns: SARCASM.iter().map(|s| s.to_string()).collect(),
             sarcasm_valence: -1.8,
             sarcasm_min_complaint: 1.0,
+            complaint_positive_scale: 0.25,
         }
     }
 }
@@ -123,6 +129,44 @@ const WORDS: &[(&str, f64)] = &[
     ("joke", -1.5),
     ("no-show", -2.0),
     ("seething", -2.5),
+    // Care-traffic complaint words (issue 26, telco dev set).
+    ("smh", -1.5),
+    ("wtf", -2.0),
+    ("bs", -1.5),
+    ("issue", -0.8),
+    ("issues", -0.8),
+    ("error", -1.2),
+    ("frozen", -1.0),
+    ("freezes", -1.2),
+    ("unable", -1.0),
+    ("runaround", -1.8),
+    ("outtakes", -1.5),
+    ("shitty", -2.2),
+    ("crappy", -2.0),
+    ("lying", -2.0),
+    ("lied", -2.0),
+    ("lie", -1.8),
+    ("slowest", -1.5),
+    ("#fail", -2.0),
+    ("trippin", -1.2),
+    ("trippen", -1.2),
+    ("irritating", -2.0),
+    // Complaint cues: in care traffic these words mostly open or carry a
+    // complaint ("why is my…", "still nothing", "down again").
+    ("why", -0.8),
+    ("still", -0.6),
+    ("again", -0.8),
+    ("anymore", -0.6),
+    // Thread answers and chatter that VADER reads as praise.
+    ("yes", 0.0),
+    ("yep", 0.0),
+    ("yeah", 0.0),
+    ("ok", 0.0),
+    ("okay", 0.0),
+    ("lol", 0.0),
+    ("chance", 0.0),
+    ("luck", 0.0),
+    ("welcome", 0.0),
     // Care-request words that VADER reads as praise.
     ("help", 0.0),
     ("please", 0.0),
@@ -203,6 +247,38 @@ const PHRASES: &[(&str, f64)] = &[
     ("drops out", -1.8),
     ("dropped calls", -1.8),
     ("cut off", -2.0),
+    ("went out", -1.8),
+    ("been out", -1.8),
+    ("out since", -1.8),
+    ("get my * working", -1.5),
+    ("can't get", -1.0),
+    ("can't even", -1.2),
+    ("won't let", -1.5),
+    ("doesn't work", -1.8),
+    ("didn't work", -1.8),
+    ("does not work", -1.8),
+    ("did not work", -1.8),
+    ("not even", -0.8),
+    ("no option", -1.5),
+    ("how many times", -1.5),
+    ("what happened", -1.0),
+    ("goes out", -1.8),
+    ("is out", -1.5),
+    ("internet out", -2.0),
+    ("down for", -1.5),
+    ("keeps resetting", -2.0),
+    ("still no", -1.8),
+    ("still don't", -1.5),
+    ("still not", -1.5),
+    ("run around", -1.8),
+    ("paying for", -1.0),
+    ("i pay for", -1.0),
+    ("pay for", -0.8),
+    ("no network", -2.0),
+    ("poor network", -2.0),
+    ("fix the", -0.8),
+    ("hold music", -0.5),
+    ("for the love of", -0.5),
     // No service.
     ("no service", -2.0),
     ("no signal", -2.0),
@@ -312,6 +388,18 @@ const PHRASES: &[(&str, f64)] = &[
 
 /// Built-in praise patterns that read as sarcasm in a complaint.
 const SARCASM: &[&str] = &[
+    "thank goodness",
+    "thank god",
+    "thanks for making",
+    "gotta love",
+    "got to love",
+    "love when",
+    "killer",
+    "reassuring",
+    "super cool",
+    "excellent assistance",
+    "good job",
+    "nice",
     "thanks a lot",
     "thanks a bunch",
     "thanks very much",
@@ -365,6 +453,7 @@ pub(crate) struct CompiledTelco {
     emoji: Vec<char>,
     sarcasm_valence: f64,
     sarcasm_min_complaint: f64,
+    complaint_positive_scale: f64,
 }
 
 fn config_err(key: &str, reason: String) -> OperatorError {
@@ -467,6 +556,12 @@ impl CompiledTelco {
                 "must be a finite number ≥ 0".into(),
             ));
         }
+        if !(0.0..=1.0).contains(&rules.complaint_positive_scale) {
+            return Err(config_err(
+                "complaint_positive_scale",
+                "must be a number from 0 to 1".into(),
+            ));
+        }
         for p in &rules.sarcasm_patterns {
             patterns.push(Pattern {
                 words: parse_pattern("sarcasm_patterns", p)?,
@@ -497,6 +592,7 @@ impl CompiledTelco {
             emoji,
             sarcasm_valence: rules.sarcasm_valence,
             sarcasm_min_complaint: rules.sarcasm_min_complaint,
+            complaint_positive_scale: rules.complaint_positive_scale,
         })
     }
 
@@ -589,6 +685,24 @@ impl CompiledTelco {
             }
             sent[a..=b].fill(0.0);
             sent[b] = self.sarcasm_valence;
+        }
+    }
+
+    /// Damps positive valences in a text that also complains (see
+    /// [`TelcoRules::complaint_positive_scale`]).
+    /// A complaint that turns into thanks after "but" ("it was down all day
+    /// but thanks for fixing it") is a resolution: not damped.
+    pub(crate) fn apply_complaint_prior(&self, s: &Scratch, sent: &mut [f64]) {
+        if self.complaint_positive_scale >= 1.0 || !sent.iter().any(|&v| v < 0.0) {
+            return;
+        }
+        if let Some(but) = s.toks.iter().rposition(|t| t.e.word == word::BUT) {
+            if sent[but..].iter().all(|&v| v >= 0.0) {
+                return;
+            }
+        }
+        for v in sent.iter_mut().filter(|v| **v > 0.0) {
+            *v *= self.complaint_positive_scale;
         }
     }
 }

@@ -66,6 +66,33 @@ pub struct SeverityConfig {
     pub missed_appointment_phrases: Vec<String>,
     /// Points when a missed appointment is stated in the text (once per mention).
     pub missed_appointment_points: i32,
+    /// Phrases stating a complete loss of service ("no internet", "is down",
+    /// "stopped working"); count only on fault rows (`fault_categories`).
+    pub loss_phrases: Vec<String>,
+    /// Points when a loss of service is stated (once per mention).
+    pub loss_points: i32,
+    /// Phrases stating a repeated or lasting fault ("again", "every day",
+    /// "5th time", "constantly"); count only on fault rows.
+    pub repetition_phrases: Vec<String>,
+    /// Points when repetition is stated (once per mention).
+    pub repetition_points: i32,
+    /// Phrases threatening to leave ("switch to", "going to port"); count
+    /// only on fault rows (leaving over an open fault).
+    pub leaving_phrases: Vec<String>,
+    /// Points when a threat to leave comes with a fault (once per mention).
+    pub leaving_points: i32,
+    /// Phrases naming a vulnerability or hardship (hurricane, illness,
+    /// elderly, medical, a child without a phone); count on any row whose
+    /// primary category is not `praise` or `general_enquiry`.
+    pub vulnerability_phrases: Vec<String>,
+    /// Points when a vulnerability is stated (once per mention).
+    pub vulnerability_points: i32,
+    /// Phrases naming money or security harm (collections, a stolen number,
+    /// money sent to the wrong person); count on any row whose primary
+    /// category is not `praise` or `general_enquiry`.
+    pub harm_phrases: Vec<String>,
+    /// Points when harm is stated (once per mention).
+    pub harm_points: i32,
     /// Stated outage length in hours, ascending steps (see [`stated_outage`]).
     pub outage_hours_points: Vec<Step>,
     /// Stated durations above this many hours are ignored (not an outage length).
@@ -110,7 +137,7 @@ impl Default for SeverityConfig {
         .collect();
         Self {
             category_points,
-            negative_sentiment_max_points: 20,
+            negative_sentiment_max_points: 10,
             negative_sentiment_threshold: -0.05,
             positive_sentiment_threshold: 0.5,
             positive_sentiment_points: -5,
@@ -134,8 +161,32 @@ impl Default for SeverityConfig {
                 "trading standards",
                 "take you to court",
                 "taking you to court",
+                // US and India care traffic (issue 26).
+                "sue",
+                "sue you",
+                "i will sue",
+                "lawsuit",
+                "go to court",
+                "court",
+                "fcc",
+                "bbb",
+                "better business bureau",
+                "attorney general",
+                "trai",
+                "consumer forum",
+                "consumer court",
             ]),
             regulatory_points: 30,
+            loss_phrases: strings(super::urgency::LOSS),
+            loss_points: 15,
+            repetition_phrases: strings(super::urgency::REPETITION),
+            repetition_points: 15,
+            leaving_phrases: strings(super::urgency::LEAVING),
+            leaving_points: 15,
+            vulnerability_phrases: strings(super::urgency::VULNERABILITY),
+            vulnerability_points: 25,
+            harm_phrases: strings(super::urgency::HARM),
+            harm_points: 25,
             missed_appointment_phrases: strings(&[
                 "missed appointment",
                 "missed my appointment",
@@ -160,7 +211,7 @@ impl Default for SeverityConfig {
                 "engineer did not come",
             ]),
             missed_appointment_points: 10,
-            outage_hours_points: steps(&[(4, 5), (24, 10), (72, 15), (168, 20)]),
+            outage_hours_points: steps(&[(1, 5), (12, 10), (24, 15)]),
             outage_max_hours: 8 * 168,
             fault_categories: strings(&[
                 "network_outage",
@@ -237,6 +288,11 @@ impl SeverityConfig {
                 "missed_appointment_phrases",
                 &self.missed_appointment_phrases,
             ),
+            ("loss_phrases", &self.loss_phrases),
+            ("repetition_phrases", &self.repetition_phrases),
+            ("leaving_phrases", &self.leaving_phrases),
+            ("vulnerability_phrases", &self.vulnerability_phrases),
+            ("harm_phrases", &self.harm_phrases),
         ] {
             for (i, p) in phrases.iter().enumerate() {
                 if p.trim().is_empty() {

@@ -52,6 +52,7 @@ mod config;
 mod outage;
 #[cfg(test)]
 mod tests;
+mod urgency;
 
 pub use config::{SeverityConfig, Step};
 pub use outage::{stated_outage, StatedOutage};
@@ -171,6 +172,30 @@ const MISSED_STATED: &str = "missed engineer appointment (stated)";
 enum PhraseKind {
     Regulatory,
     MissedAppointment,
+    Loss,
+    Repetition,
+    Leaving,
+    Vulnerability,
+    Harm,
+}
+
+/// Urgency phrase kinds after the regulatory and missed-appointment ones,
+/// in [`TextHits::first`] order.
+const URGENCY: [PhraseKind; 5] = [
+    PhraseKind::Loss,
+    PhraseKind::Repetition,
+    PhraseKind::Leaving,
+    PhraseKind::Vulnerability,
+    PhraseKind::Harm,
+];
+
+/// What the phrase scan of one text found.
+#[derive(Debug, Default)]
+struct TextHits<'a> {
+    regulatory: Vec<&'a str>,
+    missed: bool,
+    /// First phrase of each [`URGENCY`] kind, in text order.
+    first: [Option<&'a str>; 5],
 }
 
 /// The severity operator. Cheap to share (`&self` everywhere).
@@ -204,6 +229,11 @@ impl Severity {
                 PhraseKind::MissedAppointment,
                 &config.missed_appointment_phrases,
             ),
+            (PhraseKind::Loss, &config.loss_phrases),
+            (PhraseKind::Repetition, &config.repetition_phrases),
+            (PhraseKind::Leaving, &config.leaving_phrases),
+            (PhraseKind::Vulnerability, &config.vulnerability_phrases),
+            (PhraseKind::Harm, &config.harm_phrases),
         ] {
             for p in list {
                 let canon = p.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -303,7 +333,13 @@ impl Severity {
             if s <= c.negative_sentiment_threshold as f64 {
                 let p = (-s * c.negative_sentiment_max_points as f64).round() as i32;
                 add(p, &format_args!("negative sentiment ({s:.2})"));
-            } else if s >= c.positive_sentiment_threshold as f64 {
+            } else if s >= c.positive_sentiment_threshold as f64
+                && !self.is_fault(m.category, m.categories)
+                && !is_problem(primary)
+            {
+                // Sarcasm ("no service again. Thank goodness for …") never
+                // lowers a problem's priority: positive words score only on
+                // praise and chatter.
                 add(
                     c.positive_sentiment_points,
                     &format_args!("positive sentiment ({s:.2})"),
@@ -338,11 +374,11 @@ impl Severity {
         }
 
         // Text factors.
-        let (regulatory, missed) = self.scan(m.text);
-        if !regulatory.is_empty() {
+        let hits = self.scan(m.text);
+        if !hits.regulatory.is_empty() {
             add(
                 c.regulatory_points,
-                &format_args!("regulatory threat: {}", regulatory.join(", ")),
+                &format_args!("regulatory threat: {}", hits.regulatory.join(", ")),
             );
         }
         let fault = self.is_fault(m.category, m.categories);
@@ -352,8 +388,21 @@ impl Severity {
                     add(p, &format_args!("outage stated: {}", o.phrase));
                 }
             }
-            if missed {
+            if hits.missed {
                 add(c.missed_appointment_points, &MISSED_STATED);
+            }
+        }
+        let problem = is_problem(primary);
+        let urgency = [
+            (fault, c.loss_points, "service loss stated"),
+            (fault, c.repetition_points, "repetition stated"),
+            (fault, c.leaving_points, "threat to leave over a fault"),
+            (problem, c.vulnerability_points, "vulnerability stated"),
+            (problem, c.harm_points, "money or security harm"),
+        ];
+        for ((on, p, label), phrase) in urgency.into_iter().zip(hits.first) {
+            if let (true, Some(phrase)) = (on, phrase) {
+                add(p, &format_args!("{label}: {phrase}"));
             }
         }
         points
@@ -372,11 +421,10 @@ impl Severity {
         }
     }
 
-    /// Distinct regulatory phrases (text order) and whether a missed
-    /// appointment is stated.
-    fn scan(&self, text: &str) -> (Vec<&str>, bool) {
-        let mut regulatory: Vec<&str> = Vec::new();
-        let mut missed = false;
+    /// Distinct regulatory phrases (text order), whether a missed
+    /// appointment is stated and the first phrase of each urgency kind.
+    fn scan<'a>(&'a self, text: &str) -> TextHits<'a> {
+        let mut hits = TextHits::default();
         for m in self.ac.find_overlapping_iter(text) {
             let (start, end) = (m.start(), m.end());
             let (kind, phrase) = &self.patterns[m.pattern().as_usize()];
@@ -384,20 +432,26 @@ impl Severity {
                 continue;
             }
             match kind {
-                PhraseKind::MissedAppointment => missed = true,
+                PhraseKind::MissedAppointment => hits.missed = true,
                 PhraseKind::Regulatory => {
                     // "ombudsman services" also contains "ombudsman": keep the shorter
                     // name once.
-                    if !regulatory
+                    if !hits
+                        .regulatory
                         .iter()
                         .any(|r| r.contains(&**phrase) || phrase.contains(*r))
                     {
-                        regulatory.push(phrase);
+                        hits.regulatory.push(phrase);
+                    }
+                }
+                k => {
+                    if let Some(i) = URGENCY.iter().position(|u| u == k) {
+                        hits.first[i].get_or_insert(phrase);
                     }
                 }
             }
         }
-        (regulatory, missed)
+        hits
     }
 
     /// Appends [`col::SEVERITY_POINTS`], [`col::PRIORITY`], [`col::SEVERITY`]
@@ -498,6 +552,14 @@ impl Severity {
         let reasons = lines.iter().flatten().map(str::to_owned).collect();
         Ok(self.finish(points.value(row), reasons))
     }
+}
+
+/// Whether a primary category names a problem (not praise or chatter).
+fn is_problem(primary: Option<Category>) -> bool {
+    !matches!(
+        primary,
+        None | Some(Category::Praise) | Some(Category::GeneralEnquiry)
+    )
 }
 
 /// Points of the highest step reached.

@@ -205,16 +205,17 @@ fn reach_tier_segment_and_sentiment_lines() {
         s.reasons,
         [
             "+30 category: network_outage",
-            "+10 negative sentiment (-0.50)",
+            "+5 negative sentiment (-0.50)",
             "+10 reach: 250000 followers",
             "+5 reach: verified author",
             "+10 spreading: 150 retweets",
             "+8 tier: premier",
             "+5 segment: business",
+            "+15 service loss stated: no signal",
         ]
     );
-    assert_eq!(s.points, 78);
-    assert_eq!((s.priority, s.severity), (78, SeverityLevel::P1));
+    assert_eq!(s.points, 88);
+    assert_eq!((s.priority, s.severity), (88, SeverityLevel::P1));
 }
 
 #[test]
@@ -344,7 +345,7 @@ fn sentiment_compound_float32_and_other_int_types() {
     assert_eq!(
         reasons_of(&out, 0),
         [
-            "+20 negative sentiment (-1.00)",
+            "+10 negative sentiment (-1.00)",
             "+20 spreading: 1000 retweets"
         ]
     );
