@@ -975,23 +975,31 @@ fn autoscaler_targets_the_workload_within_the_partition_count() {
         cfg.topics.mentions
     );
 
-    // Keyed on Switchboard's consumer-lag metric for the mentions topic,
-    // served by the prometheus-adapter rule shipped beside it.
+    // Keyed on Switchboard's consumer-lag metric for both groups' topics
+    // (mentions, and the keyed stage's repartition topic), served by the
+    // prometheus-adapter rule shipped beside it.
     let metrics = seq(at(hpa, &["spec", "metrics"]), "metrics");
     assert_eq!(metrics.len(), 1);
     let m = &metrics[0];
     assert_eq!(string(at(m, &["type"]), "type"), "External");
     let name = string(at(m, &["external", "metric", "name"]), "metric name");
     assert_eq!(name, switchboard::metrics::SOURCE_CONSUMER_LAG);
+    let exprs = seq(
+        at(m, &["external", "metric", "selector", "matchExpressions"]),
+        "matchExpressions",
+    );
+    assert_eq!(exprs.len(), 1);
+    assert_eq!(string(at(&exprs[0], &["key"]), "key"), "topic");
+    assert_eq!(string(at(&exprs[0], &["operator"]), "operator"), "In");
+    let topics: Vec<String> = seq(at(&exprs[0], &["values"]), "values")
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(cfg.pipeline.keyed_stage);
     assert_eq!(
-        string(
-            at(
-                m,
-                &["external", "metric", "selector", "matchLabels", "topic"]
-            ),
-            "topic"
-        ),
-        cfg.topics.mentions
+        topics,
+        [cfg.topics.mentions.clone(), cfg.topics.repartition.clone()],
+        "the HPA counts the lag of both groups' topics"
     );
     let adapter = yaml(&deploy().join("k8s/prometheus-adapter-rules.yaml"));
     let rules: Value = serde_yaml_ng::from_str(&string(

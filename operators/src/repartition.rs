@@ -144,6 +144,27 @@ pub fn encode_ipc(batch: &RecordBatch) -> Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// One batch as one or more Arrow IPC streams of at most `max_bytes` each:
+/// a stream over the limit is split in halves by rows until every part
+/// fits (a lone row that does not fit is returned as it is; the caller's
+/// sink counts it). Used to fit the repartition topic's size limit.
+pub fn encode_ipc_within(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    let mut todo = vec![batch.clone()];
+    while let Some(b) = todo.pop() {
+        let bytes = encode_ipc(&b)?;
+        if bytes.len() <= max_bytes || b.num_rows() <= 1 {
+            out.push(bytes);
+            continue;
+        }
+        let half = b.num_rows() / 2;
+        // Pushed second half first: parts come out in row order.
+        todo.push(b.slice(half, b.num_rows() - half));
+        todo.push(b.slice(0, half));
+    }
+    Ok(out)
+}
+
 /// The batches of an Arrow IPC stream written by [`encode_ipc`]. A payload
 /// that is not one is an error (the caller dead-letters the record).
 pub fn decode_ipc(payload: &[u8]) -> Result<Vec<RecordBatch>> {
@@ -157,6 +178,36 @@ mod tests {
     use arrow::array::StringArray;
     use arrow::datatypes::{Field, Schema};
     use proptest::prelude::*;
+
+    #[test]
+    fn a_batch_over_the_limit_is_split_into_parts_that_fit_in_row_order() {
+        let names: Vec<String> = (0..200)
+            .map(|i| format!("row-{i:04}-{}", "x".repeat(50)))
+            .collect();
+        let schema = Arc::new(Schema::new(vec![Field::new(
+            "n",
+            arrow::datatypes::DataType::Utf8,
+            false,
+        )]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(StringArray::from(names.clone()))]).unwrap();
+        let whole = encode_ipc(&batch).unwrap();
+        assert_eq!(encode_ipc_within(&batch, whole.len()).unwrap().len(), 1);
+        let limit = whole.len() / 5;
+        let parts = encode_ipc_within(&batch, limit).unwrap();
+        assert!(parts.len() >= 5, "{} parts", parts.len());
+        let mut rows = Vec::new();
+        for p in &parts {
+            assert!(p.len() <= limit, "{} > {limit}", p.len());
+            for b in decode_ipc(p).unwrap() {
+                let c = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                rows.extend(c.iter().map(|v| v.unwrap().to_string()));
+            }
+        }
+        assert_eq!(rows, names);
+        // A single row over the limit comes back whole (the sink counts it).
+        assert_eq!(encode_ipc_within(&batch.slice(0, 1), 10).unwrap().len(), 1);
+    }
 
     /// Kafka's own test vectors (`UtilsTest.testMurmur2`).
     #[test]

@@ -73,6 +73,8 @@ pub struct Pipeline {
 impl Pipeline {
     /// Builds the runtime parts from a validated config.
     pub fn build(config: &Config, health: Arc<Health>) -> Result<Self> {
+        // Unreachable brokers or refused credentials: one line, quickly.
+        crate::sink::limits::check_cluster(config, Duration::from_secs(15))?;
         let workers = config.source.worker_count();
         let work_items = config.pipeline.enrich && config.pipeline.work_items;
         let enricher = Enricher::build(config)?;

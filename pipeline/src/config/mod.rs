@@ -79,26 +79,26 @@ impl Config {
             )));
         }
         let figment =
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::file(path));
+            Figment::from(Serialized::defaults(Config::unresolved())).merge(Toml::file(path));
         Self::extract(with_env(figment)?)
     }
 
     /// Defaults with `SWITCHBOARD__…` environment overrides (no file).
     pub fn from_env() -> Result<Config> {
         Self::extract(with_env(Figment::from(Serialized::defaults(
-            Config::default(),
+            Config::unresolved(),
         )))?)
     }
 
     /// Parses a TOML string (no environment), then validates it.
     pub fn from_toml_str(text: &str) -> Result<Config> {
         Self::extract(
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+            Figment::from(Serialized::defaults(Config::unresolved())).merge(Toml::string(text)),
         )
     }
 
     fn extract(figment: Figment) -> Result<Config> {
-        let config: Config = figment.extract().map_err(|e| {
+        let mut config: Config = figment.extract().map_err(|e| {
             let msgs: Vec<String> = e.into_iter().map(describe_figment_error).collect();
             PipelineError::ConfigLoad(msgs.join("; "))
         })?;
@@ -109,6 +109,7 @@ impl Config {
                 secrets::register(v);
             }
         }
+        config.name_internal_topics();
         config.validate()?;
         Ok(config)
     }
@@ -118,6 +119,28 @@ impl Config {
         let mut c = self.clone();
         c.kafka.properties = secrets::masked(&c.kafka.properties);
         toml::to_string(&c).map_err(|e| PipelineError::Runtime(format!("config to TOML: {e}")))
+    }
+
+    /// The defaults with the internal topics unnamed, so that loading can
+    /// tell a name the file (or environment) gives from the default.
+    fn unresolved() -> Config {
+        let mut c = Config::default();
+        c.topics.repartition.clear();
+        c.topics.changelog.clear();
+        c
+    }
+
+    /// Names the internal topics the config leaves unset after the group
+    /// (`<group_id>-repartition`, `<group_id>-correlate-changelog`), as
+    /// Kafka Streams names its own after `application.id`.
+    fn name_internal_topics(&mut self) {
+        let group = &self.kafka.group_id;
+        if self.topics.repartition.is_empty() {
+            self.topics.repartition = TopicsConfig::default_repartition(group);
+        }
+        if self.topics.changelog.is_empty() {
+            self.topics.changelog = TopicsConfig::default_changelog(group);
+        }
     }
 
     /// The librdkafka properties common to every client.
@@ -287,6 +310,20 @@ mod tests {
         c.validate().unwrap();
         let text = toml::to_string(&c).unwrap();
         assert_eq!(Config::from_toml_str(&text).unwrap(), c);
+    }
+
+    #[test]
+    fn internal_topics_are_named_after_the_group_unless_set() {
+        let c = Config::from_toml_str("[kafka]\ngroup_id = \"care-eu\"\n").unwrap();
+        assert_eq!(c.topics.repartition, "care-eu-repartition");
+        assert_eq!(c.topics.changelog, "care-eu-correlate-changelog");
+        let c = Config::from_toml_str(
+            "[kafka]\ngroup_id = \"care-eu\"\n[topics]\nrepartition = \"r\"\nchangelog = \"c\"\n",
+        )
+        .unwrap();
+        assert_eq!((&*c.topics.repartition, &*c.topics.changelog), ("r", "c"));
+        let c = Config::from_toml_str("").unwrap();
+        assert_eq!(c.topics.repartition, Config::default().topics.repartition);
     }
 
     #[test]

@@ -55,14 +55,32 @@ pub struct TopicsConfig {
     /// Output: detected outage incidents.
     pub incidents: String,
     /// Internal (with `pipeline.keyed_stage`): enriched mentions re-keyed by
-    /// customer (Arrow IPC), co-partitioned with `crm_contacts` — create it
-    /// with the same partition count.
+    /// customer (Arrow IPC), co-partitioned with `crm_contacts` (same
+    /// partition count). Unset: `<kafka.group_id>-repartition`, so two
+    /// deployments with different groups never share it.
     pub repartition: String,
     /// Internal (with `pipeline.keyed_stage`), compacted: the correlation
-    /// state per customer, restored when a partition is assigned — create it
-    /// with `cleanup.policy=compact` and the same partition count as
-    /// `crm_contacts`.
+    /// state per customer, restored when a partition is assigned
+    /// (`cleanup.policy=compact`, same partition count as `crm_contacts`).
+    /// Unset: `<kafka.group_id>-correlate-changelog`.
     pub changelog: String,
+    /// With `pipeline.keyed_stage`: `run` creates a missing internal topic
+    /// (`repartition`, `changelog`) with `crm_contacts`' partition count,
+    /// the broker's default replication factor and its `cleanup.policy`.
+    /// Off (or refused by the broker): startup fails naming what is missing.
+    pub create_internal: bool,
+}
+
+impl TopicsConfig {
+    /// The default repartition topic of consumer group `group`.
+    pub fn default_repartition(group: &str) -> String {
+        format!("{group}-repartition")
+    }
+
+    /// The default changelog topic of consumer group `group`.
+    pub fn default_changelog(group: &str) -> String {
+        format!("{group}-correlate-changelog")
+    }
 }
 
 impl Default for TopicsConfig {
@@ -74,8 +92,11 @@ impl Default for TopicsConfig {
             crm_identity_updates: "crm-identity-updates".into(),
             work_items: "work-items".into(),
             incidents: "incidents".into(),
-            repartition: "switchboard-repartition".into(),
-            changelog: "switchboard-correlate-changelog".into(),
+            // Named after the default group (`kafka.group_id`); a loaded
+            // config names them after its own group unless it sets them.
+            repartition: Self::default_repartition("switchboard"),
+            changelog: Self::default_changelog("switchboard"),
+            create_internal: true,
         }
     }
 }

@@ -185,6 +185,16 @@ fn outputs_and_state() {
         Unit::Count,
         "Events that failed delivery for good, by sink"
     );
+    describe_counter!(
+        SINK_RETRIES,
+        Unit::Count,
+        "Produce requests retried after a retriable error (librdkafka backoff)"
+    );
+    describe_counter!(
+        SINK_OVERSIZE,
+        Unit::Count,
+        "Records over their topic's size limit, by sink and outcome (split, truncated, tombstone, dropped)"
+    );
 }
 
 /// The identity join: lookups, snapshots, updates.

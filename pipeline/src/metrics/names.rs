@@ -92,6 +92,16 @@ pub const IDENTITY_UPDATES_CAUGHT_UP: &str = "switchboard_identity_updates_caugh
 pub const SINK_RECORDS: &str = "switchboard_sink_records_total";
 /// Events an output sink failed to deliver for good, by sink.
 pub const SINK_FAILURES: &str = "switchboard_sink_delivery_failures_total";
+/// Records over their topic's size limit (read from the cluster at
+/// startup), by sink and outcome: `split` (a repartition batch written as
+/// several records), `truncated` (a DLQ copy cut to fit, header
+/// `error.truncated_from_bytes`), `tombstone` (a changelog state too large:
+/// the key restarts empty after a takeover), `dropped` (not written).
+pub const SINK_OVERSIZE: &str = "switchboard_sink_oversize_records_total";
+/// Produce requests the output producers retried after a retriable error
+/// (librdkafka's backoff retries, from its statistics). A record is failed
+/// only once `sink.message_timeout_ms` passes without success.
+pub const SINK_RETRIES: &str = "switchboard_sink_retries_total";
 /// Work-item events produced, by queue, severity and action.
 pub const WORK_ITEM_EVENTS: &str = "switchboard_workitems_events_total";
 /// Incident events produced, by action (`opened`, `closed`).

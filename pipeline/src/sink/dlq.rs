@@ -11,7 +11,10 @@ use std::time::Duration;
 use rdkafka::message::{Header, OwnedHeaders};
 use switchboard_operators::parse::DlqReason;
 
-use super::events::{EventSink, Kind};
+use super::events::{headers_len, EventSink, Kind};
+
+/// The header a truncated DLQ copy carries: the original value's length.
+pub const TRUNCATED_HEADER: &str = "error.truncated_from_bytes";
 use crate::config::Config;
 use crate::error::Result;
 use crate::state::offsets::Ack;
@@ -57,11 +60,14 @@ impl DlqSink {
     }
 
     /// Queues one record; blocks (with the producer polling in its own thread)
-    /// while librdkafka's queue is full.
+    /// while librdkafka's queue is full. A record over the DLQ topic's size
+    /// limit goes with its value cut to fit and the header
+    /// `error.truncated_from_bytes` (the original length); the key and the
+    /// other headers are kept.
     pub fn send(&self, rec: &DlqRecord, ack: Ack) {
         let partition = rec.source_partition.to_string();
         let offset = rec.source_offset.to_string();
-        let headers = OwnedHeaders::new_with_capacity(5)
+        let headers = OwnedHeaders::new_with_capacity(6)
             .insert(Header {
                 key: "error.reason",
                 value: Some(rec.reason.as_str()),
@@ -82,12 +88,30 @@ impl DlqSink {
                 key: "source.offset",
                 value: Some(offset.as_str()),
             });
+        let original = rec.payload.len().to_string();
+        let base = rec.key.as_ref().map_or(0, Vec::len) + headers_len(&headers);
+        let kind = Kind::Dlq(rec.reason);
+        let (payload, headers) = if base + rec.payload.len() <= self.sink.capacity() {
+            (&rec.payload[..], headers)
+        } else {
+            self.sink
+                .count_oversize(kind, "truncated", rec.payload.len());
+            let headers = headers.insert(Header {
+                key: TRUNCATED_HEADER,
+                value: Some(original.as_str()),
+            });
+            let room = self
+                .sink
+                .capacity()
+                .saturating_sub(base + TRUNCATED_HEADER.len() + original.len() + 2);
+            (&rec.payload[..room.min(rec.payload.len())], headers)
+        };
         self.sink.send_record(
             None,
             rec.key.as_deref(),
-            Some(&rec.payload),
+            Some(payload),
             Some(&headers),
-            Kind::Dlq(rec.reason),
+            kind,
             ack,
         );
     }

@@ -22,10 +22,11 @@ use rdkafka::consumer::ConsumerGroupMetadata;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::OwnedHeaders;
 use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
-use rdkafka::{ClientContext, Offset, TopicPartitionList};
+use rdkafka::{ClientContext, Message, Offset, TopicPartitionList};
 use switchboard_operators::parse::DlqReason;
-use tracing::error;
+use tracing::{error, warn};
 
+use super::limits::Limits;
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
@@ -61,6 +62,14 @@ impl Kind {
         }
     }
 
+    /// The `sink` label (`dlq` for every reason).
+    fn sink_label(self) -> &'static str {
+        match self {
+            Kind::Dlq(_) => "dlq",
+            k => EVENT_KINDS[k.index()],
+        }
+    }
+
     fn label(self) -> &'static str {
         match self {
             Kind::Dlq(r) => r.as_str(),
@@ -82,6 +91,10 @@ pub struct EventContext {
     counters: Vec<(Counter, Counter)>,
     /// Failed deliveries and enqueues, for logging them sparsely.
     errors: AtomicU64,
+    /// Records over their topic's size limit, for logging them sparsely.
+    oversize: AtomicU64,
+    /// The producer's request retries so far (librdkafka statistics).
+    retries: AtomicU64,
 }
 
 impl EventContext {
@@ -90,6 +103,24 @@ impl EventContext {
     fn log_failure(&self) -> Option<u64> {
         let n = self.errors.fetch_add(1, Ordering::Relaxed) + 1;
         n.is_power_of_two().then_some(n)
+    }
+
+    /// Counts one record over its topic's limit (`outcome`: what became of
+    /// it) and logs the 1st, 2nd, 4th… of them.
+    fn oversize(&self, kind: Kind, outcome: &'static str, bytes: usize, limit: usize) {
+        metrics::counter!(m::SINK_OVERSIZE, "sink" => kind.sink_label(), "outcome" => outcome)
+            .increment(1);
+        let n = self.oversize.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            warn!(
+                sink = kind.sink_label(),
+                outcome,
+                bytes,
+                limit,
+                records = n,
+                "record over the topic's size limit"
+            );
+        }
     }
 }
 
@@ -110,11 +141,26 @@ impl EventContext {
         Self {
             counters: events.into_iter().chain(dlq).collect(),
             errors: AtomicU64::new(0),
+            oversize: AtomicU64::new(0),
+            retries: AtomicU64::new(0),
         }
     }
 }
 
-impl ClientContext for EventContext {}
+impl ClientContext for EventContext {
+    /// librdkafka retries a retriable produce failure itself (with
+    /// exponential backoff, `retry.backoff.ms` to `retry.backoff.max.ms`,
+    /// until `message.timeout.ms`); its statistics count the retried
+    /// requests per broker. Their growth goes to
+    /// `switchboard_sink_retries_total`.
+    fn stats(&self, stats: rdkafka::Statistics) {
+        let total: u64 = stats.brokers.values().map(|b| b.txretries).sum();
+        let before = self.retries.swap(total, Ordering::Relaxed);
+        if total > before {
+            metrics::counter!(m::SINK_RETRIES).increment(total - before);
+        }
+    }
+}
 
 impl ProducerContext for EventContext {
     type DeliveryOpaque = Box<Delivery>;
@@ -123,6 +169,12 @@ impl ProducerContext for EventContext {
         let (delivered, failed) = &self.counters[d.kind.index()];
         match result {
             Ok(_) => delivered.increment(1),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), m)) => {
+                // Bounded before sending, so only a limit changed since
+                // startup gets here: a counted drop, not a stall.
+                let bytes = m.payload().map_or(0, <[u8]>::len);
+                self.oversize(d.kind, "dropped", bytes, 0);
+            }
             Err((e, _)) => {
                 failed.increment(1);
                 if let Some(failures) = self.log_failure() {
@@ -139,30 +191,55 @@ pub struct EventSink {
     producer: Arc<ThreadedProducer<EventContext>>,
     topic: String,
     kind: Kind,
+    /// The size limits read at startup.
+    limits: Arc<Limits>,
+    /// What one record's key, value and headers may hold on `topic`.
+    capacity: usize,
 }
 
 impl EventSink {
-    /// Creates the producer for `topic`; `kind` labels its metrics.
+    /// Creates the producer for `topic`; `kind` labels its metrics. Reads
+    /// the topic's size limit from the cluster ([`Limits::read`]).
     pub fn new(config: &Config, topic: &str, kind: Kind) -> Result<Self> {
-        let producer = super::producer_config(config).create_with_context(EventContext::new())?;
-        Ok(Self {
-            producer: Arc::new(producer),
+        let limits = Arc::new(Limits::read(config, &[topic]));
+        let mut c = super::producer_config(config);
+        cap_batch_size(config, &mut c, &limits, &[topic]);
+        let producer = c.create_with_context(EventContext::new())?;
+        Ok(Self::with(Arc::new(producer), topic, kind, limits))
+    }
+
+    fn with(
+        producer: Arc<ThreadedProducer<EventContext>>,
+        topic: &str,
+        kind: Kind,
+        limits: Arc<Limits>,
+    ) -> Self {
+        Self {
+            producer,
             topic: topic.to_string(),
             kind,
-        })
+            capacity: limits.record_capacity(topic),
+            limits,
+        }
     }
 
     /// Creates a transactional producer (`transactional.id` = `id`) for
-    /// `topic`, registers it with the broker (fencing an earlier producer
-    /// of the same id) and begins the first transaction.
+    /// `topic` and the `siblings` topics it will also write, registers it
+    /// with the broker (fencing an earlier producer of the same id) and
+    /// begins the first transaction.
     pub fn transactional(
         config: &Config,
         id: &str,
         topic: &str,
         kind: Kind,
+        siblings: &[&str],
         timeout: Duration,
     ) -> Result<Self> {
+        let mut all = vec![topic];
+        all.extend_from_slice(siblings);
+        let limits = Arc::new(Limits::read(config, &all));
         let mut c = super::producer_config(config);
+        cap_batch_size(config, &mut c, &limits, &all);
         c.set("transactional.id", id);
         // A crashed owner's open transaction holds back read_committed
         // readers until the broker aborts it after this long; overridable.
@@ -181,21 +258,27 @@ impl EventSink {
         let producer: ThreadedProducer<EventContext> = c.create_with_context(EventContext::new())?;
         producer.init_transactions(timeout)?;
         producer.begin_transaction()?;
-        Ok(Self {
-            producer: Arc::new(producer),
-            topic: topic.to_string(),
-            kind,
-        })
+        Ok(Self::with(Arc::new(producer), topic, kind, limits))
     }
 
     /// A sink for another topic through the same producer (and, when it is
     /// transactional, the same transactions).
     pub fn sibling(&self, topic: &str, kind: Kind) -> Self {
-        Self {
-            producer: self.producer.clone(),
-            topic: topic.to_string(),
-            kind,
-        }
+        Self::with(self.producer.clone(), topic, kind, self.limits.clone())
+    }
+
+    /// What one record's key, value and headers may hold on this sink's
+    /// topic (its size limit less the batch framing).
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Counts a record over the limit that the caller dealt with itself
+    /// (`split`, `truncated`).
+    pub fn count_oversize(&self, kind: Kind, outcome: &'static str, bytes: usize) {
+        self.producer
+            .context()
+            .oversize(kind, outcome, bytes, self.capacity);
     }
 
     /// Commits the open transaction with the consumer offsets `offsets`
@@ -259,6 +342,22 @@ impl EventSink {
         kind: Kind,
         ack: Ack,
     ) {
+        let bytes = key.map_or(0, <[u8]>::len)
+            + payload.map_or(0, <[u8]>::len)
+            + headers.map_or(0, headers_len);
+        let mut payload = payload;
+        if bytes > self.capacity {
+            if kind == Kind::Changelog && payload.is_some() {
+                // A state too large to store: a tombstone, so that a restore
+                // starts the key afresh rather than from an older state.
+                self.count_oversize(kind, "tombstone", bytes);
+                payload = None;
+            } else {
+                // Dropped (its ack released: the partition goes on).
+                self.count_oversize(kind, "dropped", bytes);
+                return;
+            }
+        }
         let mut opaque = Box::new(Delivery { ack, kind });
         loop {
             let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
@@ -280,6 +379,10 @@ impl EventSink {
                 Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), r)) => {
                     opaque = r.delivery_opaque;
                     std::thread::sleep(Duration::from_millis(1));
+                }
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::MessageSizeTooLarge), _)) => {
+                    self.count_oversize(kind, "dropped", bytes);
+                    return;
                 }
                 Err((e, r)) => {
                     self.producer.context().counters[kind.index()]
@@ -328,4 +431,23 @@ impl EventSink {
     pub fn flush(&self, timeout: Duration) {
         let _ = self.producer.flush(timeout);
     }
+}
+
+/// The bytes a record's headers take (keys and values).
+pub fn headers_len(h: &OwnedHeaders) -> usize {
+    use rdkafka::message::Headers;
+    h.iter()
+        .map(|x| x.key.len() + x.value.map_or(0, <[u8]>::len) + 2)
+        .sum()
+}
+
+/// Caps the producer's `batch.size` to the smallest limit of the topics it
+/// writes, unless `[kafka.properties]` sets it.
+fn cap_batch_size(
+    config: &Config,
+    c: &mut rdkafka::ClientConfig,
+    limits: &Limits,
+    topics: &[&str],
+) {
+    config.client_default(c, "batch.size", limits.batch_size(topics).to_string());
 }

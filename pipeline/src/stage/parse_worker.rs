@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{parse_contact, ContactEvent, ContactRejection};
 use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::parse::{DlqReason, MentionParser, ParseConfig, SourceMeta};
-use switchboard_operators::repartition::{encode_ipc, split_by_partition};
+use switchboard_operators::repartition::{encode_ipc_within, split_by_partition};
 use switchboard_operators::severity::Severity;
 
 use super::envelope::MentionEnvelope;
@@ -21,7 +21,7 @@ use super::stateless::Enricher;
 use crate::channel::RowSender;
 use crate::metrics::{PipelineStats, SourceMetrics, WorkerStageCounters};
 use crate::sink::dlq::{DlqRecord, DlqSink};
-use crate::sink::events::EventSink;
+use crate::sink::events::{EventSink, Kind};
 use crate::source::batch::{MessageBatch, RawMessage};
 use crate::source::kafka::WorkerHandler;
 use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
@@ -185,16 +185,25 @@ impl ParseWorker {
         let Some((sink, partitions)) = &self.shared.repartition else {
             return;
         };
+        // Each record fits the topic's size limit: a part over it is
+        // written as several (counted `split`).
+        let max = sink.capacity();
         let parts = split_by_partition(batch, *partitions).and_then(|parts| {
             parts
                 .into_iter()
-                .map(|(p, b)| Ok((p, encode_ipc(&b)?)))
+                .map(|(p, b)| Ok((p, encode_ipc_within(&b, max)?)))
                 .collect::<switchboard_operators::Result<Vec<_>>>()
         });
         match parts {
             Ok(parts) => {
-                for (p, bytes) in parts {
-                    sink.send_to(Some(p), None, Some(&bytes), ack.clone());
+                for (p, records) in parts {
+                    if records.len() > 1 {
+                        let bytes = records.iter().map(Vec::len).sum();
+                        sink.count_oversize(Kind::Repartition, "split", bytes);
+                    }
+                    for bytes in records {
+                        sink.send_to(Some(p), None, Some(&bytes), ack.clone());
+                    }
                 }
             }
             Err(e) => {

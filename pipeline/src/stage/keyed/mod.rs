@@ -45,6 +45,7 @@ use crate::error::Result;
 use crate::metrics::{Health, PipelineStats};
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::sink::events::{EventSink, Kind};
+use crate::sink::limits::{ensure_internal_topics, InternalTopic};
 use crate::source::kafka::{GroupMetadata, KafkaSource};
 use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
 
@@ -105,6 +106,7 @@ impl Outputs {
             id,
             &t.work_items,
             Kind::WorkItems,
+            &[&t.incidents, &t.changelog, &t.dlq],
             Duration::from_secs(30),
         )?;
         Ok(Self {
@@ -203,6 +205,25 @@ impl KeyedStage {
         workers: usize,
     ) -> Result<Self> {
         let timeout = Duration::from_secs(10);
+        let t = &config.topics;
+        ensure_internal_topics(
+            config,
+            &[
+                InternalTopic {
+                    key: "topics.repartition",
+                    name: &t.repartition,
+                    // Read within seconds; a day covers any outage.
+                    configs: &[("retention.ms", "86400000")],
+                },
+                InternalTopic {
+                    key: "topics.changelog",
+                    name: &t.changelog,
+                    configs: &[("cleanup.policy", "compact")],
+                },
+            ],
+            &t.crm_contacts,
+            t.create_internal,
+        )?;
         let repartition = Arc::new(EventSink::new(
             config,
             &config.topics.repartition,
