@@ -105,6 +105,7 @@ fn run(dir: &Path, mentions: &[String], contacts: &[String], name: &str) -> Run 
     std::fs::write(&c, contacts.join("\n") + "\n").unwrap();
     let out = dir.join(format!("{name}-out.jsonl"));
     let args = ProcessArgs {
+        now: None,
         mentions: m,
         crm,
         contacts: Some(c),

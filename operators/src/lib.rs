@@ -61,3 +61,7 @@ pub mod correlate;
 
 pub use error::{OperatorError, Result};
 pub use operator::{EventClock, Operator, StatefulOperator};
+
+// The cargo-fuzz targets' entry points (also replayed by `cargo test`).
+#[doc(hidden)]
+pub mod fuzzing;

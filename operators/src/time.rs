@@ -226,63 +226,63 @@ pub(crate) fn split(ms: i64) -> Civil {
     (y, m, d, sod / 3600, sod % 3600 / 60, sod % 60, milli)
 }
 
+/// The earliest time an RFC 3339 timestamp can carry: `0000-01-01T00:00:00.000Z`.
+pub const MIN_RFC3339_MS: i64 = -62_167_219_200_000;
+/// The latest time an RFC 3339 timestamp can carry: `9999-12-31T23:59:59.999Z`.
+pub const MAX_RFC3339_MS: i64 = 253_402_300_799_999;
+/// The default earliest accepted event time: `2006-01-01T00:00:00Z` (before
+/// any social network Switchboard reads carried care mentions).
+pub const DEFAULT_MIN_EVENT_TIME_MS: i64 = 1_136_073_600_000;
+
+/// `ms` clamped into what RFC 3339 can write (years 0000–9999).
+#[inline]
+pub fn clamp_rfc3339(ms: i64) -> i64 {
+    ms.clamp(MIN_RFC3339_MS, MAX_RFC3339_MS)
+}
+
 /// `2026-11-20T10:00:00.000Z`.
 ///
-/// Digits are written directly (years 0–9999; `format!` otherwise): the
-/// formatting machinery was about 7 % of the whole topology's CPU, every
-/// work-item event carrying several timestamps.
+/// Digits are written directly: the formatting machinery was about 7 % of
+/// the whole topology's CPU, every work-item event carrying several
+/// timestamps. A time outside years 0000–9999 is written as the nearest
+/// one inside (event times are bounded long before this; the writers
+/// never emit a year RFC 3339 cannot hold).
 pub fn format_rfc3339_ms(ms: i64) -> String {
-    match rfc3339_digits(ms) {
-        Ok(b) => String::from_utf8(b.to_vec()).expect("ASCII digits"),
-        Err((y, m, d, h, mi, s, milli)) => {
-            format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}.{milli:03}Z")
-        }
-    }
+    String::from_utf8(rfc3339_digits(ms).to_vec()).expect("ASCII digits")
 }
 
 /// `2026-11-20T10:00:00Z` (whole seconds, the milliseconds dropped): the
 /// incident events' times.
 pub fn format_rfc3339_secs(ms: i64) -> String {
-    match rfc3339_digits(ms) {
-        Ok(mut b) => {
-            b[19] = b'Z';
-            String::from_utf8(b[..20].to_vec()).expect("ASCII digits")
-        }
-        Err((y, m, d, h, mi, s, _)) => format!("{y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:{s:02}Z"),
-    }
+    let mut b = rfc3339_digits(ms);
+    b[19] = b'Z';
+    String::from_utf8(b[..20].to_vec()).expect("ASCII digits")
 }
 
 /// `20261120T100000000Z` (no separators, milliseconds kept): the time part
 /// of an incident id.
 pub fn format_compact_ms(ms: i64) -> String {
-    let (y, m, d, h, mi, s, milli) = split(ms);
+    let (y, m, d, h, mi, s, milli) = split(clamp_rfc3339(ms));
     format!("{y:04}{m:02}{d:02}T{h:02}{mi:02}{s:02}{milli:03}Z")
 }
 
 /// `2026-11-20 10:00` (UTC), for reason lines.
 pub fn format_minute(ms: i64) -> String {
-    match rfc3339_digits(ms) {
-        Ok(mut b) => {
-            b[10] = b' ';
-            String::from_utf8(b[..16].to_vec()).expect("ASCII digits")
-        }
-        Err((y, m, d, h, mi, _, _)) => format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}"),
-    }
+    let mut b = rfc3339_digits(ms);
+    b[10] = b' ';
+    String::from_utf8(b[..16].to_vec()).expect("ASCII digits")
 }
 
-/// `2026-11-20T10:00:00.000Z` as bytes for years 0–9999; the split fields
-/// otherwise (for `format!`, which widens the year).
-pub(crate) fn rfc3339_digits(ms: i64) -> std::result::Result<[u8; 24], Civil> {
-    let (y, m, d, h, mi, s, milli) = split(ms);
-    if !(0..=9999).contains(&y) {
-        return Err((y, m, d, h, mi, s, milli));
-    }
+/// `2026-11-20T10:00:00.000Z` as bytes, `ms` clamped into years 0000–9999
+/// ([`clamp_rfc3339`]).
+pub(crate) fn rfc3339_digits(ms: i64) -> [u8; 24] {
+    let (y, m, d, h, mi, s, milli) = split(clamp_rfc3339(ms));
     let mut b = *b"0000-00-00T00:00:00.000Z";
     put_digits(&mut b[0..4], y as u64);
     put_digits(&mut b[5..7], u64::from(m));
     put_digits(&mut b[8..10], u64::from(d));
     put_clock(&mut b[11..23], h as u64, mi as u64, s as u64, milli as u64);
-    Ok(b)
+    b
 }
 
 /// Writes the time of day into the `00:00:00.000` that `out` holds.
@@ -430,9 +430,9 @@ mod tests {
 
     proptest! {
         /// The digit writers print what `format!` printed, for any time
-        /// (including years outside 0–9999, which take `format!`).
+        /// RFC 3339 can write (outside, they clamp: see below).
         #[test]
-        fn time_fast_formats_match_format(ms in any::<i64>().prop_map(|v| v / 1024)) {
+        fn time_fast_formats_match_format(ms in MIN_RFC3339_MS..=MAX_RFC3339_MS) {
             let (y, m, d, h, mi, s, milli) = split(ms);
             prop_assert_eq!(
                 format_rfc3339_ms(ms),
@@ -467,6 +467,53 @@ mod tests {
         #[test]
         fn time_parse_inverts_format(ms in -62_167_219_200_000i64..253_402_300_799_999) {
             prop_assert_eq!(parse_rfc3339(&format_rfc3339_ms(ms)), Some(ms));
+        }
+    }
+
+    /// Every writer emits RFC 3339 (four-digit year) for any time at all:
+    /// issue 27 found `-001-12-31T…` and `10000-01-01T…` in work items.
+    fn assert_writers_rfc3339(ms: i64) {
+        let full = format_rfc3339_ms(ms);
+        assert_eq!(full.len(), 24, "{ms} → {full}");
+        assert_eq!(
+            parse_rfc3339(&full),
+            Some(clamp_rfc3339(ms)),
+            "{ms} → {full}"
+        );
+        let secs = format_rfc3339_secs(ms);
+        assert!(parse_rfc3339(&secs).is_some(), "{ms} → {secs}");
+        assert_eq!(format_minute(ms).len(), 16);
+        assert_eq!(format_compact_ms(ms).len(), 19);
+    }
+
+    #[test]
+    fn writers_stay_rfc3339_at_the_edges() {
+        for ms in [
+            i64::MIN,
+            i64::MIN + 1,
+            MIN_RFC3339_MS - 1,
+            MIN_RFC3339_MS,
+            -62_198_755_200_000, // year -1
+            0,
+            MAX_RFC3339_MS,
+            MAX_RFC3339_MS + 1,  // 10000-01-01
+            999_999_999_999_000, // Facebook created_time "999999999999": year 33658
+            i64::MAX - 1,
+            i64::MAX,
+        ] {
+            assert_writers_rfc3339(ms);
+        }
+        assert_eq!(
+            format_rfc3339_ms(MAX_RFC3339_MS + 1),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(format_rfc3339_ms(i64::MIN), "0000-01-01T00:00:00.000Z");
+    }
+
+    proptest! {
+        #[test]
+        fn writers_stay_rfc3339_for_any_time(ms in any::<i64>()) {
+            assert_writers_rfc3339(ms);
         }
     }
 }

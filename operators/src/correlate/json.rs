@@ -4,7 +4,7 @@
 //! work-item emit; [`string`] skips clean text 32 and then 8 bytes at
 //! a time.
 
-use crate::time::{format_rfc3339_ms, put_clock, rfc3339_digits};
+use crate::time::{clamp_rfc3339, put_clock, rfc3339_digits};
 
 /// What follows `\` for a byte that must be escaped (`u`: `\u00XX`),
 /// 0 for a byte written as it is: serde_json's table.
@@ -90,18 +90,6 @@ pub(super) fn string(out: &mut Vec<u8>, s: &str) {
     out.push(b'"');
 }
 
-/// A time as a JSON string, RFC 3339 UTC with milliseconds.
-pub(super) fn time(out: &mut Vec<u8>, ms: i64) {
-    match rfc3339_digits(ms) {
-        Ok(b) => {
-            out.push(b'"');
-            out.extend_from_slice(&b);
-            out.push(b'"');
-        }
-        Err(_) => string(out, &format_rfc3339_ms(ms)),
-    }
-}
-
 /// The date part (`2026-11-20T`) of the day [`time_cached`] wrote last.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct DayCache {
@@ -118,18 +106,15 @@ impl Default for DayCache {
     }
 }
 
-/// [`time`], the date taken from `cache` when it is the same day (an
+/// A time as a JSON string, RFC 3339 UTC with milliseconds (years
+/// 0000–9999: [`clamp_rfc3339`]), the date taken from `cache` when it is the same day (an
 /// event's times mostly are): the calendar arithmetic once per day.
 pub(super) fn time_cached(out: &mut Vec<u8>, ms: i64, cache: &mut DayCache) {
+    let ms = clamp_rfc3339(ms);
     let day = ms.div_euclid(86_400_000);
     if day != cache.day {
-        match rfc3339_digits(ms) {
-            Ok(b) => {
-                cache.day = day;
-                cache.date.copy_from_slice(&b[..11]);
-            }
-            Err(_) => return time(out, ms),
-        }
+        cache.day = day;
+        cache.date.copy_from_slice(&rfc3339_digits(ms)[..11]);
     }
     let in_day = ms.rem_euclid(86_400_000);
     let mut t = *b"00:00:00.000Z\"";
@@ -220,7 +205,7 @@ pub(super) mod tests {
             let mut cache = DayCache::default();
             for t in times {
                 let (mut plain, mut cached) = (Vec::new(), Vec::new());
-                time(&mut plain, t);
+                string(&mut plain, &crate::time::format_rfc3339_ms(t));
                 time_cached(&mut cached, t, &mut cache);
                 prop_assert_eq!(String::from_utf8_lossy(&cached), String::from_utf8_lossy(&plain));
             }

@@ -27,6 +27,8 @@ pub(crate) enum Problem {
     Missing,
     WrongType,
     Invalid,
+    /// A valid time outside the accepted event-time bounds.
+    OutOfRange,
 }
 
 /// A required field that is missing, mistyped or unparseable.
@@ -67,6 +69,7 @@ impl FieldErr {
             Problem::Missing => format!("{f}: missing `{field}`"),
             Problem::WrongType => format!("{f}: `{field}` has the wrong type"),
             Problem::Invalid => format!("{f}: invalid `{field}`"),
+            Problem::OutOfRange => format!("{f}: `{field}` is outside the accepted event times"),
         })
     }
 }
@@ -126,6 +129,8 @@ pub(crate) struct Out<'c, 'm> {
     pub(super) cols: &'c mut Columns,
     pub(super) meta: &'m SourceMeta<'m>,
     pub(super) ingest_time_ms: i64,
+    /// Accepted event times, inclusive (`ParseConfig`'s bounds).
+    pub(super) event_time_bounds: (i64, i64),
     /// Rows appended for this record.
     pub rows: u32,
     /// Entries that carry no mention (reactions, removals, empty messages).
@@ -139,6 +144,17 @@ pub(crate) struct Out<'c, 'm> {
 impl Out<'_, '_> {
     #[inline]
     pub(crate) fn row(&mut self, r: &Row<'_>) {
+        let (min, max) = self.event_time_bounds;
+        if r.event_time < min || r.event_time > max {
+            let field = match r.format {
+                Format::Facebook => "created_time",
+                _ => "created_at",
+            };
+            return self.bad(FieldErr {
+                field,
+                problem: Problem::OutOfRange,
+            });
+        }
         self.cols.append(r, self.meta, self.ingest_time_ms);
         self.rows = self.rows.saturating_add(1);
     }

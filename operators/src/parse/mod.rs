@@ -32,7 +32,7 @@ mod tests;
 pub use record::{DlqReason, Format, ParseConfig, ParseStats, Rejection, SourceMeta};
 
 use builder::Columns;
-use fields::{clip, FieldErr, Out, Top};
+use fields::{clip, FieldErr, Out, Problem, Top};
 
 /// Parses records into a buffered mention batch.
 ///
@@ -41,6 +41,8 @@ use fields::{clip, FieldErr, Out, Top};
 /// fields are appended straight into reused Arrow builders.
 pub struct MentionParser {
     config: ParseConfig,
+    /// Accepted event times, inclusive (from the config and the clock).
+    event_time_bounds: (i64, i64),
     stats: ParseStats,
     /// Padded copy of the current record (simd-json unescapes in place).
     scratch: Vec<u8>,
@@ -58,6 +60,8 @@ impl MentionParser {
     /// Creates a parser with empty buffers.
     pub fn new(config: ParseConfig) -> Self {
         Self {
+            // Until a clock is set, the latest time RFC 3339 can write.
+            event_time_bounds: config.event_time_bounds(i64::MAX),
             config,
             stats: ParseStats::default(),
             scratch: Vec::new(),
@@ -118,6 +122,7 @@ impl MentionParser {
                         cols: &mut self.cols,
                         meta,
                         ingest_time_ms,
+                        event_time_bounds: self.event_time_bounds,
                         rows: 0,
                         skipped: 0,
                         bad: 0,
@@ -130,7 +135,11 @@ impl MentionParser {
                             if rows == 0 && bad > 0 {
                                 let e = out.first_err.unwrap_or(FieldErr::missing(""));
                                 Err(Rejection {
-                                    reason: DlqReason::MissingField,
+                                    reason: if e.problem == Problem::OutOfRange {
+                                        DlqReason::BadTimestamp
+                                    } else {
+                                        DlqReason::MissingField
+                                    },
                                     detail: e.detail(format),
                                 })
                             } else {
@@ -146,6 +155,13 @@ impl MentionParser {
             };
         self.tape = tape.reset();
         result
+    }
+
+    /// Sets the clock that bounds event times: later than `now_ms` plus
+    /// `max_event_time_ahead_ms` is refused (the runtime calls it with the
+    /// wall clock for every batch of records).
+    pub fn set_clock(&mut self, now_ms: i64) {
+        self.event_time_bounds = self.config.event_time_bounds(now_ms);
     }
 
     /// Rows buffered since the last [`finish`](Self::finish).
@@ -172,6 +188,7 @@ fn reason_index(r: DlqReason) -> usize {
         DlqReason::MissingField => 2,
         DlqReason::TooLarge => 3,
         DlqReason::InvalidUtf8 => 4,
+        DlqReason::BadTimestamp => 5,
     }
 }
 

@@ -6,12 +6,35 @@
 pub struct ParseConfig {
     /// Records larger than this many bytes are rejected with `too_large`.
     pub max_record_bytes: usize,
+    /// Mentions dated before this (epoch ms) are rejected with
+    /// `bad_timestamp`.
+    pub min_event_time_ms: i64,
+    /// Mentions dated more than this many ms after the clock
+    /// ([`MentionParser::set_clock`](super::MentionParser::set_clock)) are
+    /// rejected with `bad_timestamp`. Years past 9999 always are.
+    pub max_event_time_ahead_ms: i64,
+}
+
+impl ParseConfig {
+    /// The accepted event times, inclusive, when the clock reads `now_ms`;
+    /// never outside what RFC 3339 can write (years 0000–9999).
+    pub fn event_time_bounds(&self, now_ms: i64) -> (i64, i64) {
+        use crate::time::{MAX_RFC3339_MS, MIN_RFC3339_MS};
+        (
+            self.min_event_time_ms.clamp(MIN_RFC3339_MS, MAX_RFC3339_MS),
+            now_ms
+                .saturating_add(self.max_event_time_ahead_ms)
+                .clamp(MIN_RFC3339_MS, MAX_RFC3339_MS),
+        )
+    }
 }
 
 impl Default for ParseConfig {
     fn default() -> Self {
         Self {
             max_record_bytes: 64 * 1024,
+            min_event_time_ms: crate::time::DEFAULT_MIN_EVENT_TIME_MS,
+            max_event_time_ahead_ms: 86_400_000,
         }
     }
 }
@@ -78,16 +101,21 @@ pub enum DlqReason {
     TooLarge,
     /// Bytes are not UTF-8.
     InvalidUtf8,
+    /// The event time is outside the accepted bounds (before
+    /// `parse.min_event_time`, or more than `parse.max_event_time_ahead_ms`
+    /// ahead of the clock).
+    BadTimestamp,
 }
 
 impl DlqReason {
     /// All reasons, in metric-label order.
-    pub const ALL: [DlqReason; 5] = [
+    pub const ALL: [DlqReason; 6] = [
         DlqReason::InvalidJson,
         DlqReason::UnknownFormat,
         DlqReason::MissingField,
         DlqReason::TooLarge,
         DlqReason::InvalidUtf8,
+        DlqReason::BadTimestamp,
     ];
 
     /// The short code written to the `error.reason` header.
@@ -98,6 +126,7 @@ impl DlqReason {
             DlqReason::MissingField => "missing_field",
             DlqReason::TooLarge => "too_large",
             DlqReason::InvalidUtf8 => "invalid_utf8",
+            DlqReason::BadTimestamp => "bad_timestamp",
         }
     }
 }
@@ -119,7 +148,7 @@ pub struct ParseStats {
     /// Mention rows produced.
     pub rows: u64,
     /// Records rejected, by position in [`DlqReason::ALL`].
-    pub rejected_by_reason: [u64; 5],
+    pub rejected_by_reason: [u64; 6],
     /// Entries inside an otherwise valid record that carry no mention
     /// (e.g. a Facebook reaction or a deleted comment): a counted drop.
     pub non_actionable_entries: u64,

@@ -313,7 +313,7 @@ fn twitter_sample_each_status() {
     let st = p.take_stats();
     assert_eq!(st.records_by_format[Format::TwitterV1.index()], 100);
     assert_eq!(st.rows, 100);
-    assert_eq!(st.rejected_by_reason, [0; 5]);
+    assert_eq!(st.rejected_by_reason, [0; 6]);
 }
 
 #[test]
@@ -321,6 +321,7 @@ fn twitter_sample_whole_search_response() {
     let raw = std::fs::read(SAMPLE).unwrap();
     let mut p = MentionParser::new(ParseConfig {
         max_record_bytes: 1 << 20,
+        ..ParseConfig::default()
     });
     assert_eq!(p.push(&raw, &META, INGEST), Ok(100));
     let b = p.finish();
@@ -542,7 +543,7 @@ fn facebook_non_actionable_and_missing_fields() {
     // One good mention next to a malformed one: the good one is kept, the
     // malformed one is a counted drop.
     let mixed = r#"{"object":"page","entry":[{"changes":[
-        {"field":"feed","value":{"item":"post","message":"good","post_id":"1_1","created_time":5}},
+        {"field":"feed","value":{"item":"post","message":"good","post_id":"1_1","created_time":1795341600}},
         {"field":"feed","value":{"item":"post","message":"bad"}}]}]}"#;
     p.take_stats();
     assert_eq!(p.push(mixed.as_bytes(), &META, INGEST), Ok(1));
@@ -618,6 +619,7 @@ fn envelope_full_and_minimal() {
 fn every_dlq_reason() {
     let mut p = MentionParser::new(ParseConfig {
         max_record_bytes: 2048,
+        ..ParseConfig::default()
     });
     let big = vec![b' '; 2049];
     let r = reject(&mut p, &big);
@@ -710,7 +712,7 @@ fn every_dlq_reason() {
     assert_eq!(r.detail, "twitter_v1: missing `created_at`");
 
     let st = p.take_stats();
-    assert_eq!(st.rejected_by_reason, [10, 7, 7, 1, 4]);
+    assert_eq!(st.rejected_by_reason, [10, 7, 7, 1, 4, 0]);
     assert_eq!(st.rows, 0);
     assert_eq!(st.records_by_format, [0; 4]);
     assert_eq!(p.rows(), 0);
@@ -868,6 +870,7 @@ fn arb_json() -> impl Strategy<Value = serde_json::Value> {
 fn check_accounting(payloads: &[Vec<u8>]) -> Result<(), TestCaseError> {
     let mut p = MentionParser::new(ParseConfig {
         max_record_bytes: 4096,
+        ..ParseConfig::default()
     });
     let mut expected = 0usize;
     let mut rejected = 0u64;
@@ -941,4 +944,81 @@ proptest! {
         builder::write_decoded(&mut out, &text, &mut scratch);
         prop_assert_eq!(out, html_escape::decode_html_entities(&text).into_owned());
     }
+}
+
+/// Issue 27: absurd event times go to the DLQ as `bad_timestamp` (they
+/// used to be accepted and poison every watermark downstream).
+#[test]
+fn event_times_outside_the_bounds_are_bad_timestamps() {
+    let env = |at: &str| {
+        format!(r#"{{"id":"x","channel":"sms","created_at":"{at}","text":"no service"}}"#)
+    };
+    let fb = |t: &str| {
+        format!(
+            r#"{{"object":"page","entry":[{{"id":"1","time":1,"changes":[{{"field":"feed","value":{{"item":"status","verb":"add","from":{{"id":"9","name":"A"}},"message":"down","created_time":{t},"post_id":"1_2"}}}}]}}]}}"#
+        )
+    };
+    let now = 1_795_341_600_000; // 2026-11-22T10:00:00Z
+    let mut p = parser();
+    p.set_clock(now);
+    for bad in [
+        env("0000-01-01T00:00:00Z"),
+        env("2005-12-31T23:59:59Z"),
+        env("9999-12-31T23:59:59Z"),
+        env("2026-11-23T10:00:00.001Z"), // one day and 1 ms ahead
+        fb(r#""999999999999""#),         // year 33658
+        fb("253402300800"),              // 10000-01-01
+        fb(r#""0000-01-01T00:00:00+0000""#),
+    ] {
+        let r = reject(&mut p, bad.as_bytes());
+        assert_eq!(r.reason, DlqReason::BadTimestamp, "{bad}");
+        assert!(
+            r.detail.contains("outside the accepted event times"),
+            "{}",
+            r.detail
+        );
+    }
+    for good in [
+        env("2006-01-01T00:00:00Z"),
+        env("2026-11-23T10:00:00Z"), // exactly one day ahead
+        fb("1795341600"),
+    ] {
+        assert_eq!(p.push(good.as_bytes(), &META, INGEST), Ok(1), "{good}");
+    }
+    assert_eq!(p.finish().num_rows(), 3);
+    assert_eq!(p.take_stats().rejected_by_reason[5], 7);
+
+    // Without a clock only years past 9999 are refused at the top.
+    let mut p = parser();
+    assert_eq!(
+        p.push(env("9999-12-31T23:59:59Z").as_bytes(), &META, INGEST),
+        Ok(1)
+    );
+    assert_eq!(
+        reject(&mut p, fb("253402300800").as_bytes()).reason,
+        DlqReason::BadTimestamp
+    );
+
+    // A webhook entry out of bounds next to a good one is a counted drop.
+    let two = FB.replace(
+        r#""created_time":1795341600"#,
+        r#""created_time":999999999999"#,
+    );
+    let mut p = parser();
+    p.set_clock(now);
+    assert_eq!(p.push(two.as_bytes(), &META, INGEST), Ok(2));
+    assert_eq!(p.take_stats().non_actionable_entries, 2);
+}
+
+/// Kafka records are whole records: CR line endings inside or after one
+/// are JSON whitespace, not a record boundary (issue 27, CR-only files).
+#[test]
+fn carriage_returns_are_whitespace_in_a_record() {
+    let mut p = parser();
+    let rec = ENVELOPE.replace('\n', "\r");
+    assert_eq!(p.push(format!("{rec}\r").as_bytes(), &META, INGEST), Ok(1));
+    assert_eq!(
+        p.push(format!("\r{rec}\r\n").as_bytes(), &META, INGEST),
+        Ok(1)
+    );
 }

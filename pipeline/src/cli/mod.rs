@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 pub mod bench;
 pub mod check_config;
 pub mod demo;
+pub mod files;
 pub mod format;
 pub mod generate;
 pub mod process;

@@ -12,13 +12,22 @@
 //! version under `--crm` is loaded (a backfill may span them all), so each
 //! mention joins the version valid when it was written.
 //!
+//! Lines end in LF, CRLF or a lone CR. Outputs are written to temporary
+//! files next to them and renamed into place at the end, so a failed run
+//! leaves the old outputs as they were; an output that is one of the
+//! inputs (or another output) is refused before anything is read.
+//!
+//! Event times outside `parse.min_event_time` … wall clock +
+//! `parse.max_event_time_ahead_ms` (or `--now` + it) are refused: a
+//! mention goes to the DLQ file with `bad_timestamp`, a contact is a
+//! counted drop (`dropped_contacts` in the summary).
+//!
 //! Every input line ends in exactly one place: a work item (through its
 //! mention), a counted drop (spam, non-actionable) or the DLQ file
 //! (`--dlq`, default `<out>.dlq.jsonl`, one JSON line with the reason, the
 //! detail, the input file and line). A summary goes to stderr.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use arrow::record_batch::RecordBatch;
@@ -29,7 +38,9 @@ use switchboard_operators::identity_join::{list_versions, load_snapshot, Identit
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
 use tracing::warn;
+use switchboard_operators::time::parse_rfc3339;
 
+use super::files::{read_lines, refuse_overwrite, Output};
 use crate::config::{prefix_key, Config};
 use crate::error::{PipelineError, Result};
 use crate::stage::stateful::StatefulOperators;
@@ -59,6 +70,11 @@ pub struct ProcessArgs {
     /// Rejected input lines (default: `<out>.dlq.jsonl`).
     #[arg(long)]
     pub dlq: Option<PathBuf>,
+    /// The clock that bounds event times (RFC 3339; default: the wall
+    /// clock): later than this plus `parse.max_event_time_ahead_ms` is
+    /// refused. Pin it to replay a file reproducibly.
+    #[arg(long)]
+    pub now: Option<String>,
 }
 
 /// What a run did.
@@ -90,6 +106,8 @@ pub struct ProcessSummary {
     pub crm_versions_loaded: u64,
     /// CRM snapshot versions skipped because they failed to load, by reason.
     pub crm_versions_failed: BTreeMap<String, u64>,
+    /// Contact events dropped, by reason (`bad_timestamp`).
+    pub dropped_contacts: BTreeMap<String, u64>,
 }
 
 /// Runs `process` and prints the summary to stderr.
@@ -100,7 +118,7 @@ pub fn run(args: ProcessArgs) -> Result<()> {
     };
     let s = process_files(&config, &args)?;
     eprintln!(
-        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, duplicates {}, non-actionable {}, DLQ {:?}; CRM versions loaded {}, skipped {:?}",
+        "process: {} mention lines ({} mentions), {} contact lines → {} work-item events {:?}, {} incident events; spam {}, duplicates {}, non-actionable {}, DLQ {:?}, contacts dropped {:?}; CRM versions loaded {}, skipped {:?}",
         s.mention_lines,
         s.mentions,
         s.contact_lines,
@@ -111,6 +129,7 @@ pub fn run(args: ProcessArgs) -> Result<()> {
         s.duplicates,
         s.non_actionable,
         s.dlq,
+        s.dropped_contacts,
         s.crm_versions_loaded,
         s.crm_versions_failed
     );
@@ -121,18 +140,6 @@ fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
     let mut s = p.as_os_str().to_owned();
     s.push(suffix);
     PathBuf::from(s)
-}
-
-fn create(p: &Path) -> Result<BufWriter<std::fs::File>> {
-    Ok(BufWriter::new(
-        std::fs::File::create(p).map_err(|e| PipelineError::io(p, e))?,
-    ))
-}
-
-fn write_line(w: &mut impl Write, p: &Path, line: &[u8]) -> Result<()> {
-    w.write_all(line)
-        .and_then(|_| w.write_all(b"\n"))
-        .map_err(|e| PipelineError::io(p, e))
 }
 
 /// Loads every snapshot version under `dir` into one join. A version that
@@ -193,34 +200,45 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         .incidents
         .clone()
         .unwrap_or_else(|| with_suffix(&args.out, ".incidents.jsonl"));
-    let mut out = create(&args.out)?;
-    let mut dlq = create(&dlq_path)?;
-    let mut inc = create(&inc_path)?;
+    let mut inputs = vec![
+        ("--mentions", args.mentions.as_path()),
+        ("--crm", args.crm.as_path()),
+    ];
+    inputs.extend(args.contacts.as_deref().map(|p| ("--contacts", p)));
+    inputs.extend(args.config.as_deref().map(|p| ("--config", p)));
+    refuse_overwrite(
+        &inputs,
+        &[
+            ("--out", args.out.as_path()),
+            ("--dlq", dlq_path.as_path()),
+            ("--incidents", inc_path.as_path()),
+        ],
+    )?;
+    let now_ms = clock(args.now.as_deref())?;
+    let bounds = config.parse.event_time_bounds(now_ms);
+    let mut out = Output::create(&args.out)?;
+    let mut dlq = Output::create(&dlq_path)?;
+    let mut inc = Output::create(&inc_path)?;
 
     // Contacts: all read first, ordered by time then line.
     let mut contacts = match &args.contacts {
-        Some(path) => read_contacts(path, &mut dlq, &dlq_path, &mut summary)?,
+        Some(path) => read_contacts(path, bounds, &mut dlq, &mut summary)?,
         None => Vec::new(),
     }
     .into_iter()
     .peekable();
 
     let mut parser = MentionParser::new(config.parse.build());
+    parser.set_clock(now_ms);
     let max_rows = config.source.max_batch_rows;
     let input = args.mentions.display().to_string();
-    let f =
-        std::fs::File::open(&args.mentions).map_err(|e| PipelineError::io(&args.mentions, e))?;
-    let mut lines = std::io::BufReader::new(f)
-        .split(b'\n')
-        .enumerate()
-        .peekable();
+    let mut lines = read_lines(&args.mentions)?.enumerate().peekable();
     let mut events = RenderedEvents::new();
     loop {
         // One batch of mention lines.
         while parser.rows() < max_rows {
             let Some((i, line)) = lines.next() else { break };
             let line = line.map_err(|e| PipelineError::io(&args.mentions, e))?;
-            let line = line.strip_suffix(b"\r").unwrap_or(&line);
             if line.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -230,14 +248,14 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
                 partition: -1,
                 offset: i as i64 + 1,
             };
-            if let Err(rej) = parser.push(line, &meta, 0) {
+            if let Err(rej) = parser.push(&line, &meta, 0) {
                 *summary
                     .dlq
                     .entry(rej.reason.as_str().to_string())
                     .or_default() += 1;
                 let rec = json!({"input": input, "line": i + 1, "reason": rej.reason.as_str(),
                     "detail": rej.detail});
-                write_line(&mut dlq, &dlq_path, rec.to_string().as_bytes())?;
+                dlq.line(rec.to_string().as_bytes())?;
             }
         }
         let done = lines.peek().is_none();
@@ -261,12 +279,12 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
                     .events
                     .entry(ev.action().as_str().to_string())
                     .or_default() += 1;
-                write_line(&mut out, &args.out, ev.json())?;
+                out.line(ev.json())?;
             }
             for ev in &p.incidents {
                 summary.incident_events += 1;
                 let json = serde_json::to_vec(ev).unwrap_or_default();
-                write_line(&mut inc, &inc_path, &json)?;
+                inc.line(&json)?;
             }
             events = p.work_items.into_spare();
         }
@@ -275,12 +293,8 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         }
     }
     summary.late_mentions = ops.correlator().stats().late_mentions;
-    for (w, p) in [
-        (&mut out, &args.out),
-        (&mut dlq, &dlq_path),
-        (&mut inc, &inc_path),
-    ] {
-        w.flush().map_err(|e| PipelineError::io(p, e))?;
+    for o in [out, dlq, inc] {
+        o.commit()?;
     }
     Ok(summary)
 }
@@ -289,31 +303,47 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
 /// lines that are not contact events go to the DLQ file.
 fn read_contacts(
     path: &Path,
-    dlq: &mut impl Write,
-    dlq_path: &Path,
+    bounds: (i64, i64),
+    dlq: &mut Output,
     summary: &mut ProcessSummary,
 ) -> Result<Vec<ContactEvent>> {
     let mut contacts: Vec<(i64, u64, ContactEvent)> = Vec::new();
-    let f = std::fs::File::open(path).map_err(|e| PipelineError::io(path, e))?;
-    for (i, line) in std::io::BufReader::new(f).split(b'\n').enumerate() {
+    for (i, line) in read_lines(path)?.enumerate() {
         let line = line.map_err(|e| PipelineError::io(path, e))?;
-        let line = line.strip_suffix(b"\r").unwrap_or(&line);
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         summary.contact_lines += 1;
-        match parse_contact(line) {
+        match parse_contact(&line) {
+            Ok(ev) if !(bounds.0..=bounds.1).contains(&ev.occurred_at_ms) => {
+                *summary
+                    .dropped_contacts
+                    .entry(BAD_TIMESTAMP.to_string())
+                    .or_default() += 1;
+            }
             Ok(ev) => contacts.push((ev.occurred_at_ms, i as u64 + 1, ev)),
             Err(rej) => {
                 *summary.dlq.entry(rej.reason.to_string()).or_default() += 1;
                 let rec = json!({"input": path.display().to_string(), "line": i + 1,
                     "reason": rej.reason, "detail": rej.detail});
-                write_line(dlq, dlq_path, rec.to_string().as_bytes())?;
+                dlq.line(rec.to_string().as_bytes())?;
             }
         }
     }
     contacts.sort_by_key(|c| (c.0, c.1));
     Ok(contacts.into_iter().map(|(_, _, c)| c).collect())
+}
+
+/// The drop reason of a contact outside the event-time bounds.
+const BAD_TIMESTAMP: &str = "bad_timestamp";
+
+/// The clock that bounds event times: `--now`, else the wall clock.
+fn clock(now: Option<&str>) -> Result<i64> {
+    match now {
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| PipelineError::Usage(format!("--now `{s}` is not RFC 3339"))),
+        None => Ok(chrono::Utc::now().timestamp_millis()),
+    }
 }
 
 /// Interleaves contacts with the rows of `batch` by time: a contact goes

@@ -156,12 +156,22 @@ impl SourceConfig {
 pub struct ParseSection {
     /// Records larger than this many bytes go to the DLQ as `too_large`.
     pub max_record_bytes: usize,
+    /// Earliest accepted event time (RFC 3339). An earlier mention goes to
+    /// the DLQ as `bad_timestamp`; an earlier CRM contact is a counted drop
+    /// (`switchboard_contacts_dropped_total{reason="bad_timestamp"}`).
+    pub min_event_time: String,
+    /// How far an event time may run ahead of the clock (the wall clock in
+    /// `run`, `--now` or the wall clock in `process`), in milliseconds;
+    /// later is refused like an early one. Years past 9999 are always refused.
+    pub max_event_time_ahead_ms: u64,
 }
 
 impl Default for ParseSection {
     fn default() -> Self {
         Self {
             max_record_bytes: 64 * 1024,
+            min_event_time: "2006-01-01T00:00:00Z".into(),
+            max_event_time_ahead_ms: 86_400_000,
         }
     }
 }
@@ -171,7 +181,22 @@ impl ParseSection {
     pub fn build(&self) -> switchboard_operators::parse::ParseConfig {
         switchboard_operators::parse::ParseConfig {
             max_record_bytes: self.max_record_bytes,
+            min_event_time_ms: self.min_event_time_ms(),
+            max_event_time_ahead_ms: i64::try_from(self.max_event_time_ahead_ms)
+                .unwrap_or(i64::MAX),
         }
+    }
+
+    /// `parse.min_event_time` in epoch ms (validation has checked it; the
+    /// default bound if it does not parse).
+    pub fn min_event_time_ms(&self) -> i64 {
+        switchboard_operators::time::parse_rfc3339(&self.min_event_time)
+            .unwrap_or(switchboard_operators::time::DEFAULT_MIN_EVENT_TIME_MS)
+    }
+
+    /// The accepted event times, inclusive, when the clock reads `now_ms`.
+    pub fn event_time_bounds(&self, now_ms: i64) -> (i64, i64) {
+        self.build().event_time_bounds(now_ms)
     }
 }
 

@@ -118,6 +118,9 @@ impl Config {
         if self.parse.max_record_bytes < 64 {
             return bad("parse.max_record_bytes", "must be at least 64");
         }
+        if switchboard_operators::time::parse_rfc3339(&self.parse.min_event_time).is_none() {
+            return bad("parse.min_event_time", "is not an RFC 3339 time");
+        }
         if self.pipeline.channel_capacity_rows == 0 {
             return bad("pipeline.channel_capacity_rows", "must be at least 1");
         }

@@ -45,6 +45,11 @@ fn source_and_stages() {
         "Counted drops inside valid records, by reason"
     );
     describe_counter!(
+        CONTACTS_DROPPED,
+        Unit::Count,
+        "CRM contact events dropped, by reason"
+    );
+    describe_counter!(
         SPAM_DROPPED,
         Unit::Count,
         "Mentions dropped as spam, by reason"

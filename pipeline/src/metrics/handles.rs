@@ -96,7 +96,7 @@ pub struct SourceMetrics {
     bytes: Tally,
     rows: Tally,
     parsed_by_format: [Tally; 4],
-    rejected_by_reason: [Tally; 5],
+    rejected_by_reason: [Tally; 6],
     non_actionable: Tally,
     batch_rows: Histogram,
 }

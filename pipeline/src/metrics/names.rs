@@ -21,6 +21,8 @@ pub const STAGE_BATCH_ROWS: &str = "switchboard_stage_batch_rows";
 pub const PARSE_RECORDS: &str = "switchboard_parse_records_total";
 /// Entries inside valid records that carry no mention (counted drop), by reason.
 pub const PARSE_DROPPED: &str = "switchboard_parse_dropped_total";
+/// CRM contact events dropped (counted drop), by reason (`bad_timestamp`: outside the accepted event times).
+pub const CONTACTS_DROPPED: &str = "switchboard_contacts_dropped_total";
 /// Mentions dropped as spam (counted drop), by reason; a mention counts once for every reason that fired.
 pub const SPAM_DROPPED: &str = "switchboard_spam_dropped_total";
 /// Distinct texts held by the spam detector's repetition window.

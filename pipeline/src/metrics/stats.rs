@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use metrics::Counter;
 
-use super::names::{CORRELATE_DUPLICATES, INCIDENT_EVENTS, SOURCE_ERRORS, WORK_ITEM_EVENTS};
+use super::names::{
+    CONTACTS_DROPPED, CORRELATE_DUPLICATES, INCIDENT_EVENTS, SOURCE_ERRORS, WORK_ITEM_EVENTS,
+};
 
 /// One of a pipeline's totals, shared with the [`Tally`]s that count it.
 pub type Total = Arc<AtomicU64>;
@@ -60,7 +62,7 @@ pub struct PipelineStats {
     /// Mention rows produced by parse.
     pub mentions: Total,
     /// Records sent to the DLQ, by reason index.
-    pub dlq_by_reason: [Total; 5],
+    pub dlq_by_reason: [Total; 6],
     /// Non-actionable entries dropped (counted).
     pub non_actionable: Total,
     /// Mentions dropped as spam (counted).
@@ -76,6 +78,9 @@ pub struct PipelineStats {
     pub contacts_in: Total,
     /// CRM contact records sent to the DLQ.
     pub contacts_rejected: Total,
+    /// CRM contact events dropped for a time outside the accepted event
+    /// times (counted drop).
+    pub contacts_dropped: Total,
     /// Mentions the correlator skipped as duplicates (a counted drop).
     pub duplicate_mentions: Total,
     /// Incidents opened.
@@ -101,6 +106,16 @@ impl PipelineStats {
             .iter()
             .map(|c| c.load(Ordering::Relaxed))
             .sum()
+    }
+
+    /// Counts a CRM contact event dropped for a time outside the accepted
+    /// event times: `switchboard_contacts_dropped_total{reason="bad_timestamp"}`.
+    pub fn contact_bad_timestamp(&self) {
+        Tally::new(
+            &self.contacts_dropped,
+            [metrics::counter!(CONTACTS_DROPPED, "reason" => "bad_timestamp")],
+        )
+        .add(1);
     }
 
     /// Counts a consumer error delivered in the fetch stream.

@@ -242,10 +242,14 @@ impl WorkerHandler for ParseWorker {
         if self.started.is_none() {
             self.started = Some(Instant::now());
         }
+        self.parser.set_clock(now_ms);
+        let bounds = self.shared.parse.event_time_bounds(now_ms);
         let shared = self.shared.clone();
         batch.for_each(|msg, topic| match msg {
             Ok(m) if shared.contacts_topic.as_deref() == Some(&**topic) => {
-                if let Some(ev) = read_contact(&m, topic, &shared.stats, &mut self.dlq_pending) {
+                if let Some(ev) =
+                    read_contact(&m, topic, &shared.stats, bounds, &mut self.dlq_pending)
+                {
                     self.contacts.push(ev);
                 }
                 self.note_offset(topic, m.partition, m.offset);
@@ -279,14 +283,20 @@ impl WorkerHandler for ParseWorker {
 }
 
 /// Parses a CRM contact record: the event, or `None` with the record kept
-/// in `dlq` for the DLQ. Counted either way.
+/// in `dlq` for the DLQ, or dropped (counted) when its time is outside
+/// `bounds` (the accepted event times, inclusive). Counted either way.
 pub fn read_contact(
     m: &RawMessage<'_>,
     topic: &Arc<str>,
     stats: &PipelineStats,
+    bounds: (i64, i64),
     dlq: &mut Vec<DlqRecord>,
 ) -> Option<ContactEvent> {
     match parse_contact(m.payload) {
+        Ok(ev) if !(bounds.0..=bounds.1).contains(&ev.occurred_at_ms) => {
+            stats.contact_bad_timestamp();
+            None
+        }
         Ok(ev) => {
             stats.contacts_in.fetch_add(1, Ordering::Relaxed);
             Some(ev)

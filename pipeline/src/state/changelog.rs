@@ -42,8 +42,15 @@ pub struct Restored {
     pub elapsed: Duration,
 }
 
-/// Applies one changelog record to a correlator.
-pub fn apply_record(corr: &mut Correlator, key: &[u8], value: Option<&[u8]>) -> Result<()> {
+/// Applies one changelog record to a correlator. A max event time
+/// outside `bounds` (the accepted event times, inclusive) is refused: one
+/// saved before the bounds existed would otherwise close every item for good.
+pub fn apply_record(
+    corr: &mut Correlator,
+    key: &[u8],
+    value: Option<&[u8]>,
+    bounds: (i64, i64),
+) -> Result<()> {
     let key = std::str::from_utf8(key)
         .map_err(|_| PipelineError::Runtime("changelog key is not UTF-8".into()))?;
     if key == WATERMARK_KEY {
@@ -51,6 +58,11 @@ pub fn apply_record(corr: &mut Correlator, key: &[u8], value: Option<&[u8]>) -> 
             .and_then(|v| std::str::from_utf8(v).ok())
             .and_then(|v| v.parse::<i64>().ok())
         {
+            if !(bounds.0..=bounds.1).contains(&ms) {
+                return Err(PipelineError::Runtime(format!(
+                    "changelog max event time {ms} is outside the accepted event times"
+                )));
+            }
             corr.restore_max_event_time(ms);
         }
         return Ok(());
@@ -101,6 +113,7 @@ pub fn restore(
     // EOF), and not before the end ListOffsets gave: some brokers (tansu
     // 0.6) answer ListOffsets with less than the log holds.
     let mut eof = false;
+    let bounds = (config.parse).event_time_bounds(chrono::Utc::now().timestamp_millis());
     while next < high || !eof {
         if Instant::now() >= deadline {
             return Err(PipelineError::Runtime(format!(
@@ -122,7 +135,7 @@ pub fn restore(
                     out.bad_records += 1;
                     continue;
                 };
-                if let Err(e) = apply_record(corr, key, msg.payload()) {
+                if let Err(e) = apply_record(corr, key, msg.payload(), bounds) {
                     out.bad_records += 1;
                     warn!(error = %e, topic, partition, offset = msg.offset(), "changelog record skipped");
                 }
@@ -163,16 +176,49 @@ mod tests {
     use super::*;
     use switchboard_operators::correlate::CorrelateConfig;
 
+    const ANY: (i64, i64) = (i64::MIN, i64::MAX);
+
     #[test]
     fn watermark_and_tombstones_apply() {
         let mut c = Correlator::with_defaults(CorrelateConfig::default()).unwrap();
-        apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(b"1795334400000")).unwrap();
+        apply_record(
+            &mut c,
+            WATERMARK_KEY.as_bytes(),
+            Some(b"1795334400000"),
+            ANY,
+        )
+        .unwrap();
         assert_eq!(c.max_event_time_ms(), Some(1_795_334_400_000));
-        apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(b"1")).unwrap();
+        apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(b"1"), ANY).unwrap();
         assert_eq!(c.max_event_time_ms(), Some(1_795_334_400_000), "never back");
-        apply_record(&mut c, b"c:C1", None).unwrap();
+        apply_record(&mut c, b"c:C1", None, ANY).unwrap();
         assert_eq!(c.keys().count(), 0);
-        assert!(apply_record(&mut c, b"c:C1", Some(b"{broken")).is_err());
-        assert!(apply_record(&mut c, &[0xff], Some(b"{}")).is_err());
+        assert!(apply_record(&mut c, b"c:C1", Some(b"{broken"), ANY).is_err());
+        assert!(apply_record(&mut c, &[0xff], Some(b"{}"), ANY).is_err());
+    }
+
+    /// Issue 27: a max event time of 9999 saved in the changelog (before
+    /// event times were bounded) is refused on restore instead of closing
+    /// every item for good.
+    #[test]
+    fn an_absurd_saved_watermark_is_refused() {
+        let bounds = crate::config::ParseSection::default().event_time_bounds(1_795_334_400_000);
+        let mut c = Correlator::with_defaults(CorrelateConfig::default()).unwrap();
+        for absurd in [
+            &b"253402300799000"[..],
+            b"-62167219200000",
+            b"999999999999000",
+        ] {
+            assert!(apply_record(&mut c, WATERMARK_KEY.as_bytes(), Some(absurd), bounds).is_err());
+        }
+        assert_eq!(c.max_event_time_ms(), None);
+        apply_record(
+            &mut c,
+            WATERMARK_KEY.as_bytes(),
+            Some(b"1795334400000"),
+            bounds,
+        )
+        .unwrap();
+        assert_eq!(c.max_event_time_ms(), Some(1_795_334_400_000));
     }
 }

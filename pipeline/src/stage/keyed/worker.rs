@@ -158,11 +158,13 @@ impl WorkerHandler for KeyedWorker {
         self.offsets.clear();
         let contacts_topic = self.shared.contacts_topic.clone();
         let stats = self.shared.stats.clone();
+        let bounds =
+            (self.shared.config.parse).event_time_bounds(chrono::Utc::now().timestamp_millis());
         batch.for_each(|msg, topic| match msg {
             Ok(msg) => {
                 note_next_offset(&mut self.offsets, &mut 0, topic, msg.partition, msg.offset + 1);
                 if **topic == *contacts_topic {
-                    if let Some(ev) = read_contact(&msg, topic, &stats, &mut self.dlq_pending) {
+                    if let Some(ev) = read_contact(&msg, topic, &stats, bounds, &mut self.dlq_pending) {
                         self.inputs.push((msg.partition, Input::Contact(ev)));
                     }
                 } else {

@@ -1,0 +1,7 @@
+//! cargo-fuzz target `changelog`: see `switchboard_operators::fuzzing::changelog`
+//! (the same entry replays `fuzz/seeds/changelog/` under `cargo test`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| switchboard_operators::fuzzing::changelog(data));

@@ -1,0 +1,7 @@
+//! cargo-fuzz target `contact`: see `switchboard_operators::fuzzing::contact`
+//! (the same entry replays `fuzz/seeds/contact/` under `cargo test`).
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| switchboard_operators::fuzzing::contact(data));
