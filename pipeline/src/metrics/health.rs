@@ -125,7 +125,8 @@ impl Health {
         let mut f = self.faults.lock().unwrap_or_else(|p| p.into_inner());
         match reason {
             Some(r) => {
-                if f.get(name) != Some(&r) {
+                // Logged once when it appears (a stall's reason counts up).
+                if !f.contains_key(name) {
                     tracing::error!(fault = name, reason = %r, "pipeline not live; /healthz fails");
                 }
                 f.insert(name.to_string(), r);
