@@ -14,6 +14,7 @@ use arrow::record_batch::RecordBatch;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use switchboard_operators::classify::{Classifier, ClassifyConfig};
 use switchboard_operators::language::{LanguageConfig, LanguageDetector};
+use switchboard_operators::operator::{Operator, StatefulOperator};
 use switchboard_operators::schema::{col, timestamp_type};
 use switchboard_operators::spam::{SpamConfig, SpamDetector};
 
@@ -131,21 +132,21 @@ fn bench_text_operators(c: &mut Criterion) {
 
     let classifier = Classifier::new(&ClassifyConfig::default()).expect("default rules");
     group.bench_function("classify_batch", |b| {
-        b.iter(|| black_box(classifier.classify_batch(&batch).unwrap()))
+        b.iter(|| black_box(classifier.process_batch(&batch).unwrap()))
     });
 
     let mut spam = SpamDetector::new(SpamConfig::default()).expect("default spam config");
     group.bench_function("spam_detect_batch", |b| {
-        b.iter(|| black_box(spam.detect_batch(&batch).unwrap()))
+        b.iter(|| black_box(spam.process_batch(&batch, &mut ()).unwrap()))
     });
 
     let language =
         LanguageDetector::new(&LanguageConfig::default()).expect("default language config");
     group.bench_function("language_detect_batch", |b| {
-        b.iter(|| black_box(language.detect_batch(&batch).unwrap()))
+        b.iter(|| black_box(language.process_batch(&batch).unwrap()))
     });
     group.bench_function("language_given_batch", |b| {
-        b.iter(|| black_box(language.detect_batch(&given).unwrap()))
+        b.iter(|| black_box(language.process_batch(&given).unwrap()))
     });
     group.finish();
 }

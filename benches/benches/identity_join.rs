@@ -1,4 +1,4 @@
-//! Throughput of `IdentityJoin::join_batch` (single core) over a batch of
+//! Throughput of `IdentityJoin` (`Operator::process_batch`) (single core) over a batch of
 //! 8,192 mentions against a 100,000-customer / ~200,000-identity index
 //! built in memory: Twitter handles (with `@`, mixed case), Facebook author
 //! ids, envelope e-mails and phone numbers, ~80 % hits; plus the same batch
@@ -22,6 +22,7 @@ use switchboard_operators::identity_join::{
     customer_schema, normalize, IdentityIndex, IdentityJoin, IdentityJoinConfig, IdentityKind,
     IdentityUpdate, Snapshot, UpdateOp,
 };
+use switchboard_operators::operator::Operator;
 use switchboard_operators::schema::{col, timestamp_type};
 
 const CUSTOMERS: usize = 100_000;
@@ -172,7 +173,7 @@ fn bench(c: &mut Criterion) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let batch = mentions(&mut rng, V1_MS + 3_600_000, DAY / 2);
     // Sanity: the mix hits ~80 %.
-    join.join_batch(&batch).unwrap();
+    join.process_batch(&batch).unwrap();
     let st = join.take_stats();
     eprintln!(
         "mix: {} rows, {} hits ({:.0} %), {} unknown, {} no identity",
@@ -186,7 +187,7 @@ fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("identity_join");
     g.throughput(Throughput::Elements(ROWS as u64));
     g.bench_function("join_batch_8192_one_version", |b| {
-        b.iter(|| black_box(join.join_batch(black_box(&batch)).unwrap()))
+        b.iter(|| black_box(join.process_batch(black_box(&batch)).unwrap()))
     });
 
     // 10,000 identity updates in the overlay.
@@ -209,7 +210,7 @@ fn bench(c: &mut Criterion) {
             .unwrap();
     }
     g.bench_function("join_batch_8192_with_10k_updates", |b| {
-        b.iter(|| black_box(with_updates.join_batch(black_box(&batch)).unwrap()))
+        b.iter(|| black_box(with_updates.process_batch(black_box(&batch)).unwrap()))
     });
 
     // Two kept versions, mentions on both sides of the switch.
@@ -218,7 +219,7 @@ fn bench(c: &mut Criterion) {
     two.add_snapshot(snapshot("2026-11-23T00-00-00Z", V1_MS + DAY, "premier"));
     let straddle = mentions(&mut rng, V1_MS + DAY / 2, DAY);
     g.bench_function("join_batch_8192_two_versions", |b| {
-        b.iter(|| black_box(two.join_batch(black_box(&straddle)).unwrap()))
+        b.iter(|| black_box(two.process_batch(black_box(&straddle)).unwrap()))
     });
 
     // An index far larger than the last-level cache (1,000,000 customers,
@@ -233,7 +234,7 @@ fn bench(c: &mut Criterion) {
     ));
     let big_batch = mentions_of(1_000_000, &mut rng, V1_MS + 3_600_000, DAY / 2);
     g.bench_function("join_batch_8192_1m_customers", |b| {
-        b.iter(|| black_box(big.join_batch(black_box(&big_batch)).unwrap()))
+        b.iter(|| black_box(big.process_batch(black_box(&big_batch)).unwrap()))
     });
     g.finish();
 }

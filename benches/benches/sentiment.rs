@@ -18,6 +18,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use simd_json::prelude::*;
+use switchboard_operators::operator::Operator;
 use switchboard_operators::schema::col;
 use switchboard_operators::sentiment::{Scratch, SentimentAnalyzer};
 
@@ -76,7 +77,7 @@ fn bench_sentiment(c: &mut Criterion) {
     .expect("batch");
     let analyzer = SentimentAnalyzer::default();
     group.bench_function("score_batch_telco", |b| {
-        b.iter(|| black_box(analyzer.score_batch(black_box(&batch)).expect("scored")))
+        b.iter(|| black_box(analyzer.process_batch(black_box(&batch)).expect("scored")))
     });
     group.finish();
 }

@@ -21,7 +21,7 @@ use crate::correlate::{
 use crate::identity_join::{
     load_snapshot, parse_update, IdentityJoin, IdentityJoinConfig, UpdateRecord,
 };
-use crate::incident::IncidentConfig;
+use crate::incident::{IncidentConfig, IncidentOutput};
 use crate::operator::StatefulOperator;
 use crate::parse::{MentionParser, ParseConfig, SourceMeta};
 use crate::repartition::decode_ipc;
@@ -193,14 +193,15 @@ pub fn repartition_ipc(data: &[u8]) {
     let mut corr = correlator();
     let mut out = RenderedEvents::new();
     for b in &batches {
-        let b: RecordBatch = match spam.detect_batch(b) {
+        let b: RecordBatch = match spam.process_batch(b, &mut ()) {
             Ok(b) => b,
             Err(_) => continue,
         };
-        let Ok((b, _)) = incidents.detect_batch(&b) else {
+        let mut incident_events = IncidentOutput::default();
+        let Ok(b) = incidents.process_batch(&b, &mut incident_events) else {
             continue;
         };
-        let _ = corr.on_mentions_into(&b, &mut out);
+        let _ = corr.process_batch(&b, &mut out);
     }
     check_events(&out);
 }

@@ -88,6 +88,29 @@ pub trait Operator: Send + Sync {
     fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch>;
 }
 
+/// A shared operator is an operator (the runtime keeps typed handles for
+/// `score` and puts clones in its `dyn Operator` chain).
+impl<O: Operator + ?Sized> Operator for std::sync::Arc<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        (**self).process_batch(batch)
+    }
+}
+
+/// A boxed operator is an operator (`dyn Operator` chains).
+impl<O: Operator + ?Sized> Operator for Box<O> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        (**self).process_batch(batch)
+    }
+}
+
 /// One state key changed since the last checkpoint: its bytes, or `None`
 /// when the key holds nothing any more (a tombstone).
 pub type StateChange = (Box<str>, Option<Vec<u8>>);

@@ -48,7 +48,7 @@ fn keyed_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
     use switchboard_operators::repartition::encode_ipc;
     use switchboard_operators::sentiment::SentimentAnalyzer;
     use switchboard_operators::severity::SeverityConfig;
-    use switchboard_operators::StatefulOperator;
+    use switchboard_operators::{Operator, StatefulOperator};
 
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/seeds/parse");
     let mut names: Vec<_> = std::fs::read_dir(&root)
@@ -82,14 +82,14 @@ fn keyed_seeds() -> Vec<(&'static str, String, Vec<u8>)> {
         if b.num_rows() == 0 {
             continue;
         }
-        let b = language.detect_batch(&b).unwrap();
-        let b = sentiment.score_batch(&b).unwrap();
-        let b = classify.classify_batch(&b).unwrap();
-        let b = join.join_batch(&b).unwrap();
-        let b = severity.score_batch(&b).unwrap();
+        let b = language.process_batch(&b).unwrap();
+        let b = sentiment.process_batch(&b).unwrap();
+        let b = classify.process_batch(&b).unwrap();
+        let b = join.process_batch(&b).unwrap();
+        let b = severity.process_batch(&b).unwrap();
         let name = p.file_name().unwrap().to_string_lossy().into_owned();
         out.push(("repartition_ipc", name.clone(), encode_ipc(&b).unwrap()));
-        let _ = corr.on_mentions_into(&b, &mut events);
+        let _ = corr.process_batch(&b, &mut events);
         let mut log = Vec::new();
         for (key, value) in StatefulOperator::checkpoint(&mut corr) {
             log.extend_from_slice(key.as_bytes());

@@ -32,7 +32,7 @@
 //!   highest score, ties broken by [`Category::ALL`] order, and
 //!   `general_enquiry` when nothing scores.
 //!
-//! Batch API: [`Classifier::classify_batch`] reads [`col::TEXT`]
+//! Batch API: `Operator::process_batch` reads [`col::TEXT`]
 //! and appends [`col::CATEGORY`], [`col::CATEGORIES`], [`col::CATEGORY_EVIDENCE`].
 
 mod config;
@@ -265,54 +265,6 @@ impl Classifier {
         }
     }
 
-    /// Appends [`col::CATEGORY`], [`col::CATEGORIES`] and
-    /// [`col::CATEGORY_EVIDENCE`] to a batch that has a `text` column
-    /// (a null text classifies as empty: `general_enquiry`). Existing columns
-    /// of the same names are replaced.
-    pub fn classify_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let text = StrColumn::get(batch, col::TEXT)?;
-        let n = batch.num_rows();
-        let mut cat_b = StringBuilder::with_capacity(n, n * 12);
-        let mut cats_b = StringBuilder::with_capacity(n, n * 16);
-        let mut ev_b = StringBuilder::with_capacity(n, n * 32);
-        let mut s = Scratch::default();
-        let mut labels = Vec::with_capacity(10);
-        let mut buf = String::with_capacity(256);
-        for i in 0..n {
-            self.scan(text.value(i).unwrap_or(""), &mut s);
-            cat_b.append_value(self.primary(&s.scores).as_str());
-            self.labels_into(&s.scores, &mut labels);
-            buf.clear();
-            for (k, (c, _)) in labels.iter().enumerate() {
-                if k > 0 {
-                    buf.push(',');
-                }
-                buf.push_str(c.as_str());
-            }
-            cats_b.append_value(&buf);
-            buf.clear();
-            self.write_evidence(&s, &mut buf);
-            ev_b.append_value(&buf);
-        }
-        append_columns(
-            batch,
-            vec![
-                (
-                    Field::new(col::CATEGORY, DataType::Utf8, false),
-                    Arc::new(cat_b.finish()) as ArrayRef,
-                ),
-                (
-                    Field::new(col::CATEGORIES, DataType::Utf8, false),
-                    Arc::new(cats_b.finish()) as ArrayRef,
-                ),
-                (
-                    Field::new(col::CATEGORY_EVIDENCE, DataType::Utf8, false),
-                    Arc::new(ev_b.finish()) as ArrayRef,
-                ),
-            ],
-        )
-    }
-
     /// Formats the evidence of the last scan as in [`col::CATEGORY_EVIDENCE`].
     fn write_evidence(&self, s: &Scratch, out: &mut String) {
         for (k, &(info, cat, negated, _, _)) in s.evidence.iter().enumerate() {
@@ -480,7 +432,51 @@ impl Operator for Classifier {
         names::CLASSIFY
     }
 
+    /// Appends [`col::CATEGORY`], [`col::CATEGORIES`] and
+    /// [`col::CATEGORY_EVIDENCE`] to a batch that has a `text` column
+    /// (a null text classifies as empty: `general_enquiry`). Existing columns
+    /// of the same names are replaced.
     fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.classify_batch(batch)
+        let text = StrColumn::get(batch, col::TEXT)?;
+        let n = batch.num_rows();
+        let mut cat_b = StringBuilder::with_capacity(n, n * 12);
+        let mut cats_b = StringBuilder::with_capacity(n, n * 16);
+        let mut ev_b = StringBuilder::with_capacity(n, n * 32);
+        let mut s = Scratch::default();
+        let mut labels = Vec::with_capacity(10);
+        let mut buf = String::with_capacity(256);
+        for i in 0..n {
+            self.scan(text.value(i).unwrap_or(""), &mut s);
+            cat_b.append_value(self.primary(&s.scores).as_str());
+            self.labels_into(&s.scores, &mut labels);
+            buf.clear();
+            for (k, (c, _)) in labels.iter().enumerate() {
+                if k > 0 {
+                    buf.push(',');
+                }
+                buf.push_str(c.as_str());
+            }
+            cats_b.append_value(&buf);
+            buf.clear();
+            self.write_evidence(&s, &mut buf);
+            ev_b.append_value(&buf);
+        }
+        append_columns(
+            batch,
+            vec![
+                (
+                    Field::new(col::CATEGORY, DataType::Utf8, false),
+                    Arc::new(cat_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::CATEGORIES, DataType::Utf8, false),
+                    Arc::new(cats_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::CATEGORY_EVIDENCE, DataType::Utf8, false),
+                    Arc::new(ev_b.finish()) as ArrayRef,
+                ),
+            ],
+        )
     }
 }

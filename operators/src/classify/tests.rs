@@ -262,7 +262,7 @@ fn batch_appends_columns() {
     ]);
     let ids = StringArray::from(vec!["1", "2", "3"]);
     let batch = RecordBatch::try_new(schema, vec![Arc::new(ids), Arc::new(texts)]).unwrap();
-    let out = clf().classify_batch(&batch).unwrap();
+    let out = clf().process_batch(&batch).unwrap();
     assert_eq!(out.num_columns(), 5);
     let cat = out
         .column_by_name(col::CATEGORY)
@@ -292,7 +292,7 @@ fn batch_appends_columns() {
     assert_eq!(cats.value(2), "");
     assert_eq!(cat.null_count() + cats.null_count() + ev.null_count(), 0);
     // Re-classifying replaces rather than duplicates.
-    let again = clf().classify_batch(&out).unwrap();
+    let again = clf().process_batch(&out).unwrap();
     assert_eq!(again.num_columns(), 5);
     // Missing text column is an error, not a panic.
     let empty = RecordBatch::try_new(
@@ -300,7 +300,7 @@ fn batch_appends_columns() {
         vec![Arc::new(StringArray::from(vec![Some("a")]))],
     )
     .unwrap();
-    assert!(clf().classify_batch(&empty).is_err());
+    assert!(clf().process_batch(&empty).is_err());
 }
 
 #[test]

@@ -180,7 +180,7 @@ impl Correlator {
 
     /// [`advance`](Self::advance), the events put into `out` (sorted among
     /// themselves).
-    pub fn advance_into(&mut self, out: &mut dyn EventOut) {
+    pub(crate) fn advance_into(&mut self, out: &mut dyn EventOut) {
         let Some(wm) = self.watermark() else {
             return;
         };
@@ -247,7 +247,7 @@ impl Correlator {
 
     /// Starts (or stops) remembering which keys change, for the state
     /// changelog ([`Correlator::take_dirty`]).
-    pub fn set_track_dirty(&mut self, on: bool) {
+    pub(crate) fn set_track_dirty(&mut self, on: bool) {
         self.track_dirty = on;
         if !on {
             self.dirty.clear();
@@ -262,7 +262,7 @@ impl Correlator {
 
     /// The keys changed since the last call with their exported state
     /// (`None`: the key holds nothing any more, a tombstone), sorted by key.
-    pub fn take_dirty(&mut self) -> Vec<(Box<str>, Option<Vec<u8>>)> {
+    pub(crate) fn take_dirty(&mut self) -> Vec<(Box<str>, Option<Vec<u8>>)> {
         let mut keys: Vec<Box<str>> = self.dirty.drain().collect();
         keys.sort_unstable();
         keys.into_iter()

@@ -42,7 +42,11 @@ impl Correlator {
     }
 
     /// [`on_mentions`](Self::on_mentions), the events put into `out`.
-    pub fn on_mentions_into(&mut self, batch: &RecordBatch, out: &mut dyn EventOut) -> Result<()> {
+    pub(crate) fn on_mentions_into(
+        &mut self,
+        batch: &RecordBatch,
+        out: &mut dyn EventOut,
+    ) -> Result<()> {
         let cols = Cols::new(batch)?;
         let mut this_call: Applied = Vec::new();
         for i in 0..batch.num_rows() {

@@ -18,7 +18,7 @@
 //! [`IdentityJoin::apply_update`]).
 //!
 //! [`IdentityJoin`] is shared between threads (`Arc<IdentityJoin>`, every
-//! method takes `&self`): worker threads call [`IdentityJoin::join_batch`]
+//! method takes `&self`): worker threads call `Operator::process_batch`
 //! concurrently while a reloader thread calls
 //! [`IdentityJoin::add_snapshot`] (the heavy [`load_snapshot`] runs outside
 //! any lock; the swap is atomic: a batch sees either the old or the new set
@@ -150,7 +150,7 @@ impl IdentityJoin {
     /// Adds a version (replacing one with the same valid-from), keeping the
     /// newest `keep_versions`, and prunes the overlay of updates at or
     /// before the oldest kept version. Atomic for concurrent
-    /// [`Self::join_batch`] calls; cheap (the snapshot is already loaded).
+    /// `process_batch` calls; cheap (the snapshot is already loaded).
     pub fn add_snapshot(&self, snapshot: Snapshot) {
         let s = Arc::new(snapshot);
         let mut inner = self.write();
@@ -244,25 +244,6 @@ impl IdentityJoin {
             self.write().overlay.forget(key.as_bytes());
         }
     }
-
-    /// Appends the identity columns (`customer_*`, `identity_*` of
-    /// [`crate::schema::col`]) to a mention batch.
-    pub fn join_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let time = time_column(batch, col::EVENT_TIME)?
-            .ok_or_else(|| OperatorError::Input(format!("no column `{}`", col::EVENT_TIME)))?;
-        // Phase 0, lock-free: the lookup keys. Phase 1, under the read lock:
-        // version, outcome and customer row per row. Phase 2, lock-free:
-        // the output columns.
-        let keys = RowKeys::of(batch, &self.cfg.default_country_code)?;
-        let found = self.read().lookup(&keys, time);
-        let out = output::append(batch, &keys, &found)?;
-        self.stats.lock().unwrap_or_else(|p| p.into_inner()).merge(
-            &found.by_channel(&keys),
-            keys.len() as u64,
-            found.n_before,
-        );
-        Ok(out)
-    }
 }
 
 impl IdentityJoinConfig {
@@ -277,7 +258,22 @@ impl Operator for IdentityJoin {
         names::IDENTITY_JOIN
     }
 
+    /// Appends the identity columns (`customer_*`, `identity_*` of
+    /// [`crate::schema::col`]) to a mention batch.
     fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.join_batch(batch)
+        let time = time_column(batch, col::EVENT_TIME)?
+            .ok_or_else(|| OperatorError::Input(format!("no column `{}`", col::EVENT_TIME)))?;
+        // Phase 0, lock-free: the lookup keys. Phase 1, under the read lock:
+        // version, outcome and customer row per row. Phase 2, lock-free:
+        // the output columns.
+        let keys = RowKeys::of(batch, &self.cfg.default_country_code)?;
+        let found = self.read().lookup(&keys, time);
+        let out = output::append(batch, &keys, &found)?;
+        self.stats.lock().unwrap_or_else(|p| p.into_inner()).merge(
+            &found.by_channel(&keys),
+            keys.len() as u64,
+            found.n_before,
+        );
+        Ok(out)
     }
 }

@@ -565,7 +565,7 @@ fn as_of_version_switch() {
         ("email", Some("C1@Example.com"), None, Some(t2 - 1)),
         ("email", Some("C1@Example.com"), None, Some(t2)),
     ]);
-    let out = j.join_batch(&b).unwrap();
+    let out = j.process_batch(&b).unwrap();
     assert_eq!(out.num_columns(), 4 + 11);
     assert_eq!(s(&out, col::CUSTOMER_ID, 0).as_deref(), Some("C1"));
     assert_eq!(s(&out, col::CUSTOMER_TIER, 0).as_deref(), Some("standard"));
@@ -631,7 +631,7 @@ fn older_than_every_version_uses_the_oldest() {
     let root = tempfile::tempdir().unwrap();
     let j = two_versions(root.path());
     let out = j
-        .join_batch(&mentions(&[
+        .process_batch(&mentions(&[
             ("twitter", Some("alice"), None, Some(ms(V1) - 1)),
             ("twitter", Some("alice"), None, None),
         ]))
@@ -663,7 +663,7 @@ fn keeps_only_the_newest_versions() {
     j.add_snapshot(load_snapshot(&root.path().join(V3), &cfg()).unwrap());
     assert_eq!(j.versions().len(), 2);
     let out = j
-        .join_batch(&mentions(&[("twitter", Some("alice"), None, Some(ms(V1)))]))
+        .process_batch(&mentions(&[("twitter", Some("alice"), None, Some(ms(V1)))]))
         .unwrap();
     assert_eq!(s(&out, col::IDENTITY_SNAPSHOT, 0).as_deref(), Some(V2));
     assert_eq!(bv(&out, col::IDENTITY_BEFORE_OLDEST_VERSION, 0), Some(true));
@@ -693,7 +693,7 @@ fn channels_ambiguity_and_misses() {
     j.add_snapshot(snap);
     let t = Some(ms(V1) + 1);
     let out = j
-        .join_batch(&mentions(&[
+        .process_batch(&mentions(&[
             ("app_chat", Some("Shared@Example.com"), None, t), // 0 ambiguous
             ("email", Some("mine@example.com"), None, t),      // 1 same customer twice
             ("facebook", Some("Bob B"), Some("1000123"), t),   // 2 by author id
@@ -744,7 +744,7 @@ fn channels_ambiguity_and_misses() {
 fn no_snapshot_misses_everything() {
     let j = IdentityJoin::new(cfg()).unwrap();
     let out = j
-        .join_batch(&mentions(&[("twitter", Some("alice"), None, Some(0))]))
+        .process_batch(&mentions(&[("twitter", Some("alice"), None, Some(0))]))
         .unwrap();
     assert_eq!(
         s(&out, col::IDENTITY_MISS_REASON, 0).as_deref(),
@@ -777,7 +777,7 @@ fn joins_a_parsed_envelope_batch() {
         assert_eq!(p.push(r.as_bytes(), &meta, 0), Ok(1), "{r}");
     }
     let batch = p.finish();
-    let out = j.join_batch(&batch).unwrap();
+    let out = j.process_batch(&batch).unwrap();
     assert_eq!(out.num_rows(), 4);
     assert_eq!(out.num_columns(), batch.num_columns() + 11);
     assert_eq!(s(&out, mcol::MENTION_ID, 0).as_deref(), Some("wf-1"));
@@ -808,7 +808,7 @@ fn bad_mention_batch_is_an_error() {
         .project(&[0, 1, 3])
         .unwrap();
     assert!(j
-        .join_batch(&b)
+        .process_batch(&b)
         .unwrap_err()
         .to_string()
         .contains("author_id"));
@@ -854,7 +854,7 @@ const H: i64 = 3_600_000;
 /// mention.
 fn one(j: &IdentityJoin, channel: &str, handle: &str, t: i64) -> (Option<String>, Option<String>) {
     let out = j
-        .join_batch(&mentions(&[(channel, Some(handle), None, Some(t))]))
+        .process_batch(&mentions(&[(channel, Some(handle), None, Some(t))]))
         .unwrap();
     (
         s(&out, col::CUSTOMER_ID, 0),
@@ -939,7 +939,7 @@ fn updates_as_of_around_a_version_switch() {
         miss("unknown_identity")
     );
     let out = j
-        .join_batch(&mentions(&[
+        .process_batch(&mentions(&[
             ("twitter", Some("@NEWBIE"), None, Some(t2 + H)),
             ("twitter", Some("alice"), None, Some(t2 + H)),
         ]))
@@ -960,7 +960,7 @@ fn updates_as_of_around_a_version_switch() {
     );
     // an update to a customer of the version gets its attributes
     let out = j
-        .join_batch(&mentions(&[(
+        .process_batch(&mentions(&[(
             "twitter",
             Some("alice"),
             None,
@@ -1029,8 +1029,8 @@ fn update_arrival_order_does_not_matter() {
     }
     assert_eq!(j1.status().overlay_entries, j2.status().overlay_entries);
     let (a, b) = (
-        j1.join_batch(&probe).unwrap(),
-        j2.join_batch(&probe).unwrap(),
+        j1.process_batch(&probe).unwrap(),
+        j2.process_batch(&probe).unwrap(),
     );
     assert_eq!(a, b);
     assert_eq!(s(&a, col::CUSTOMER_ID, 2).as_deref(), Some("C1"));
@@ -1293,7 +1293,7 @@ fn concurrent_joins_while_swapping() {
             std::thread::spawn(move || {
                 let mut seen = [0usize; 2];
                 while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                    let out = j.join_batch(&batch).unwrap();
+                    let out = j.process_batch(&batch).unwrap();
                     let tier = s(&out, col::CUSTOMER_TIER, 0).unwrap();
                     let region = if tier == "standard" {
                         "London"
@@ -1360,7 +1360,7 @@ fn many_distinct_attribute_values_are_gathered() {
         j.add_snapshot(load_snapshot(&d, &cfg()).unwrap());
     }
     let out = j
-        .join_batch(&mentions(&[
+        .process_batch(&mentions(&[
             ("twitter", Some("@User299"), None, Some(ms(V2))),
             ("twitter", Some("nobody"), None, Some(ms(V2))),
             ("twitter", Some("user7"), None, Some(ms(V1))),
@@ -1493,7 +1493,7 @@ fn attribute_values_of_any_length_and_many_rows() {
             }
         })
         .collect();
-    let out = j.join_batch(&mentions(&rows)).unwrap();
+    let out = j.process_batch(&mentions(&rows)).unwrap();
     for (k, r) in rows.iter().enumerate() {
         let i = k % n;
         if k % 7 == 0 {

@@ -269,13 +269,7 @@ impl IncidentDetector {
 
     /// Counts the batch's outage mentions, opens incidents, and appends
     /// [`col::INCIDENT_ID`]. Then moves the watermark ([`Self::advance`]).
-    pub fn detect_batch(&mut self, batch: &RecordBatch) -> Result<(RecordBatch, IncidentOutput)> {
-        let mut out = IncidentOutput::default();
-        let batch = self.detect_into(batch, &mut out)?;
-        Ok((batch, out))
-    }
-
-    /// [`detect_batch`](Self::detect_batch), the events put into `out`.
+    /// The events go into `out` ([`StatefulOperator::process_batch`]).
     fn detect_into(
         &mut self,
         batch: &RecordBatch,
@@ -391,7 +385,7 @@ impl IncidentDetector {
 
     /// Closes incidents whose rate fell back (at the watermark) and forgets
     /// buckets older than the window and baseline.
-    pub fn advance(&mut self) -> Vec<IncidentEvent> {
+    fn advance(&mut self) -> Vec<IncidentEvent> {
         let Some(w) = self.watermark_ms() else {
             return Vec::new();
         };

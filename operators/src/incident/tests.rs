@@ -8,6 +8,13 @@ use arrow::datatypes::Schema;
 
 const T0: i64 = 1_795_000_000_000; // 2026-11-18
 
+/// One batch through the operator trait: the batch and what it produced.
+fn detect(d: &mut IncidentDetector, b: &RecordBatch) -> Result<(RecordBatch, IncidentOutput)> {
+    let mut out = IncidentOutput::default();
+    let batch = d.process_batch(b, &mut out)?;
+    Ok((batch, out))
+}
+
 struct Row<'a> {
     id: String,
     cat: &'a str,
@@ -132,7 +139,7 @@ fn a_regional_spike_opens_one_incident_tags_members_and_closes() {
     let mut tagged: HashMap<String, String> = HashMap::new();
     // Feed in batches of 64 rows, as the pipeline would.
     for chunk in rows.chunks(64) {
-        let (out, o) = d.detect_batch(&batch(chunk)).unwrap();
+        let (out, o) = detect(&mut d, &batch(chunk)).unwrap();
         let ids = out
             .column_by_name(mcol::MENTION_ID)
             .unwrap()
@@ -194,14 +201,14 @@ fn background_traffic_alone_opens_nothing_and_ids_are_deterministic() {
         .collect();
     let mut d = IncidentDetector::new(IncidentConfig::default()).unwrap();
     for chunk in rows.chunks(100) {
-        let (_, o) = d.detect_batch(&batch(chunk)).unwrap();
+        let (_, o) = detect(&mut d, &batch(chunk)).unwrap();
         assert!(o.events.is_empty(), "{:?}", o.events);
     }
     let run = || {
         let mut d = IncidentDetector::new(IncidentConfig::default()).unwrap();
         let mut ev = Vec::new();
         for chunk in scenario().chunks(50) {
-            ev.extend(d.detect_batch(&batch(chunk)).unwrap().1.events);
+            ev.extend(detect(&mut d, &batch(chunk)).unwrap().1.events);
         }
         ev
     };
@@ -216,7 +223,7 @@ fn no_incident_opens_before_the_warm_up() {
         .filter(|r| r.id.starts_with("spike"))
         .collect();
     let mut d = IncidentDetector::new(IncidentConfig::default()).unwrap();
-    let (_, o) = d.detect_batch(&batch(&rows)).unwrap();
+    let (_, o) = detect(&mut d, &batch(&rows)).unwrap();
     assert!(o.events.is_empty(), "{:?}", o.events);
     // With the warm-up off, it is.
     let mut d = IncidentDetector::new(IncidentConfig {
@@ -224,7 +231,7 @@ fn no_incident_opens_before_the_warm_up() {
         ..Default::default()
     })
     .unwrap();
-    let (_, o) = d.detect_batch(&batch(&rows)).unwrap();
+    let (_, o) = detect(&mut d, &batch(&rows)).unwrap();
     assert_eq!(o.events.len(), 1, "{:?}", o.events);
 }
 
@@ -238,7 +245,7 @@ fn unknown_places_are_counted_as_without_region() {
         place: Some("Atlantis"),
         t: T0,
     }];
-    let (out, _) = d.detect_batch(&batch(&rows)).unwrap();
+    let (out, _) = detect(&mut d, &batch(&rows)).unwrap();
     assert!(out.column_by_name(INCIDENT_ID).unwrap().is_null(0));
     assert_eq!(d.take_stats().no_region, 1);
 }
@@ -296,7 +303,7 @@ fn incident_through_the_stateful_operator_trait() {
     let mut last = 0;
     // Until the spike opens its incident.
     for chunk in rows.chunks(64) {
-        let (out_a, o) = a.detect_batch(&batch(chunk)).unwrap();
+        let (out_a, o) = detect(&mut a, &batch(chunk)).unwrap();
         want.extend(o.events);
         let out_b = b.process_batch(&batch(chunk), &mut got).unwrap();
         assert_eq!(out_a, out_b);

@@ -25,7 +25,7 @@
 //! `is_english = false`: downstream scorers score what they can (the
 //! category phrases, the account, the CRM context) and flag it.
 //!
-//! Batch API: [`LanguageDetector::detect_batch`] reads
+//! Batch API: `Operator::process_batch` reads
 //! [`col::TEXT`] and (if present) [`col::LANG`],
 //! and appends [`col::LANGUAGE`], [`col::IS_ENGLISH`], [`col::LANGUAGE_SOURCE`].
 
@@ -391,44 +391,6 @@ impl LanguageDetector {
             undetermined
         }
     }
-
-    /// Appends [`col::LANGUAGE`], [`col::IS_ENGLISH`] and [`col::LANGUAGE_SOURCE`]
-    /// to a batch with a `text` column (and optionally `lang`). Existing columns
-    /// of the same names are replaced.
-    pub fn detect_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        let text = StrColumn::get(batch, col::TEXT)?;
-        let given = StrColumn::opt(batch, col::LANG)?;
-        let n = batch.num_rows();
-        let mut lang_b = StringBuilder::with_capacity(n, n * 2);
-        let mut eng_b = BooleanBuilder::with_capacity(n);
-        let mut src_b = StringBuilder::with_capacity(n, n * 8);
-        let mut buf = String::with_capacity(320);
-        for i in 0..n {
-            let source_lang = given.as_ref().and_then(|g| g.value(i));
-            let (lang, source, _) =
-                self.resolve(text.value(i).unwrap_or(""), source_lang, &mut buf);
-            eng_b.append_value(self.is_english(&lang));
-            lang_b.append_value(lang);
-            src_b.append_value(source.as_str());
-        }
-        append_columns(
-            batch,
-            vec![
-                (
-                    Field::new(col::LANGUAGE, DataType::Utf8, false),
-                    Arc::new(lang_b.finish()) as ArrayRef,
-                ),
-                (
-                    Field::new(col::IS_ENGLISH, DataType::Boolean, false),
-                    Arc::new(eng_b.finish()) as ArrayRef,
-                ),
-                (
-                    Field::new(col::LANGUAGE_SOURCE, DataType::Utf8, false),
-                    Arc::new(src_b.finish()) as ArrayRef,
-                ),
-            ],
-        )
-    }
 }
 
 /// Frequent English words that are not also frequent words of the other
@@ -556,7 +518,41 @@ impl Operator for LanguageDetector {
         names::LANGUAGE
     }
 
+    /// Appends [`col::LANGUAGE`], [`col::IS_ENGLISH`] and [`col::LANGUAGE_SOURCE`]
+    /// to a batch with a `text` column (and optionally `lang`). Existing columns
+    /// of the same names are replaced.
     fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.detect_batch(batch)
+        let text = StrColumn::get(batch, col::TEXT)?;
+        let given = StrColumn::opt(batch, col::LANG)?;
+        let n = batch.num_rows();
+        let mut lang_b = StringBuilder::with_capacity(n, n * 2);
+        let mut eng_b = BooleanBuilder::with_capacity(n);
+        let mut src_b = StringBuilder::with_capacity(n, n * 8);
+        let mut buf = String::with_capacity(320);
+        for i in 0..n {
+            let source_lang = given.as_ref().and_then(|g| g.value(i));
+            let (lang, source, _) =
+                self.resolve(text.value(i).unwrap_or(""), source_lang, &mut buf);
+            eng_b.append_value(self.is_english(&lang));
+            lang_b.append_value(lang);
+            src_b.append_value(source.as_str());
+        }
+        append_columns(
+            batch,
+            vec![
+                (
+                    Field::new(col::LANGUAGE, DataType::Utf8, false),
+                    Arc::new(lang_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::IS_ENGLISH, DataType::Boolean, false),
+                    Arc::new(eng_b.finish()) as ArrayRef,
+                ),
+                (
+                    Field::new(col::LANGUAGE_SOURCE, DataType::Utf8, false),
+                    Arc::new(src_b.finish()) as ArrayRef,
+                ),
+            ],
+        )
     }
 }

@@ -146,7 +146,7 @@ fn batch_appends_columns() {
     ]);
     let lang = StringArray::from(vec![None, Some("fr"), Some("und"), None]);
     let batch = RecordBatch::try_new(schema, vec![Arc::new(text), Arc::new(lang)]).unwrap();
-    let out = det().detect_batch(&batch).unwrap();
+    let out = det().process_batch(&batch).unwrap();
     let l = out
         .column_by_name(col::LANGUAGE)
         .unwrap()
@@ -172,7 +172,7 @@ fn batch_appends_columns() {
     assert_eq!(l.null_count() + e.null_count() + s.null_count(), 0);
     // Without a lang column everything is detected.
     let only_text = batch.project(&[0]).unwrap();
-    let out = det().detect_batch(&only_text).unwrap();
+    let out = det().process_batch(&only_text).unwrap();
     assert_eq!(
         out.column_by_name(col::LANGUAGE)
             .unwrap()

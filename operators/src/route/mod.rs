@@ -372,11 +372,67 @@ impl Router {
             &options,
         )?)
     }
+}
+
+/// Parses and plans one predicate; the error is the reason text.
+fn compile(
+    ctx: &SessionContext,
+    rs: &RuleSchema,
+    when: &str,
+) -> std::result::Result<Arc<dyn PhysicalExpr>, String> {
+    if when.trim().is_empty() {
+        return Err("empty predicate".into());
+    }
+    let logical = ctx
+        .parse_sql_expr(when, &rs.df)
+        .map_err(|e| df_reason(&e))?;
+    let aggregate = logical
+        .exists(|e| {
+            Ok(matches!(
+                e,
+                Expr::AggregateFunction(_) | Expr::WindowFunction(_) | Expr::ScalarSubquery(_)
+            ))
+        })
+        .unwrap_or(false);
+    if aggregate {
+        return Err("aggregate, window functions and subqueries are not allowed in a rule".into());
+    }
+    let physical = ctx
+        .create_physical_expr(logical, &rs.df)
+        .map_err(|e| df_reason(&e))?;
+    let ty = physical
+        .data_type(rs.arrow.as_ref())
+        .map_err(|e| df_reason(&e))?;
+    if ty != DataType::Boolean {
+        return Err(format!("predicate has type {ty}, expected a boolean"));
+    }
+    Ok(physical)
+}
+
+#[cfg(test)]
+mod tests;
+
+impl RouteConfig {
+    /// Validates the settings and compiles every rule.
+    pub fn build(&self) -> Result<Router> {
+        Router::new(self)
+    }
+
+    /// Checks the settings (by compiling the rules).
+    pub fn validate(&self) -> Result<()> {
+        self.build().map(drop)
+    }
+}
+
+impl Operator for Router {
+    fn name(&self) -> &'static str {
+        names::ROUTE
+    }
 
     /// Appends [`col::QUEUE`] and [`col::ROUTE_RULE`] (replacing same-named
     /// columns). Reads `category`, `incident_id` and `customer_segment` for
     /// the default queue and whatever the rules name; absent columns are null.
-    pub fn route_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let n = batch.num_rows();
         // Index of the matching rule per row; `usize::MAX` = none yet.
         let mut chosen = vec![usize::MAX; n];
@@ -440,65 +496,5 @@ impl Router {
                 ),
             ],
         )
-    }
-}
-
-/// Parses and plans one predicate; the error is the reason text.
-fn compile(
-    ctx: &SessionContext,
-    rs: &RuleSchema,
-    when: &str,
-) -> std::result::Result<Arc<dyn PhysicalExpr>, String> {
-    if when.trim().is_empty() {
-        return Err("empty predicate".into());
-    }
-    let logical = ctx
-        .parse_sql_expr(when, &rs.df)
-        .map_err(|e| df_reason(&e))?;
-    let aggregate = logical
-        .exists(|e| {
-            Ok(matches!(
-                e,
-                Expr::AggregateFunction(_) | Expr::WindowFunction(_) | Expr::ScalarSubquery(_)
-            ))
-        })
-        .unwrap_or(false);
-    if aggregate {
-        return Err("aggregate, window functions and subqueries are not allowed in a rule".into());
-    }
-    let physical = ctx
-        .create_physical_expr(logical, &rs.df)
-        .map_err(|e| df_reason(&e))?;
-    let ty = physical
-        .data_type(rs.arrow.as_ref())
-        .map_err(|e| df_reason(&e))?;
-    if ty != DataType::Boolean {
-        return Err(format!("predicate has type {ty}, expected a boolean"));
-    }
-    Ok(physical)
-}
-
-#[cfg(test)]
-mod tests;
-
-impl RouteConfig {
-    /// Validates the settings and compiles every rule.
-    pub fn build(&self) -> Result<Router> {
-        Router::new(self)
-    }
-
-    /// Checks the settings (by compiling the rules).
-    pub fn validate(&self) -> Result<()> {
-        self.build().map(drop)
-    }
-}
-
-impl Operator for Router {
-    fn name(&self) -> &'static str {
-        names::ROUTE
-    }
-
-    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.route_batch(batch)
     }
 }

@@ -41,7 +41,7 @@ fn router(rules: Vec<RouteRule>) -> Router {
 }
 
 fn routed(r: &Router, b: &RecordBatch) -> Vec<(String, String)> {
-    let out = r.route_batch(b).unwrap();
+    let out = r.process_batch(b).unwrap();
     let q = out.column_by_name(col::QUEUE).unwrap().as_string::<i32>();
     let n = out
         .column_by_name(col::ROUTE_RULE)
@@ -359,14 +359,14 @@ fn other_input_types_are_cast() {
         vec![Arc::new(arrow::array::BinaryArray::from(vec![b"x".as_ref()])) as _],
     )
     .unwrap();
-    assert!(r.route_batch(&b).is_err());
+    assert!(r.process_batch(&b).is_err());
 }
 
 #[test]
 fn empty_batch_and_no_rules() {
     let r = router(vec![rule("a", "true", "q")]);
     let b = batch(&[("category", vec![])], None);
-    assert_eq!(r.route_batch(&b).unwrap().num_rows(), 0);
+    assert_eq!(r.process_batch(&b).unwrap().num_rows(), 0);
     let r = router(Vec::new());
     let b = batch(&[("category", vec![Some("delivery")])], None);
     assert_eq!(routed(&r, &b), [pair("orders-delivery", "default")]);
@@ -407,30 +407,32 @@ fn enriched_schema_matches_the_operators_and_routes_end_to_end() {
     ]);
     let b = crate::language::LanguageDetector::new(&Default::default())
         .unwrap()
-        .detect_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let b = crate::sentiment::SentimentAnalyzer::new(
         crate::sentiment::SentimentMode::Telco,
         Default::default(),
     )
     .unwrap()
-    .score_batch(&b)
+    .process_batch(&b)
     .unwrap();
     let b = crate::classify::Classifier::new(&Default::default())
         .unwrap()
-        .classify_batch(&b)
+        .process_batch(&b)
         .unwrap();
-    let b = crate::spam::SpamDetector::new(Default::default())
-        .unwrap()
-        .detect_batch(&b)
-        .unwrap();
+    let b = crate::operator::StatefulOperator::process_batch(
+        &mut crate::spam::SpamDetector::new(Default::default()).unwrap(),
+        &b,
+        &mut (),
+    )
+    .unwrap();
     let b = crate::identity_join::IdentityJoin::new(Default::default())
         .unwrap()
-        .join_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let b = crate::severity::Severity::new(&Default::default())
         .unwrap()
-        .score_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let enriched = enriched_mention_schema();
     for f in enriched.fields() {
@@ -505,26 +507,26 @@ fn stateless_chain_through_the_operator_trait() {
     }
     let b = crate::language::LanguageDetector::new(&Default::default())
         .unwrap()
-        .detect_batch(&input)
+        .process_batch(&input)
         .unwrap();
     let b = crate::sentiment::SentimentAnalyzer::default()
-        .score_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let b = crate::classify::Classifier::new(&Default::default())
         .unwrap()
-        .classify_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let b = crate::identity_join::IdentityJoin::new(Default::default())
         .unwrap()
-        .join_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let b = crate::severity::Severity::new(&Default::default())
         .unwrap()
-        .score_batch(&b)
+        .process_batch(&b)
         .unwrap();
     let want = Router::new(&RouteConfig::default())
         .unwrap()
-        .route_batch(&b)
+        .process_batch(&b)
         .unwrap();
     assert_eq!(got, want);
     // A config that does not build says which key is at fault.

@@ -40,7 +40,7 @@ mod tests;
 pub use telco::TelcoRules;
 pub use vader::Scratch;
 
-/// The four output columns, in the order [`SentimentAnalyzer::score_batch`] appends them.
+/// The four output columns, in the order `Operator::process_batch` appends them.
 pub const OUTPUT_COLUMNS: [&str; 4] = [
     col::SENTIMENT_COMPOUND,
     col::SENTIMENT_POS,
@@ -182,11 +182,17 @@ impl SentimentAnalyzer {
     pub(crate) fn polarity(&self, text: &str, scratch: &mut Scratch) -> vader::Polarity {
         score::polarity(&self.words, self.telco.as_ref(), text, scratch)
     }
+}
+
+impl Operator for SentimentAnalyzer {
+    fn name(&self) -> &'static str {
+        names::SENTIMENT
+    }
 
     /// Returns `batch` with the four Float32 columns [`OUTPUT_COLUMNS`]
     /// appended (replacing columns of those names if present), scored from
     /// the `text` column. A null text gives null scores.
-    pub fn score_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let schema = batch.schema();
         let idx = schema.index_of(col::TEXT)?;
         let text = batch.column(idx);
@@ -227,15 +233,5 @@ impl SentimentAnalyzer {
             })
             .collect();
         append_columns(batch, columns)
-    }
-}
-
-impl Operator for SentimentAnalyzer {
-    fn name(&self) -> &'static str {
-        names::SENTIMENT
-    }
-
-    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.score_batch(batch)
     }
 }

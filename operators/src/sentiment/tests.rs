@@ -427,7 +427,7 @@ fn sentiment_score_batch_appends_columns() {
         ],
     )
     .unwrap();
-    let out = SentimentAnalyzer::vader().score_batch(&batch).unwrap();
+    let out = SentimentAnalyzer::vader().process_batch(&batch).unwrap();
     assert_eq!(out.num_columns(), 6);
     let c = out
         .column_by_name(SENTIMENT_COMPOUND)
@@ -442,7 +442,7 @@ fn sentiment_score_batch_appends_columns() {
         );
     }
     // Re-scoring replaces rather than duplicates the columns.
-    let again = SentimentAnalyzer::default().score_batch(&out).unwrap();
+    let again = SentimentAnalyzer::default().process_batch(&out).unwrap();
     assert_eq!(again.num_columns(), 6);
     let c = again
         .column_by_name(SENTIMENT_COMPOUND)
@@ -455,7 +455,7 @@ fn sentiment_score_batch_appends_columns() {
         vec![Arc::new(StringArray::from(vec!["a"]))],
     )
     .unwrap();
-    assert!(SentimentAnalyzer::vader().score_batch(&no_text).is_err());
+    assert!(SentimentAnalyzer::vader().process_batch(&no_text).is_err());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //!   `P1` when `priority >= p1_min_priority` (70), `P2` when `>= p2_min_priority`
 //!   (45), `P3` when `>= p3_min_priority` (25), else `P4`. SLA due time =
 //!   event time + `sla_pN_ms` (defaults 1 h, 4 h, 24 h, 72 h; SPEC).
-//! - **Stateless factors** ([`Severity::score_batch`], [`Severity::score_row`]):
+//! - **Stateless factors** (`Operator::process_batch`, [`Severity::score_row`]):
 //!   primary category, sentiment compound, reach (followers, verified,
 //!   retweets), vulnerable flag, tier, segment, regulatory words in the text,
 //!   stated outage length, missed engineer appointment stated in the text.
@@ -144,7 +144,7 @@ pub struct RowScore {
 
 /// Where [`Severity`]'s reason lines (`"+30 vulnerable customer"`) go: a
 /// `String` each for [`RowScore`], or straight into the list column's
-/// string builder in [`Severity::score_batch`] (no allocation per line).
+/// string builder in `Operator::process_batch` (no allocation per line).
 trait ReasonSink {
     fn line(&mut self, points: i32, label: &dyn std::fmt::Display);
 }
@@ -454,13 +454,61 @@ impl Severity {
         hits
     }
 
+    /// Reads the stateless score of row `row` back from a batch produced by
+    /// `Operator::process_batch` (for callers that need one row's score).
+    pub fn row_score(&self, batch: &RecordBatch, row: usize) -> Result<RowScore> {
+        let missing = |name: &str| OperatorError::Input(format!("no usable column `{name}`"));
+        let points = batch
+            .column_by_name(col::SEVERITY_POINTS)
+            .and_then(|a| a.as_primitive_opt::<arrow::datatypes::Int32Type>())
+            .ok_or_else(|| missing(col::SEVERITY_POINTS))?;
+        let reasons = batch
+            .column_by_name(col::SEVERITY_REASONS)
+            .and_then(|a| a.as_list_opt::<i32>())
+            .ok_or_else(|| missing(col::SEVERITY_REASONS))?;
+        if row >= batch.num_rows() {
+            return Err(OperatorError::Input(format!(
+                "row {row} out of range ({} rows)",
+                batch.num_rows()
+            )));
+        }
+        let lines = reasons.value(row);
+        let lines = lines
+            .as_string_opt::<i32>()
+            .ok_or_else(|| missing(col::SEVERITY_REASONS))?;
+        let reasons = lines.iter().flatten().map(str::to_owned).collect();
+        Ok(self.finish(points.value(row), reasons))
+    }
+}
+
+/// Points of the highest step reached.
+fn step_points(steps: &[Step], v: i64) -> Option<i32> {
+    steps
+        .iter()
+        .rev()
+        .find(|s| v >= s.at_least)
+        .map(|s| s.points)
+}
+
+impl SeverityConfig {
+    /// Validates the settings and builds the operator.
+    pub fn build(&self) -> Result<Severity> {
+        Severity::new(self)
+    }
+}
+
+impl Operator for Severity {
+    fn name(&self) -> &'static str {
+        names::SEVERITY
+    }
+
     /// Appends [`col::SEVERITY_POINTS`], [`col::PRIORITY`], [`col::SEVERITY`]
     /// and [`col::SEVERITY_REASONS`] (replacing same-named columns). Reads,
     /// when present: `text`, `category`, `categories`, `sentiment_compound`,
     /// `author_followers`, `author_verified`, `retweet_count`,
     /// `customer_vulnerable`, `customer_tier`, `customer_segment`; a missing
     /// column is an absent factor. A column of an unusable type is an error.
-    pub fn score_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
         let text = StrColumn::opt(batch, col::TEXT)?;
         let category = StrColumn::opt(batch, col::CATEGORY)?;
         let categories = StrColumn::opt(batch, col::CATEGORIES)?;
@@ -526,32 +574,6 @@ impl Severity {
             ],
         )
     }
-
-    /// Reads the stateless score of row `row` back from a batch produced by
-    /// [`Severity::score_batch`] (for callers that need one row's score).
-    pub fn row_score(&self, batch: &RecordBatch, row: usize) -> Result<RowScore> {
-        let missing = |name: &str| OperatorError::Input(format!("no usable column `{name}`"));
-        let points = batch
-            .column_by_name(col::SEVERITY_POINTS)
-            .and_then(|a| a.as_primitive_opt::<arrow::datatypes::Int32Type>())
-            .ok_or_else(|| missing(col::SEVERITY_POINTS))?;
-        let reasons = batch
-            .column_by_name(col::SEVERITY_REASONS)
-            .and_then(|a| a.as_list_opt::<i32>())
-            .ok_or_else(|| missing(col::SEVERITY_REASONS))?;
-        if row >= batch.num_rows() {
-            return Err(OperatorError::Input(format!(
-                "row {row} out of range ({} rows)",
-                batch.num_rows()
-            )));
-        }
-        let lines = reasons.value(row);
-        let lines = lines
-            .as_string_opt::<i32>()
-            .ok_or_else(|| missing(col::SEVERITY_REASONS))?;
-        let reasons = lines.iter().flatten().map(str::to_owned).collect();
-        Ok(self.finish(points.value(row), reasons))
-    }
 }
 
 /// Whether a primary category names a problem (not praise or chatter).
@@ -560,30 +582,4 @@ fn is_problem(primary: Option<Category>) -> bool {
         primary,
         None | Some(Category::Praise) | Some(Category::GeneralEnquiry)
     )
-}
-
-/// Points of the highest step reached.
-fn step_points(steps: &[Step], v: i64) -> Option<i32> {
-    steps
-        .iter()
-        .rev()
-        .find(|s| v >= s.at_least)
-        .map(|s| s.points)
-}
-
-impl SeverityConfig {
-    /// Validates the settings and builds the operator.
-    pub fn build(&self) -> Result<Severity> {
-        Severity::new(self)
-    }
-}
-
-impl Operator for Severity {
-    fn name(&self) -> &'static str {
-        names::SEVERITY
-    }
-
-    fn process_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
-        self.score_batch(batch)
-    }
 }

@@ -30,11 +30,11 @@ fn enriched(texts: &[&str]) -> RecordBatch {
         crate::sentiment::TelcoRules::default(),
     )
     .unwrap()
-    .score_batch(&batch)
+    .process_batch(&batch)
     .unwrap();
     crate::classify::Classifier::new(&crate::classify::ClassifyConfig::default())
         .unwrap()
-        .classify_batch(&batch)
+        .process_batch(&batch)
         .unwrap()
 }
 
@@ -73,7 +73,7 @@ fn batch_reasons_are_score_row_reasons() {
         mcol::AUTHOR_FOLLOWERS,
         Arc::new(Int64Array::from(followers.to_vec())),
     );
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     let str_at = |name: &str, i: usize| {
         out.column_by_name(name)
             .map(|c| c.as_string::<i32>())
@@ -122,7 +122,7 @@ fn vulnerable_customer_three_days_without_broadband_is_p1() {
         icol::CUSTOMER_VULNERABLE,
         Arc::new(BooleanArray::from(vec![Some(true), None])),
     );
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     let sev_col = out
         .column_by_name(col::SEVERITY)
         .unwrap()
@@ -149,7 +149,7 @@ fn vulnerable_customer_three_days_without_broadband_is_p1() {
 #[test]
 fn praise_is_p4() {
     let b = enriched(&["@EE thank you so much to Sarah on chat, brilliant service as always"]);
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     let s = sev().row_score(&out, 0).unwrap();
     assert_eq!(s.severity, SeverityLevel::P4, "{s:?}");
     assert!(
@@ -164,7 +164,7 @@ fn ofcom_threat_raises_priority() {
         "@VodafoneUK six weeks without a working line is a disgrace",
         "@VodafoneUK six weeks without a working line is a disgrace, this is going to Ofcom",
     ]);
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     let (a, o) = (
         sev().row_score(&out, 0).unwrap(),
         sev().row_score(&out, 1).unwrap(),
@@ -181,7 +181,7 @@ fn missing_columns_are_absent_factors() {
     let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Int64, true)]));
     let b =
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1, 2])) as _]).unwrap();
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     assert_eq!(out.num_columns(), 5);
     let s = sev().row_score(&out, 1).unwrap();
     assert_eq!((s.points, s.severity), (0, SeverityLevel::P4));
@@ -341,7 +341,7 @@ fn sentiment_compound_float32_and_other_int_types() {
         ],
     )
     .unwrap();
-    let out = sev().score_batch(&b).unwrap();
+    let out = sev().process_batch(&b).unwrap();
     assert_eq!(
         reasons_of(&out, 0),
         [

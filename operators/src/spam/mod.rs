@@ -33,7 +33,7 @@
 //! bound: about `repetition_max_entries × (96 + 8 × N)` bytes, ≈ 6.4 MB at
 //! the defaults (50 000 entries, N = 4). Same input order, same verdicts.
 //!
-//! Batch API: [`SpamDetector::detect_batch`] appends [`col::IS_SPAM`] and
+//! Batch API: `StatefulOperator::process_batch` appends [`col::IS_SPAM`] and
 //! [`col::SPAM_REASON`].
 
 use std::sync::Arc;
@@ -283,13 +283,33 @@ impl SpamDetector {
         }
         (fired, score, is_spam)
     }
+}
+
+impl SpamConfig {
+    /// Validates the settings and builds the detector.
+    pub fn build(&self) -> Result<SpamDetector> {
+        SpamDetector::new(self.clone())
+    }
+}
+
+/// Appends [`col::IS_SPAM`] and [`col::SPAM_REASON`]; the runtime drops the
+/// spam rows (a counted drop). No side outputs, no durable state: the
+/// repetition window is a few minutes of texts, learnt again after a
+/// restart, and moves with the texts it tracks only, so it has no clock
+/// and `on_watermark` does nothing.
+impl StatefulOperator for SpamDetector {
+    type Out = ();
+
+    fn name(&self) -> &'static str {
+        names::SPAM
+    }
 
     /// Appends [`col::IS_SPAM`] and [`col::SPAM_REASON`] to a mention batch.
     /// Needs `text` and `event_time`; `author_id`/`author_handle`,
     /// `author_followers`, `author_statuses`, `author_created_at`,
     /// `author_verified` and `is_retweet` are used when present. Rows are
     /// judged in order (the repetition rule is stateful).
-    pub fn detect_batch(&mut self, batch: &RecordBatch) -> Result<RecordBatch> {
+    fn process_batch(&mut self, batch: &RecordBatch, _out: &mut ()) -> Result<RecordBatch> {
         let text = StrColumn::get(batch, col::TEXT)?;
         let event_time = time_column(batch, col::EVENT_TIME)?.ok_or_else(|| {
             arrow::error::ArrowError::SchemaError(format!("missing column `{}`", col::EVENT_TIME))
@@ -349,30 +369,6 @@ impl SpamDetector {
                 ),
             ],
         )
-    }
-}
-
-impl SpamConfig {
-    /// Validates the settings and builds the detector.
-    pub fn build(&self) -> Result<SpamDetector> {
-        SpamDetector::new(self.clone())
-    }
-}
-
-/// Appends [`col::IS_SPAM`] and [`col::SPAM_REASON`]; the runtime drops the
-/// spam rows (a counted drop). No side outputs, no durable state: the
-/// repetition window is a few minutes of texts, learnt again after a
-/// restart, and moves with the texts it tracks only, so it has no clock
-/// and `on_watermark` does nothing.
-impl StatefulOperator for SpamDetector {
-    type Out = ();
-
-    fn name(&self) -> &'static str {
-        names::SPAM
-    }
-
-    fn process_batch(&mut self, batch: &RecordBatch, _out: &mut ()) -> Result<RecordBatch> {
-        self.detect_batch(batch)
     }
 
     fn on_watermark(&mut self, _watermark_ms: i64, _out: &mut ()) {}

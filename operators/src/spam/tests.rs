@@ -270,7 +270,7 @@ fn batch_appends_columns() {
         ],
     )
     .unwrap();
-    let out = det().detect_batch(&batch).unwrap();
+    let out = det().process_batch(&batch, &mut ()).unwrap();
     let spam = out.column_by_name(col::IS_SPAM).unwrap().as_boolean();
     let why = out
         .column_by_name(col::SPAM_REASON)
@@ -284,8 +284,16 @@ fn batch_appends_columns() {
     assert_eq!((spam.value(2), why.value(2)), (true, "promo_phrase"));
     // Only text and event_time are required.
     let minimal = batch.project(&[0, 1]).unwrap();
-    assert_eq!(det().detect_batch(&minimal).unwrap().num_columns(), 4);
-    assert!(det().detect_batch(&batch.project(&[0]).unwrap()).is_err());
+    assert_eq!(
+        det()
+            .process_batch(&minimal, &mut ())
+            .unwrap()
+            .num_columns(),
+        4
+    );
+    assert!(det()
+        .process_batch(&batch.project(&[0]).unwrap(), &mut ())
+        .is_err());
 }
 
 #[test]
@@ -422,7 +430,7 @@ fn spam_through_the_stateful_operator_trait() {
     let mut d = det();
     assert_eq!(StatefulOperator::name(&d), names::SPAM);
     let out = d.process_batch(&batch, &mut ()).unwrap();
-    assert_eq!(out, det().detect_batch(&batch).unwrap());
+    assert_eq!(out, det().process_batch(&batch, &mut ()).unwrap());
     assert_eq!(StatefulOperator::watermark(&d), None, "no clock");
     d.on_watermark(NOW, &mut ());
     assert!(d.checkpoint().is_empty());

@@ -9,7 +9,27 @@ pub(super) fn describe() {
     source_and_stages();
     outputs_and_state();
     identity();
+    operators();
     describe_gauge!(BUILD_INFO, Unit::Count, "Build information");
+}
+
+/// The per-operator metrics (`stage::measured::Measured`).
+fn operators() {
+    describe_counter!(
+        OPERATOR_ROWS_IN,
+        Unit::Count,
+        "Rows into an operator, by operator"
+    );
+    describe_counter!(
+        OPERATOR_ROWS_OUT,
+        Unit::Count,
+        "Rows out of an operator, by operator"
+    );
+    describe_gauge!(
+        OPERATOR_BUSY,
+        Unit::Seconds,
+        "Time spent inside an operator, by operator (only grows: rate() it)"
+    );
 }
 
 /// The source, the stages, the DLQ, offsets and the pipeline's health.

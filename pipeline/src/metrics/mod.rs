@@ -27,6 +27,12 @@ pub use stats::{PipelineStats, Tally, Total, WorkItemTotals};
 
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
+/// Histogram buckets (seconds) of long operations: snapshot loads and
+/// keyed-stage restores, from 10 ms to 20 minutes.
+pub const LONG_OPERATION_BUCKETS: &[f64] = &[
+    0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0,
+];
+
 /// Installs the Prometheus recorder once per process and describes every
 /// metric. Later calls return the same handle.
 pub fn install() -> PrometheusHandle {
@@ -47,6 +53,19 @@ pub fn install() -> PrometheusHandle {
                     ],
                 )
                 .expect("static buckets are valid")
+                // Long operations (a snapshot load, a partition restore)
+                // take seconds to minutes: the default set would put them
+                // in +Inf.
+                .set_buckets_for_metric(
+                    Matcher::Full(IDENTITY_SNAPSHOT_LOAD_DURATION.to_string()),
+                    LONG_OPERATION_BUCKETS,
+                )
+                .expect("static buckets are valid")
+                .set_buckets_for_metric(
+                    Matcher::Full(STATE_RESTORE_DURATION.to_string()),
+                    LONG_OPERATION_BUCKETS,
+                )
+                .expect("static buckets are valid")
                 .install_recorder()
                 .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder().handle());
             describe::describe();
@@ -56,6 +75,16 @@ pub fn install() -> PrometheusHandle {
             for action in ["opened", "closed"] {
                 metrics::counter!(INCIDENT_EVENTS, "action" => action).absolute(0);
             }
+            for op in switchboard_operators::operator::names::ALL {
+                metrics::counter!(OPERATOR_ROWS_IN, "operator" => op).absolute(0);
+                metrics::counter!(OPERATOR_ROWS_OUT, "operator" => op).absolute(0);
+                metrics::gauge!(OPERATOR_BUSY, "operator" => op).increment(0.0);
+            }
+            // The keyed stage's, for its dashboard panels (0 while it is off).
+            for result in ["committed", "aborted"] {
+                metrics::counter!(STATE_TRANSACTIONS, "result" => result).absolute(0);
+            }
+            metrics::counter!(STATE_RESTORED_RECORDS).absolute(0);
             for kind in ["mention", "contact"] {
                 metrics::counter!(CORRELATE_DUPLICATES, "kind" => kind).absolute(0);
             }

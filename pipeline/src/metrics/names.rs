@@ -140,6 +140,14 @@ pub const STATE_TRANSACTIONS: &str = "switchboard_state_transactions_total";
 /// Keyed stage, `exactly_once`: time to send the offsets and commit one
 /// transaction.
 pub const STATE_TRANSACTION_DURATION: &str = "switchboard_state_transaction_duration_seconds";
+/// Rows into an operator, by operator (`switchboard_operators::operator::names`).
+pub const OPERATOR_ROWS_IN: &str = "switchboard_operator_rows_in_total";
+/// Rows out of an operator (into the next one), by operator.
+pub const OPERATOR_ROWS_OUT: &str = "switchboard_operator_rows_out_total";
+/// Time spent inside an operator (its batch and watermark calls), by
+/// operator. A float sum, exported as a gauge that only grows (the
+/// `metrics` crate's counters are integers): `rate()` it like a counter.
+pub const OPERATOR_BUSY: &str = "switchboard_operator_busy_seconds_total";
 /// Build information; value 1.
 pub const BUILD_INFO: &str = "switchboard_build_info";
 

@@ -68,6 +68,7 @@ impl FlowControl {
     ) -> Self {
         let budget_bytes = budget_mb.saturating_mul(1 << 20);
         metrics::gauge!(m::MEMORY_BUDGET).set(budget_bytes as f64);
+        metrics::gauge!(m::SOURCE_PAUSED).set(0.0);
         Self {
             budget_bytes,
             output_stall,

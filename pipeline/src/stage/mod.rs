@@ -19,6 +19,7 @@ pub mod downstream;
 pub mod emit;
 pub mod envelope;
 pub mod keyed;
+pub mod measured;
 pub mod parse_worker;
 pub mod stateful;
 pub mod stateless;

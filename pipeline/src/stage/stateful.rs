@@ -11,19 +11,23 @@ use std::sync::Arc;
 use arrow::array::AsArray;
 use arrow::record_batch::RecordBatch;
 use switchboard_operators::correlate::{ContactEvent, Correlator, RenderedEvents};
-use switchboard_operators::incident::{IncidentDetector, IncidentEvent};
+use switchboard_operators::incident::{IncidentDetector, IncidentEvent, IncidentOutput};
+use switchboard_operators::operator::{Operator, StateChange, StatefulOperator};
 use switchboard_operators::route::Router;
 use switchboard_operators::spam::{self, SpamDetector};
 
+use super::measured::Measured;
 use crate::config::Config;
 use crate::error::Result;
 
-/// The stateful operators, built (and so validated) from config.
+/// The stateful operators, built (and so validated) from config, each
+/// [`Measured`] and driven through [`StatefulOperator`] (route, stateless,
+/// through [`Operator`]).
 pub struct StatefulOperators {
-    spam: SpamDetector,
-    incidents: IncidentDetector,
-    router: Router,
-    correlator: Correlator,
+    spam: Measured<SpamDetector>,
+    incidents: Measured<IncidentDetector>,
+    router: Measured<Router>,
+    correlator: Measured<Correlator>,
     incident_queue: String,
     work_items: bool,
 }
@@ -33,16 +37,17 @@ impl StatefulOperators {
     pub fn build(config: &Config) -> Result<Self> {
         let severity = Arc::new(config.build_severity()?);
         Ok(Self {
-            spam: config.build_spam()?,
-            incidents: config.build_incident()?,
-            router: config.build_route()?,
+            spam: Measured::stateful(config.build_spam()?),
+            incidents: Measured::stateful(config.build_incident()?),
+            router: Measured::new(config.build_route()?),
             incident_queue: config.route.incident_queue.clone(),
             work_items: config.pipeline.work_items,
-            correlator: config.build_correlate(&severity)?,
+            correlator: Measured::stateful(config.build_correlate(&severity)?),
         })
     }
 
-    /// Runs one envelope through spam → incidents → route → correlate.
+    /// Runs one envelope through spam → incidents → route → correlate, then
+    /// hands the correlator its watermark (closing quiet items).
     /// Returns the surviving batch (for observers) and the events, written
     /// into `events` (cleared first: pass [`Emitter::take_events`](super::emit::Emitter::take_events) to
     /// reuse the buffer of the last envelope emitted).
@@ -63,61 +68,94 @@ impl StatefulOperators {
             }
             return Ok(out);
         }
-        let (dup_mentions, dup_contacts) = self.correlator.duplicates();
-        for c in contacts {
-            self.correlator.on_contact_into(c, &mut out.work_items);
+        let (dup_mentions, dup_contacts) = self.correlator.inner().duplicates();
+        if !contacts.is_empty() {
+            // The correlator's second input: CRM contacts, before the
+            // mentions they were read before.
+            let (corr, metrics) = self.correlator.parts();
+            metrics.time(|| {
+                for c in contacts {
+                    corr.on_contact_into(c, &mut out.work_items);
+                }
+            });
         }
         if batch.num_rows() > 0 {
             let kept = self.drop_spam(batch, &mut out)?;
-            let (with_incident, inc) = self.incidents.detect_batch(&kept)?;
-            let routed = self.router.route_batch(&with_incident)?;
-            self.correlator
-                .on_mentions_into(&routed, &mut out.work_items)?;
-            for (incident_id, members) in &inc.retro_members {
-                self.correlator.tag_incident_into(
-                    incident_id,
-                    &self.incident_queue,
-                    members,
-                    &mut out.work_items,
-                );
+            let mut inc = IncidentOutput::default();
+            let with_incident = self.incidents.process_batch(&kept, &mut inc)?;
+            let routed = self.router.process_batch(&with_incident)?;
+            let routed = self
+                .correlator
+                .process_batch(&routed, &mut out.work_items)?;
+            if !inc.retro_members.is_empty() {
+                let (corr, metrics) = self.correlator.parts();
+                let queue = &self.incident_queue;
+                metrics.time(|| {
+                    for (incident_id, members) in &inc.retro_members {
+                        corr.tag_incident_into(incident_id, queue, members, &mut out.work_items);
+                    }
+                });
             }
             out.incidents = inc.events;
             out.batch = Some(routed);
         }
-        self.correlator.advance_into(&mut out.work_items);
-        let (m, c) = self.correlator.duplicates();
+        // The stage's watermark is the correlator's own (see
+        // `operator.rs`, "Event time"): what its clock made due fires.
+        if let Some(w) = self.correlator.watermark() {
+            self.correlator.on_watermark(w, &mut out.work_items);
+        }
+        let (m, c) = self.correlator.inner().duplicates();
         out.duplicate_mentions = m - dup_mentions;
         out.duplicate_contacts = c - dup_contacts;
         Ok(out)
     }
 
-    /// Removes the spam rows of `batch`; counts them in `out`.
+    /// Removes the spam rows of `batch`; counts them in `out`. The spam
+    /// operator's rows out are the rows kept.
     fn drop_spam(&mut self, batch: &RecordBatch, out: &mut Processed) -> Result<RecordBatch> {
-        let kept = drop_spam(&mut self.spam, batch)?;
-        let st = self.spam.take_stats();
+        let (spam, metrics) = self.spam.parts();
+        let kept = metrics.batch(batch, |b| drop_spam(spam, b))?;
+        let st = spam.take_stats();
         out.spam = st.spam;
         out.spam_by_reason = st.spam_by_reason;
         Ok(kept)
     }
 
-    /// The correlator (state size, watermark).
-    pub fn correlator(&self) -> &Correlator {
-        &self.correlator
+    /// Starts remembering which state keys change, for
+    /// [`checkpoint`](Self::checkpoint) (the keyed stage).
+    pub fn track_changes(&mut self, on: bool) {
+        self.spam.track_changes(on);
+        self.incidents.track_changes(on);
+        self.correlator.track_changes(on);
     }
 
-    /// The correlator, for restoring and checkpointing its state.
+    /// The state keys changed since the last call, with the clock
+    /// ([`StatefulOperator::checkpoint`]). Only the correlator keeps
+    /// durable state (spam and incidents learn theirs again), so the keys
+    /// are its own, unprefixed, as the changelog always held them.
+    pub fn checkpoint(&mut self) -> Vec<StateChange> {
+        debug_assert!(self.spam.checkpoint().is_empty() && self.incidents.checkpoint().is_empty());
+        self.correlator.checkpoint()
+    }
+
+    /// The correlator (state size, watermark).
+    pub fn correlator(&self) -> &Correlator {
+        self.correlator.inner()
+    }
+
+    /// The correlator, for restoring its state.
     pub fn correlator_mut(&mut self) -> &mut Correlator {
-        &mut self.correlator
+        self.correlator.inner_mut()
     }
 
     /// The incident detector.
     pub fn incidents(&self) -> &IncidentDetector {
-        &self.incidents
+        self.incidents.inner()
     }
 
     /// Distinct texts held by the spam detector.
     pub fn spam_tracked_texts(&self) -> usize {
-        self.spam.tracked_texts()
+        self.spam.inner().tracked_texts()
     }
 }
 
@@ -143,7 +181,7 @@ pub struct Processed {
 
 /// Runs the spam detector and removes the spam rows.
 pub fn drop_spam(spam: &mut SpamDetector, batch: &RecordBatch) -> Result<RecordBatch> {
-    let marked = spam.detect_batch(batch)?;
+    let marked = spam.process_batch(batch, &mut ())?;
     let is_spam = marked
         .column_by_name(switchboard_operators::schema::col::IS_SPAM)
         .and_then(|c| c.as_boolean_opt().cloned())

@@ -8,32 +8,49 @@ use std::sync::Arc;
 
 use arrow::record_batch::RecordBatch;
 use switchboard_operators::classify::Classifier;
-use switchboard_operators::identity_join::IdentityJoin;
 use switchboard_operators::language::LanguageDetector;
+use switchboard_operators::operator::{names, Operator};
 use switchboard_operators::sentiment::SentimentAnalyzer;
-use switchboard_operators::severity::Severity;
 
+use super::measured::{Measured, OperatorMetrics};
 use crate::config::Config;
 use crate::error::Result;
 
 /// The stateless enrichment operators, applied in every source worker right
-/// after parse (so they run on all cores): language → sentiment → category.
-/// Built once from config and shared.
+/// after parse (so they run on all cores): language → sentiment → category,
+/// a list of [`Operator`]s, each [`Measured`]. Built once from config and
+/// shared.
 pub struct Enricher {
     enabled: bool,
-    language: LanguageDetector,
-    sentiment: SentimentAnalyzer,
-    classify: Classifier,
+    chain: Vec<Measured<Box<dyn Operator>>>,
+    language: Arc<LanguageDetector>,
+    sentiment: Arc<SentimentAnalyzer>,
+    classify: Arc<Classifier>,
+    /// The identity join's and severity's handles: those two operators are
+    /// handed in per call (the join follows the CRM snapshots).
+    join_metrics: OperatorMetrics,
+    severity_metrics: OperatorMetrics,
 }
 
 impl Enricher {
     /// Builds (and so validates) the operators of a config.
     pub fn build(config: &Config) -> Result<Arc<Self>> {
+        let language = Arc::new(config.build_language()?);
+        let sentiment = Arc::new(config.build_sentiment()?);
+        let classify = Arc::new(config.build_classify()?);
+        let chain: Vec<Box<dyn Operator>> = vec![
+            Box::new(language.clone()),
+            Box::new(sentiment.clone()),
+            Box::new(classify.clone()),
+        ];
         Ok(Arc::new(Self {
             enabled: config.pipeline.enrich,
-            language: config.build_language()?,
-            sentiment: config.build_sentiment()?,
-            classify: config.build_classify()?,
+            chain: chain.into_iter().map(Measured::new).collect(),
+            language,
+            sentiment,
+            classify,
+            join_metrics: OperatorMetrics::new(names::IDENTITY_JOIN),
+            severity_metrics: OperatorMetrics::new(names::SEVERITY),
         }))
     }
 
@@ -42,26 +59,32 @@ impl Enricher {
         if !self.enabled {
             return Ok(batch.clone());
         }
-        let b = self.language.detect_batch(batch)?;
-        let b = self.sentiment.score_batch(&b)?;
-        Ok(self.classify.classify_batch(&b)?)
+        let mut b = batch.clone();
+        for op in &self.chain {
+            b = op.process_batch(&b)?;
+        }
+        Ok(b)
     }
 
     /// The whole stateless chain a worker runs after parse: enrichment, then
     /// the identity join and severity when given (the stream and `process`
     /// both call this, so they cannot drift apart).
-    pub fn apply_chain(
+    pub fn apply_chain<J, S>(
         &self,
         batch: &RecordBatch,
-        join: Option<&IdentityJoin>,
-        severity: Option<&Severity>,
-    ) -> Result<RecordBatch> {
+        join: Option<&J>,
+        severity: Option<&S>,
+    ) -> Result<RecordBatch>
+    where
+        J: Operator + ?Sized,
+        S: Operator + ?Sized,
+    {
         let mut b = self.apply(batch)?;
         if let Some(j) = join {
-            b = j.join_batch(&b)?;
+            b = self.join_metrics.batch(&b, |b| j.process_batch(b))?;
         }
         if let Some(s) = severity {
-            b = s.score_batch(&b)?;
+            b = self.severity_metrics.batch(&b, |b| s.process_batch(b))?;
         }
         Ok(b)
     }

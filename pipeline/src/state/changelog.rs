@@ -18,6 +18,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::Message;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use switchboard_operators::correlate::Correlator;
+use switchboard_operators::operator::StatefulOperator;
 use tracing::{info, warn};
 
 use super::identity_updates::UpdatesContext;
@@ -27,7 +28,7 @@ use crate::metrics as m;
 
 /// Key of the per-partition max-event-time record (no state key starts with
 /// `_`).
-pub const WATERMARK_KEY: &str = "__max_event_time_ms";
+pub const WATERMARK_KEY: &str = switchboard_operators::operator::CLOCK_KEY;
 
 /// What a restore did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -42,9 +43,10 @@ pub struct Restored {
     pub elapsed: Duration,
 }
 
-/// Applies one changelog record to a correlator. A max event time
-/// outside `bounds` (the accepted event times, inclusive) is refused: one
-/// saved before the bounds existed would otherwise close every item for good.
+/// Applies one changelog record to a correlator ([`StatefulOperator::restore`]).
+/// A max event time outside `bounds` (the accepted event times, inclusive)
+/// is refused: one saved before the bounds existed would otherwise close
+/// every item for good.
 pub fn apply_record(
     corr: &mut Correlator,
     key: &[u8],
@@ -63,12 +65,11 @@ pub fn apply_record(
                     "changelog max event time {ms} is outside the accepted event times"
                 )));
             }
-            corr.restore_max_event_time(ms);
         }
-        return Ok(());
     }
-    corr.import_key(key, value.unwrap_or(b"{}"))?;
-    Ok(())
+    // The clock record (`WATERMARK_KEY`, the operator's `CLOCK_KEY`) or
+    // one key's state; a tombstone empties the key.
+    Ok(StatefulOperator::restore(corr, key, value)?)
 }
 
 /// The consumer a restore reads with: no group, nothing committed.

@@ -24,7 +24,7 @@
 //! - publishes the join's lookup counters and the snapshot gauges once a
 //!   second.
 //!
-//! The join itself runs in the source workers (`join_batch` takes `&self`).
+//! The join itself runs in the source workers (`process_batch` takes `&self`).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

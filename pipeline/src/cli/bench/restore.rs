@@ -23,6 +23,7 @@ fn write_state(
     use arrow::array::{ArrayRef, Int32Array, StringArray, TimestampMillisecondArray};
     use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
     use switchboard_operators::correlate::{ContactEvent, ContactKind, Correlator};
+    use switchboard_operators::operator::StatefulOperator;
     let sink = EventSink::new(config, topic, Kind::Changelog)?;
     let tracker = OffsetTracker::new();
     let t0 = chrono::Utc::now().timestamp_millis() - 3_600_000;
@@ -48,7 +49,7 @@ fn write_state(
         let n = chunk.min(customers - start);
         let ids: Vec<usize> = (start..start + n).collect();
         let mut corr = Correlator::with_defaults(config.correlate.clone())?;
-        corr.set_track_dirty(true);
+        corr.track_changes(true);
         let cols: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(
                 ids.iter().map(|i| format!("m{i}")),
@@ -86,7 +87,7 @@ fn write_state(
                 note: None,
             });
         }
-        for (key, value) in corr.take_dirty() {
+        for (key, value) in corr.checkpoint() {
             let p = switchboard_operators::repartition::partition_for(key.as_bytes(), partitions);
             sink.send_to(
                 Some(p),

@@ -13,7 +13,6 @@ use tracing::error;
 use super::{events_tp, Checkpoint, KeyedWorker, StateRecord};
 use crate::metrics as m;
 use crate::source::kafka::GroupMetadata;
-use crate::state::changelog::WATERMARK_KEY;
 use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
 
 impl KeyedWorker {
@@ -33,21 +32,9 @@ impl KeyedWorker {
             if generation != Some(part.generation) {
                 continue;
             }
-            let corr = part.ops.correlator_mut();
-            let dirty = corr.take_dirty();
-            if dirty.is_empty() {
-                continue;
-            }
-            for (k, v) in dirty {
+            // The changed keys, then the clock (`changelog::WATERMARK_KEY`).
+            for (k, v) in part.ops.checkpoint() {
                 records.push((p, part.generation, k, v));
-            }
-            if let Some(ms) = corr.max_event_time_ms() {
-                records.push((
-                    p,
-                    part.generation,
-                    WATERMARK_KEY.into(),
-                    Some(ms.to_string().into_bytes()),
-                ));
             }
         }
         records

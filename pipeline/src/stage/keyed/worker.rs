@@ -96,7 +96,7 @@ impl KeyedWorker {
                     return None;
                 }
             };
-            ops.correlator_mut().set_track_dirty(true);
+            ops.track_changes(true);
             if let Err(e) = changelog::restore(
                 &self.shared.config,
                 p,
