@@ -129,7 +129,7 @@ fn generate_then_score_round_trip() {
         version.join("customers.parquet").is_file() && version.join("identities.parquet").is_file()
     );
 
-    // score: plain texts and mentions (one JSON line out per mention, or an error line).
+    // score: plain texts and mentions, exactly one JSON line out per line in.
     let mut child = bin()
         .arg("score")
         .stdin(Stdio::piped())
@@ -137,17 +137,20 @@ fn generate_then_score_round_trip() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
+    // Written from a thread: the output is larger than a pipe's buffer.
+    let mut stdin = child.stdin.take().unwrap();
+    let input = bytes.clone();
+    let writer = std::thread::spawn(move || {
         stdin
             .write_all(b"My broadband has been down for 3 days and nobody cares\n")
             .unwrap();
         stdin
             .write_all(b"Thank you so much, brilliant service today!\n")
             .unwrap();
-        stdin.write_all(&bytes).unwrap();
-    }
+        stdin.write_all(&input).unwrap();
+    });
     let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -158,7 +161,7 @@ fn generate_then_score_round_trip() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert!(lines.len() >= 200);
+    assert_eq!(lines.len(), 202, "one line out per line in");
     assert!(
         lines[0]["sentiment"]["compound"].as_f64().unwrap() < -0.05,
         "{}",
@@ -175,9 +178,99 @@ fn generate_then_score_round_trip() {
         lines.iter().any(|l| l.get("error").is_some()),
         "malformed records are reported, not dropped"
     );
-    assert!(lines
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["line"], i + 1, "{l}");
+        assert!(
+            l.get("error").is_some() || l.get("empty").is_some() || l["language"].is_string(),
+            "{l}"
+        );
+    }
+}
+
+/// Runs `score` (with `extra` arguments) on `input`; returns stdout's lines.
+fn score(extra: &[&str], input: &str) -> Vec<String> {
+    let mut child = bin()
+        .arg("score")
+        .args(extra)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A Facebook page webhook with only a like on it, and one with two
+/// comments and a reaction.
+const FB_NOTHING: &str = r#"{"object":"page","entry":[{"id":"1","time":1795341600,"changes":[{"field":"feed","value":{"item":"like","verb":"add","post_id":"1_2","created_time":1795341600}}]}]}"#;
+const FB_TWO: &str = r#"{"object":"page","entry":[{"id":"1234","time":1795341600,"changes":[{"field":"feed","value":{"item":"comment","verb":"add","from":{"id":"111","name":"Jane Doe"},"message":"Thanks, all sorted now","created_time":1795341600,"post_id":"1234_555","comment_id":"555_777"}},{"field":"feed","value":{"item":"reaction","verb":"add","reaction_type":"angry","from":{"id":"112","name":"Joe"},"post_id":"1234_555","created_time":1795341601}},{"field":"feed","value":{"item":"comment","verb":"add","from":{"id":"113","name":"Ann"},"message":"My broadband has been down for 3 days, I work from home and nobody has called back","created_time":1795341602,"post_id":"1234_555","comment_id":"555_778"}}]}]}"#;
+
+#[test]
+fn score_prints_one_line_per_input_line_with_the_work_item() {
+    let input = format!(
+        "My broadband has been down for 3 days and nobody cares\n\n{FB_NOTHING}\n{{\"data\": \n{FB_TWO}\n"
+    );
+    let lines = score(&[], &input);
+    assert_eq!(lines.len(), 5, "5 in, 5 out: {lines:#?}");
+    let v: Vec<serde_json::Value> = lines
         .iter()
-        .all(|l| l.get("error").is_some() || l["language"].is_string()));
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for (i, l) in v.iter().enumerate() {
+        assert_eq!(l["line"], i + 1, "{l}");
+    }
+    // A plain complaint: what process gives a lone mention of an unknown author.
+    assert_eq!(v[0]["category"], "broadband_fault");
+    assert!(v[0]["queue"].is_string(), "{}", v[0]);
+    assert!(["P1", "P2", "P3", "P4"].contains(&v[0]["severity"].as_str().unwrap()));
+    let reasons = v[0]["reasons"].as_array().unwrap();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.as_str().unwrap().contains("outage stated")),
+        "{}",
+        v[0]
+    );
+    // Floats rounded to 3 decimals.
+    let compound = v[0]["sentiment"]["compound"].as_f64().unwrap();
+    assert_eq!(compound, (compound * 1000.0).round() / 1000.0);
+    assert!(lines[0].len() < 2000);
+    assert_eq!(v[1]["empty"], "blank");
+    assert_eq!(v[2]["empty"], "non_actionable");
+    assert!(v[3]["error"].is_string(), "{}", v[3]);
+    // Two mentions in one webhook: one line, the worse one leads.
+    assert_eq!(v[4]["mention_count"], 2);
+    assert_eq!(v[4]["mention_id"], "555_778");
+    let prio = |m: &serde_json::Value| m["priority"].as_u64().unwrap();
+    let ms = v[4]["mentions"].as_array().unwrap();
+    assert!(prio(&v[4]) >= prio(&ms[0]) && prio(&v[4]) >= prio(&ms[1]));
+
+    // The table: a header and one row per input line, in order.
+    let table = score(&["--table"], &input);
+    assert_eq!(table.len(), 6, "{table:#?}");
+    assert!(table[0].contains("SEV") && table[0].contains("QUEUE"));
+    for (i, row) in table[1..].iter().enumerate() {
+        assert_eq!(
+            row.split_whitespace().next().unwrap(),
+            (i + 1).to_string(),
+            "{row}"
+        );
+    }
+    assert!(table[1].contains(v[0]["queue"].as_str().unwrap()));
 }
 
 #[test]
@@ -244,4 +337,119 @@ fn demo_runs_end_to_end_and_accounts_for_every_record() {
         "{stdout}"
     );
     assert!(stdout.contains("example mentions"), "{stdout}");
+}
+
+/// Produces `records` (key, payload, headers) to `topic` and waits for delivery.
+fn produce(brokers: &str, topic: &str, records: &[(&str, String, &[(&str, &str)])]) {
+    use rdkafka::message::{Header, OwnedHeaders};
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let p: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .create()
+        .unwrap();
+    for (key, payload, headers) in records {
+        let mut h = OwnedHeaders::new();
+        for (k, v) in *headers {
+            h = h.insert(Header {
+                key: k,
+                value: Some(*v),
+            });
+        }
+        p.send(BaseRecord::to(topic).key(*key).payload(payload).headers(h))
+            .unwrap();
+    }
+    p.flush(std::time::Duration::from_secs(10)).unwrap();
+}
+
+fn work_item(id: &str, queue: &str, severity: &str, priority: u8) -> String {
+    serde_json::json!({"work_item_id": id, "revision": 1, "action": "created", "queue": queue,
+        "category": "broadband_fault", "severity": severity, "priority": priority,
+        "reasons": ["+20 category: broadband_fault"], "customer": null,
+        "updated_at": "2026-12-07T20:30:01.123Z"})
+    .to_string()
+}
+
+#[test]
+fn tap_samples_work_items_and_dlq_records_from_the_topics() {
+    let kafka = switchboard_tools::embedded::EmbeddedKafka::start(1).unwrap();
+    kafka
+        .create_topics(&["work-items", "mentions-dlq"], 3)
+        .unwrap();
+    let brokers = kafka.bootstrap_servers();
+    let items = [
+        ("a", work_item("wi-a", "network", "P1", 80), &[][..]),
+        ("b", work_item("wi-b", "billing", "P3", 30), &[][..]),
+        ("c", work_item("wi-c", "network", "P3", 30), &[][..]),
+        ("d", work_item("wi-d", "network", "P2", 50), &[][..]),
+    ];
+    produce(&brokers, "work-items", &items);
+    let dlq_headers: &[(&str, &str)] = &[
+        ("error.reason", "malformed_json"),
+        ("error.detail", "expected value at line 1"),
+        ("source.topic", "mentions"),
+        ("source.partition", "0"),
+        ("source.offset", "41"),
+    ];
+    produce(
+        &brokers,
+        "mentions-dlq",
+        &[("k", "{not json".to_string(), dlq_headers)],
+    );
+    let tap = |extra: &[&str]| {
+        let out = ok(bin()
+            .args(["tap", "--brokers", &brokers, "--from-beginning"])
+            .args(["--duration", "20s"])
+            .args(extra));
+        let s = String::from_utf8(out.stdout).unwrap();
+        s.lines().map(str::to_string).collect::<Vec<_>>()
+    };
+    // Network, P1 or P2: two of the four, compact form; --count ends it.
+    let mut lines = tap(&[
+        "--queue",
+        "network",
+        "--severity",
+        "P1",
+        "--severity",
+        "P2",
+        "--count",
+        "2",
+    ]);
+    lines.sort();
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert!(
+        lines[0].contains(" P1 ") && lines[0].contains("wi-a"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[1].contains(" P2 ") && lines[1].contains("wi-d"),
+        "{lines:#?}"
+    );
+    // JSON, with the DLQ record and its headers.
+    let lines = tap(&["--json", "--dlq", "--count", "5"]);
+    assert_eq!(lines.len(), 5, "{lines:#?}");
+    let v: Vec<serde_json::Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let dlq: Vec<_> = v
+        .iter()
+        .filter(|r| r.get("error.reason").is_some())
+        .collect();
+    assert_eq!(dlq.len(), 1, "{lines:#?}");
+    assert_eq!(dlq[0]["error.reason"], "malformed_json");
+    assert_eq!(dlq[0]["payload"], "{not json");
+    assert_eq!(dlq[0]["source.offset"], "41");
+    let mut ids: Vec<_> = v
+        .iter()
+        .filter_map(|r| r["work_item_id"].as_str())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["wi-a", "wi-b", "wi-c", "wi-d"]);
+    // A topic that is not there is a one-line error.
+    let out = bin()
+        .args(["tap", "--brokers", &brokers, "--dlq", "--duration", "5s"])
+        .env("SWITCHBOARD__TOPICS__DLQ", "no-such-topic")
+        .output()
+        .unwrap();
+    assert!(one_line_error(&out).contains("no-such-topic"));
 }

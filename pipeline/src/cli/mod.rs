@@ -13,6 +13,7 @@ pub mod generate;
 pub mod process;
 pub mod run;
 pub mod score;
+pub mod tap;
 
 /// Switchboard: social customer-care stream processing for telcos.
 #[derive(Debug, Parser)]
@@ -39,6 +40,8 @@ pub enum Command {
     Config(ConfigArg),
     /// Score texts (or mentions as JSON lines) from stdin: sentiment, category, spam, language.
     Score(score::ScoreArgs),
+    /// Print a live sample of the work items (and DLQ records) a deployment emits.
+    Tap(tap::TapArgs),
     /// Run the same operators on files, no Kafka: mentions (and contacts) in, work items out. Deterministic.
     Process(process::ProcessArgs),
     /// Measure consume-only, the bare consume+parse limit loop and the pipeline on the embedded broker.
@@ -87,6 +90,7 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Score(a) => score::run(a),
         Command::Process(a) => process::run(a),
+        Command::Tap(a) => tap::run(a),
     }
 }
 
