@@ -32,6 +32,7 @@ use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::route::Router;
 use switchboard_operators::severity::Severity;
 use switchboard_operators::spam::SpamDetector;
+use switchboard_operators::{Operator, StatefulOperator};
 
 use crate::config::{prefix_key, Config};
 use crate::stage::stateless::Enricher;
@@ -152,7 +153,7 @@ impl Scorer {
         let enriched = self
             .enricher
             .apply_chain(batch, Some(&self.join), Some(&self.severity))?;
-        let routed = self.router.route_batch(&enriched)?;
+        let routed = self.router.process_batch(&enriched)?;
         let mut out = Vec::with_capacity(routed.num_rows());
         for i in 0..routed.num_rows() {
             let one = routed.slice(i, 1);
@@ -160,7 +161,7 @@ impl Scorer {
             // A fresh correlator: the work item of a lone mention.
             let mut correlator = self.config.build_correlate(&self.severity)?;
             let mut events = RenderedEvents::new();
-            correlator.on_mentions_into(&one, &mut events)?;
+            correlator.process_batch(&one, &mut events)?;
             row::add_work_item(&mut v, &events);
             out.push(v);
         }
