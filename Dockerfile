@@ -11,7 +11,8 @@
 # (librdkafka is compiled from source by rdkafka-sys with `./configure` and
 # `make` — no cmake, the `cmake-build` feature is not enabled; TLS through the
 # system OpenSSL, zlib from the system, zstd bundled and linked statically),
-# then only the binary is copied into debian:bookworm-slim.
+# then only the binary, stripped (its debug info is the `debuginfo` stage), is
+# copied into debian:bookworm-slim.
 #
 # Dependency caching: BuildKit cache mounts keep the cargo registry, the git
 # checkouts and the target directory between builds, so a source change only
@@ -35,7 +36,18 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release -p switchboard --locked \
  && install -D -m 0755 target/release/switchboard /out/switchboard \
+ && install -D -m 0644 target/release/switchboard.dwp /out/debug/switchboard.dwp \
+ && objcopy --only-keep-debug /out/switchboard /out/debug/switchboard.debug \
+ && objcopy --strip-debug --strip-unneeded \
+      --add-gnu-debuglink=/out/debug/switchboard.debug /out/switchboard \
  && /out/switchboard --help >/dev/null
+
+# The debug info of the shipped binary, for symbolizing a core dump or a
+# profile: `docker build --target debuginfo --output type=local,dest=dbg .`
+# writes switchboard.debug (symbols, skeleton units; the binary's
+# .gnu_debuglink names it) and switchboard.dwp (the DWARF). Not in the image.
+FROM scratch AS debuginfo
+COPY --from=builder /out/debug/ /
 
 FROM debian:${DEBIAN_SUITE}-slim AS runtime
 # libssl3: TLS/SASL to the brokers (librdkafka links the system OpenSSL);

@@ -1,16 +1,19 @@
-//! Scale-out and crashes with the keyed stage (`pipeline.keyed_stage`):
-//! `switchboard run` processes on the embedded broker (librdkafka's mock
-//! cluster, hosted by this test process), killed with SIGKILL; and one
-//! keyed instance on a standalone tansu broker (a separate process; see
-//! that test for what tansu 0.6 does not allow).
+//! Scale-out, crashes and broker failures with the keyed stage
+//! (`pipeline.keyed_stage`): `switchboard run` processes on a three-node
+//! Apache Kafka cluster (replication factor 3, `min.insync.replicas` 2),
+//! killed with SIGKILL, in both delivery modes: one instance killed ten
+//! times, three instances with one killed, the broker leading the most
+//! partitions killed and restarted, and a rebalance storm.
 //!
 //! The reference is one instance that is never killed. Each other run reads
 //! the same input in its own consumer groups and writes its own topics; its
 //! *latest-revision view* of `work-items` (per `work_item_id`, the event
-//! with the highest revision) must equal the reference's, event for event.
-//! Every input record is accounted for: the reference accounts for each
-//! mention row (work item or counted spam drop) and each malformed record
-//! (DLQ); every run's DLQ holds exactly the malformed records.
+//! with the highest revision, read `read_committed`) must equal the
+//! reference's, event for event. Every input record is accounted for: the
+//! reference accounts for each mention row (work item or counted spam drop)
+//! and each malformed record (DLQ); every run's DLQ holds exactly the
+//! malformed records. `exactly_once` runs must show no `(work_item_id,
+//! revision)` twice; `at_least_once` runs count their duplicates.
 //!
 //! What makes runs comparable: a customer's mentions must reach the keyed
 //! stage in one order whatever the topology, so the input is keyed by
@@ -19,28 +22,75 @@
 //! customers still differs between runs, so the two operators that count
 //! across customers — spam repetition and incident spikes — are switched
 //! off here (docs/decisions.md, "Scale-out").
+//!
+//! The tests share one cluster, one input topic and the reference (built
+//! by the first test that needs them) and run one at a time: each keeps
+//! both cores busy.
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use rdkafka::message::Headers;
 use rdkafka::Message;
 use switchboard::config::{Config, Delivery};
 use switchboard::topology::wait_until;
-use switchboard_operators::repartition::decode_ipc;
 use switchboard_tools::generate::mentions::{Expect, MentionGenConfig};
 
 mod support;
 use support::cluster::{assert_accounted, client, Instance, Setup, START_MS};
+use support::kafka::{shared_cluster, KafkaCluster, KafkaOpts};
 
-const MENTION_PARTITIONS: i32 = 48;
-/// Repartition and changelog partitions. The embedded broker keeps about
-/// 5 MB per partition, and how much changelog a crash run writes depends on
-/// timing (more, smaller flushes on a loaded host): with 16 partitions one
-/// changelog partition of the `three` run once overflowed by 316 records
-/// (a CI run with tansu and a release build compiling beside it); 32 leaves
-/// about twice the room.
-const KEYED_PARTITIONS: i32 = 32;
+/// Mention partitions (the input is keyed by customer).
+const MENTION_PARTITIONS: i32 = 12;
+/// Repartition and changelog partitions.
+const KEYED_PARTITIONS: i32 = 12;
+
+/// What the tests share: the cluster, the input and the reference's view.
+struct Shared {
+    setup: Setup,
+    malformed: HashSet<(i32, i64)>,
+    reference: BTreeMap<String, serde_json::Value>,
+}
+
+/// The shared cluster, input and reference, built once (by the first test
+/// to ask, under the [`one_at_a_time`] lock).
+fn shared() -> &'static Shared {
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    SHARED.get_or_init(|| {
+        let kafka = shared_cluster(KafkaOpts::nodes(3));
+        eprintln!(
+            "scale: 3-node cluster started in {:.1?}",
+            kafka.started_in()
+        );
+        let t0 = Instant::now();
+        let setup = setup(kafka, input_size(200_000));
+        let dir = setup.dir.path().to_path_buf();
+        support::at_exit(move || {
+            let _ = std::fs::remove_dir_all(dir);
+        });
+        eprintln!(
+            "scale: {} mentions produced in {:.1?}",
+            setup.records.len(),
+            t0.elapsed()
+        );
+        let malformed = malformed(&setup);
+        assert!(!malformed.is_empty());
+        let reference = reference(&setup);
+        Shared {
+            setup,
+            malformed,
+            reference,
+        }
+    })
+}
+
+/// The scenarios run one at a time: each keeps both cores busy, and the
+/// broker failover must not hit another run.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// One run's consumer group, topics and delivery mode.
 struct Run {
@@ -51,27 +101,46 @@ struct Run {
     dlq: String,
     repartition: String,
     changelog: String,
+    incidents: String,
 }
 
 impl Run {
     fn new(setup: &Setup, name: &str, delivery: Delivery) -> Self {
+        let topic = |t: &str| format!("scale.{name}.{t}");
         let r = Self {
             name: name.into(),
             delivery,
             group: format!("sb-{name}"),
-            work_items: format!("work-items-{name}"),
-            dlq: format!("dlq-{name}"),
-            repartition: format!("repartition-{name}"),
-            changelog: format!("changelog-{name}"),
+            work_items: topic("work-items"),
+            dlq: topic("dlq"),
+            repartition: topic("repartition"),
+            changelog: topic("changelog"),
+            incidents: topic("incidents"),
         };
+        let kafka = &setup.kafka;
+        let rf = kafka.replication_factor();
         for t in [&r.work_items, &r.dlq] {
-            setup.kafka.create_topic(t, MENTION_PARTITIONS);
+            kafka.create_topic(t, MENTION_PARTITIONS, rf, &[]);
         }
         for t in [&r.repartition, &r.changelog] {
-            setup.kafka.create_topic(t, KEYED_PARTITIONS);
+            kafka.create_topic(t, KEYED_PARTITIONS, rf, &[]);
         }
-        setup.kafka.create_topic(&format!("incidents-{name}"), 1);
+        kafka.create_topic(&r.incidents, 1, rf, &[]);
         r
+    }
+
+    /// Deletes the run's topics (once checked): later runs share the
+    /// cluster, and the failover test restarts a node with every replica.
+    fn delete_topics(&self, kafka: &KafkaCluster) {
+        for t in [
+            &self.work_items,
+            &self.dlq,
+            &self.repartition,
+            &self.changelog,
+            &self.incidents,
+        ] {
+            kafka.delete_topic(t);
+        }
     }
 
     /// Starts an instance; `slot` names it (`pipeline.instance_id`): a
@@ -85,7 +154,7 @@ impl Run {
             c.topics.dlq = self.dlq.clone();
             c.topics.repartition = self.repartition.clone();
             c.topics.changelog = self.changelog.clone();
-            c.topics.incidents = format!("incidents-{}", self.name);
+            c.topics.incidents = self.incidents.clone();
             configure(c);
         });
         Instance::start(
@@ -136,7 +205,8 @@ impl Run {
     }
 
     /// The latest-revision view and the number of raw duplicate events
-    /// (the same id and revision seen again; each must be identical).
+    /// (the same id and revision seen again; each must be identical), read
+    /// `read_committed`.
     fn latest_view(&self, setup: &Setup) -> (BTreeMap<String, serde_json::Value>, usize) {
         let mut view: BTreeMap<String, serde_json::Value> = BTreeMap::new();
         let mut dups = 0;
@@ -206,16 +276,17 @@ fn configure(c: &mut Config) {
 }
 
 fn input_size(default: usize) -> usize {
-    // A debugging knob; the suite runs the sizes below.
+    // A debugging knob; the suite runs the size below (the floor).
     std::env::var("SB_SCALE_N")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
 }
 
-fn setup(group: &str, n: usize, tansu: bool) -> Setup {
+fn setup(kafka: Arc<KafkaCluster>, n: usize) -> Setup {
     Setup::build(
-        group,
+        kafka,
+        "scale",
         n,
         MENTION_PARTITIONS,
         KEYED_PARTITIONS,
@@ -229,12 +300,13 @@ fn setup(group: &str, n: usize, tansu: bool) -> Setup {
             single_author_records: true,
             ..MentionGenConfig::default()
         },
-        tansu,
     )
 }
 
-/// The reference: one instance, never killed, stopped with SIGTERM.
+/// The reference: one `at_least_once` instance, never killed, stopped
+/// with SIGTERM; every record accounted for.
 fn reference(setup: &Setup) -> BTreeMap<String, serde_json::Value> {
+    let t0 = Instant::now();
     let run = Run::new(setup, "ref", Delivery::AtLeastOnce);
     let mut a = run.start(setup, 0, 0);
     run.wait_done(setup, Duration::from_secs(900), &[&a]);
@@ -252,11 +324,12 @@ fn reference(setup: &Setup) -> BTreeMap<String, serde_json::Value> {
     let (view, dups) = run.latest_view(setup);
     assert!(view.len() > 1_000, "{} work items", view.len());
     eprintln!(
-        "reference on {}: {} work items, {} raw duplicate events, summary {s:?}",
-        setup.config.kafka.brokers,
+        "scale: reference: {} work items, {} raw duplicate work-item events, {:.1} s, summary {s:?}",
         view.len(),
-        dups
+        dups,
+        t0.elapsed().as_secs_f64()
     );
+    run.delete_topics(&setup.kafka);
     view
 }
 
@@ -276,13 +349,12 @@ fn malformed(setup: &Setup) -> HashSet<(i32, i64)> {
         .collect()
 }
 
-/// Compares a run's view and DLQ with the reference's.
-fn check_against(
-    setup: &Setup,
-    run: &Run,
-    reference: &BTreeMap<String, serde_json::Value>,
-    malformed: &HashSet<(i32, i64)>,
-) -> (usize, usize) {
+/// Compares a run's view and DLQ with the reference's; in `exactly_once`
+/// no event may be read twice. Prints and returns the raw duplicate
+/// work-item events and DLQ records, and deletes the run's topics.
+fn check(shared: &Shared, run: &Run, what: &str, started: Instant) -> (usize, usize) {
+    let setup = &shared.setup;
+    let reference = &shared.reference;
     let (view, dups) = run.latest_view(setup);
     let missing: Vec<&String> = reference
         .keys()
@@ -310,194 +382,73 @@ fn check_against(
         differ.first().map(|k| (&reference[*k], &view[*k])),
     );
     let (dlq, raw_dlq) = run.dlq(setup);
-    assert_eq!(&dlq, malformed, "{}: DLQ = the malformed records", run.name);
-    // The embedded broker keeps ~5 MB per partition: a run whose internal
-    // topics lost records would not have tested a full restore.
-    for t in [&run.repartition, &run.changelog] {
-        setup.kafka.check_retained(t, KEYED_PARTITIONS);
-    }
-    (dups, raw_dlq - dlq.len())
-}
-
-#[test]
-fn embedded_three_instances_one_killed_and_one_killed_ten_times_match_the_reference() {
-    scale_checks(&setup("sb-scale", input_size(200_000), false));
-}
-
-/// On tansu 0.6 the keyed topology runs one instance: every record is
-/// accounted for and the DLQ is exact; `exactly_once`, which tansu 0.6
-/// cannot serve, fails safe. Hand-overs are not tested there:
-/// tansu 0.6 never evicts a member killed with SIGKILL (the survivors kept
-/// their shares, a restarted member got no partition for minutes), and a
-/// clean leave (SIGTERM) was handed over in one run but left part of the
-/// repartition topic unconsumed for 15 minutes in another (178 of 285
-/// records), so the crash and scale-out runs are the embedded broker's.
-#[test]
-fn tansu_keyed_stage_accounts_for_every_record() {
-    let setup = setup("sb-scale", input_size(20_000), true);
-    let malformed = malformed(&setup);
-    let reference = reference(&setup);
-    assert!(!reference.is_empty());
-    assert!(!malformed.is_empty());
-    // exactly_once: tansu 0.6's broker does not serve EndTxn (its storage
-    // has txn_end, its request router has no route for it), so librdkafka
-    // reports "EndTxnRequest not supported by broker" and no transaction
-    // can commit. The mode must fail safe: transactions abort, the keyed
-    // input stalls uncommitted (replayed by a later owner), `/readyz`
-    // says so, and the instance still stops cleanly.
-    let eos = Run::new(&setup, "eos", Delivery::ExactlyOnce);
-    let mut inst = eos.start(&setup, 0, 0);
-    let aborted = "switchboard_state_transactions_total{result=\"aborted\"}";
-    assert!(
-        wait_until(Duration::from_secs(600), || {
-            std::thread::sleep(Duration::from_millis(300));
-            inst.metric(aborted) > 0.0
-                && inst
-                    .ready()
-                    .is_some_and(|(ready, body)| !ready && body.contains("stalled"))
-        }),
-        "no aborted transaction and stalled readiness; log:\n{}",
-        tail(&inst.log_text(), 60)
-    );
     assert_eq!(
-        inst.metric("switchboard_state_transactions_total{result=\"committed\"}"),
-        0.0
+        &dlq, &shared.malformed,
+        "{}: DLQ = the malformed records",
+        run.name
     );
-    assert_eq!(eos.committed(&setup, &eos.repartition, true), 0);
-    let aborted_count = inst.metric(aborted);
-    inst.signal("-TERM");
-    assert_eq!(inst.wait_exit(Duration::from_secs(40)).0, Some(0));
-    assert_eq!(eos.committed(&setup, &eos.repartition, true), 0);
+    let dlq_dups = raw_dlq - dlq.len();
     eprintln!(
-        "tansu: exactly_once: {aborted_count} transactions aborted (EndTxn not served), keyed input uncommitted, /readyz stalled"
+        "scale: {what} ({:?}): view equal to the reference ({} items); {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records; {:.1} s",
+        run.delivery,
+        view.len(),
+        started.elapsed().as_secs_f64()
     );
-}
-
-/// The reference; three instances with one SIGKILL and one instance killed
-/// ten times (`at_least_once`); and one `exactly_once` instance. Each is
-/// compared with the reference. The runs have their own groups and topics
-/// and run at once: the crash runs spend much of their time waiting for
-/// group joins and session timeouts.
-///
-/// Crashes under `exactly_once` are not run on this broker: librdkafka's
-/// mock cluster answers TxnOffsetCommit without storing the offsets and
-/// EndTxn without writing markers (rdkafka_mock_handlers.c), so a restarted
-/// instance would re-read its keyed input from the start and no run could
-/// tell when it is done. What it can show is run: the transactions commit
-/// and the view is exact.
-fn scale_checks(setup: &Setup) {
-    let malformed = malformed(setup);
-    let three = Run::new(setup, "three", Delivery::AtLeastOnce);
-    let killed = Run::new(setup, "kills", Delivery::AtLeastOnce);
-    let eos = Run::new(setup, "eos", Delivery::ExactlyOnce);
-    let (reference, three_secs, kills) = std::thread::scope(|s| {
-        let r = s.spawn(|| reference(setup));
-        let t = s.spawn(|| run_three(setup, &three, "-KILL"));
-        let k = s.spawn(|| run_kills(setup, &killed));
-        let e = s.spawn(|| run_exactly_once_on_mock(setup, &eos));
-        joined(e.join());
-        (joined(r.join()), joined(t.join()), joined(k.join()))
-    });
-    let (dups, dlq_dups) = check_against(setup, &three, &reference, &malformed);
-    eprintln!(
-        "embedded: three instances, one SIGKILLed: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records; {three_secs:.1} s"
-    );
-    let (dups, dlq_dups) = check_against(setup, &killed, &reference, &malformed);
-    eprintln!(
-        "embedded: one instance killed {kills} times: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
-    );
-    assert_eq!(kills, 10, "the input ran out after {kills} kills");
-    let (dups, dlq_dups) = check_against(setup, &eos, &reference, &malformed);
-    eprintln!(
-        "embedded: one exactly_once instance: view equal; {dups} raw duplicate work-item events, {dlq_dups} duplicate DLQ records"
-    );
-    setup
-        .kafka
-        .check_retained(&setup.config.topics.mentions, MENTION_PARTITIONS);
-}
-
-/// One `exactly_once` instance on the embedded broker. The mock keeps no
-/// transactional offsets, so "done" is: every mention committed by the
-/// stateless stage, every mention row of the repartition topic taken in by
-/// the keyed stage, nothing in flight and no new work-item event for 5 s.
-/// (Idleness alone once stopped a run early while both cores were busy
-/// with the other runs.)
-fn run_exactly_once_on_mock(setup: &Setup, run: &Run) {
-    let mut inst = run.start(setup, 0, 0);
-    let n = setup.records.len() as i64;
-    let mentions = &setup.config.topics.mentions;
-    assert!(
-        wait_until(Duration::from_secs(900), || {
-            std::thread::sleep(Duration::from_millis(300));
-            run.committed(setup, mentions, false) == n
-        }),
-        "eos: mentions not all committed; log:\n{}",
-        tail(&inst.log_text(), 60)
-    );
-    // The stateless stage commits only what the repartition topic holds.
-    let rows: f64 = setup
-        .read_to_end(&run.repartition)
-        .iter()
-        .map(|m| {
-            let batches = decode_ipc(m.payload().unwrap_or_default()).expect("repartition record");
-            batches.iter().map(|b| b.num_rows() as f64).sum::<f64>()
-        })
-        .sum();
-    let keyed_rows = || inst.metric("switchboard_stage_records_in_total{stage=\"spam\"}");
-    let mut last = (-1.0, Instant::now());
-    assert!(
-        wait_until(Duration::from_secs(600), || {
-            std::thread::sleep(Duration::from_millis(500));
-            let out = inst.metric("switchboard_sink_records_total{sink=\"work_items\"}");
-            if out != last.0 {
-                last = (out, Instant::now());
-            }
-            keyed_rows() >= rows
-                && inst.metric("switchboard_pipeline_in_flight_batches") == 0.0
-                && last.1.elapsed() >= Duration::from_secs(5)
-        }),
-        "eos: the keyed stage took in {} of {rows} mention rows, or never went idle; log:\n{}",
-        keyed_rows(),
-        tail(&inst.log_text(), 60)
-    );
-    check_transactions(run, &[&inst]);
-    let s = inst.stop();
-    assert_accounted(&s);
-}
-
-/// A scoped thread's result, its panic passed on.
-fn joined<T>(r: std::thread::Result<T>) -> T {
-    r.unwrap_or_else(|e| std::panic::resume_unwind(e))
-}
-
-/// Three instances in one group; one gets `signal` (SIGKILL, or SIGTERM)
-/// midway. Returns how long the run took.
-fn run_three(setup: &Setup, run: &Run, signal: &str) -> f64 {
-    let t1 = Instant::now();
-    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(setup, i, i)).collect();
-    let n = setup.records.len() as f64;
-    assert!(
-        wait_until(Duration::from_secs(600), || insts
-            .iter()
-            .map(|i| i.metric("switchboard_source_records_total"))
-            .sum::<f64>()
-            >= n / 2.0),
-        "three instances did not get halfway"
-    );
-    insts[1].signal(signal);
-    insts[1].wait_exit(Duration::from_secs(40));
-    run.wait_done(setup, Duration::from_secs(900), &[&insts[0], &insts[2]]);
-    check_transactions(run, &[&insts[0], &insts[2]]);
-    for i in [0, 2] {
-        insts[i].stop();
+    if run.delivery == Delivery::ExactlyOnce {
+        assert_eq!(
+            dups, 0,
+            "{}: a read_committed reader saw a work-item revision twice",
+            run.name
+        );
     }
-    t1.elapsed().as_secs_f64()
+    run.delete_topics(&setup.kafka);
+    (dups, dlq_dups)
+}
+
+#[test]
+fn at_least_once_one_instance_killed_ten_times_matches_the_reference() {
+    kills(Delivery::AtLeastOnce, "kills-alo");
+}
+
+#[test]
+fn exactly_once_one_instance_killed_ten_times_matches_the_reference() {
+    kills(Delivery::ExactlyOnce, "kills-eos");
+}
+
+#[test]
+fn at_least_once_three_instances_one_killed_match_the_reference() {
+    three(Delivery::AtLeastOnce, "three-alo");
+}
+
+#[test]
+fn exactly_once_three_instances_one_killed_match_the_reference() {
+    three(Delivery::ExactlyOnce, "three-eos");
+}
+
+#[test]
+fn at_least_once_survives_its_busiest_broker_killed_and_restarted() {
+    broker_failover(Delivery::AtLeastOnce, "failover-alo");
+}
+
+#[test]
+fn exactly_once_survives_its_busiest_broker_killed_and_restarted() {
+    broker_failover(Delivery::ExactlyOnce, "failover-eos");
+}
+
+#[test]
+fn exactly_once_rebalance_storm_matches_the_reference() {
+    storm(Delivery::ExactlyOnce, "storm-eos");
 }
 
 /// One instance killed with SIGKILL at ten random moments, restarted each
-/// time; returns the number of kills.
-fn run_kills(setup: &Setup, run: &Run) -> usize {
-    let mut rng = 0x9e37_79b9_7f4a_7c15_u64;
+/// time in the same slot.
+fn kills(delivery: Delivery, name: &str) {
+    let _one = one_at_a_time();
+    let shared = shared();
+    let setup = &shared.setup;
+    let t0 = Instant::now();
+    let run = Run::new(setup, name, delivery);
+    let mut rng = 0x9e37_79b9_7f4a_7c15_u64 ^ name.len() as u64;
     let mut kills = 0;
     let mut inst = run.start(setup, 0, 0);
     let mut restarts = 1;
@@ -532,16 +483,130 @@ fn run_kills(setup: &Setup, run: &Run) -> usize {
         restarts += 1;
     }
     run.wait_done(setup, Duration::from_secs(900), &[&inst]);
-    check_transactions(run, &[&inst]);
+    let txns = check_transactions(&run, &[&inst], true);
     inst.stop();
-    kills
+    let (dups, _) = check(
+        shared,
+        &run,
+        &format!("one instance killed {kills} times"),
+        t0,
+    );
+    eprintln!("scale: {name}: {kills} kills, {dups} duplicates, transactions {txns:?}");
+    assert_eq!(kills, 10, "the input ran out after {kills} kills");
+}
+
+/// Three instances in one group; one is SIGKILLed midway.
+fn three(delivery: Delivery, name: &str) {
+    let _one = one_at_a_time();
+    let shared = shared();
+    let setup = &shared.setup;
+    let t0 = Instant::now();
+    let run = Run::new(setup, name, delivery);
+    let mut insts: Vec<Instance> = (0..3).map(|i| run.start(setup, i, i)).collect();
+    let n = setup.records.len() as f64;
+    assert!(
+        wait_until(Duration::from_secs(600), || insts
+            .iter()
+            .map(|i| i.metric("switchboard_source_records_total"))
+            .sum::<f64>()
+            >= n / 2.0),
+        "three instances did not get halfway"
+    );
+    insts[1].signal("-KILL");
+    insts[1].wait_exit(Duration::from_secs(40));
+    run.wait_done(setup, Duration::from_secs(900), &[&insts[0], &insts[2]]);
+    // A survivor's transaction may be refused while the group rebalances
+    // (its offsets carry the old generation): aborted, and replayed.
+    let txns = check_transactions(&run, &[&insts[0], &insts[2]], false);
+    for i in [0, 2] {
+        insts[i].stop();
+    }
+    let (dups, _) = check(shared, &run, "three instances, one SIGKILLed", t0);
+    eprintln!("scale: {name}: {dups} duplicates, transactions {txns:?}");
+}
+
+/// One instance; midway the node leading the most partitions of the input
+/// and of the run's `work-items` is SIGKILLed, and restarted 20 s later.
+fn broker_failover(delivery: Delivery, name: &str) {
+    let _one = one_at_a_time();
+    let shared = shared();
+    let setup = &shared.setup;
+    let kafka = &setup.kafka;
+    let t0 = Instant::now();
+    let run = Run::new(setup, name, delivery);
+    let mut inst = run.start(setup, 0, 0);
+    let n = setup.records.len() as f64;
+    inst.wait_consumed(n / 3.0, Duration::from_secs(600));
+    let victim = kafka.busiest_leader(&[&setup.config.topics.mentions, &run.work_items]);
+    let leads = kafka.leader_counts(&[&setup.config.topics.mentions, &run.work_items]);
+    let consumed_at_kill = inst.metric("switchboard_source_records_total");
+    kafka.kill(victim);
+    let killed_at = Instant::now();
+    std::thread::sleep(Duration::from_secs(20));
+    assert!(
+        inst.child.try_wait().unwrap().is_none(),
+        "the broker failure killed the instance; log:\n{}",
+        tail(&inst.log_text(), 60)
+    );
+    let restart_at = Instant::now();
+    kafka.restart(victim);
+    eprintln!(
+        "scale: {name}: node {victim} (partitions led per node: {leads:?}) SIGKILLed at {consumed_at_kill:.0} of {n} mentions consumed, restarted {:.1?} later, serving {:.1?} after its restart",
+        restart_at - killed_at,
+        restart_at.elapsed()
+    );
+    run.wait_done(setup, Duration::from_secs(900), &[&inst]);
+    let txns = check_transactions(&run, &[&inst], false);
+    inst.stop();
+    let (dups, _) = check(shared, &run, &format!("node {victim} killed for 20 s"), t0);
+    eprintln!("scale: {name}: {dups} duplicates, transactions {txns:?}");
+}
+
+/// One instance runs throughout; every 10 s for a minute a second one
+/// joins or leaves (SIGTERM, a clean exit): six rebalances.
+fn storm(delivery: Delivery, name: &str) {
+    let _one = one_at_a_time();
+    let shared = shared();
+    let setup = &shared.setup;
+    let t0 = Instant::now();
+    let run = Run::new(setup, name, delivery);
+    let base = run.start(setup, 0, 0);
+    base.wait_consumed(1.0, Duration::from_secs(120));
+    let storm = Instant::now();
+    let mut slot = 1;
+    let mut joins = Vec::new();
+    while storm.elapsed() < Duration::from_secs(60) {
+        let mut extra = run.start(setup, slot, slot);
+        slot += 1;
+        std::thread::sleep(Duration::from_secs(10));
+        let s = extra.stop();
+        joins.push(s["records_in"]);
+        std::thread::sleep(Duration::from_secs(10));
+    }
+    let consumed = base.metric("switchboard_source_records_total");
+    eprintln!(
+        "scale: {name}: {} instances joined and left in {:.1?} (first stage records each: {joins:?}); the base instance had consumed {consumed} by then",
+        joins.len(),
+        storm.elapsed()
+    );
+    assert!(
+        consumed < setup.records.len() as f64,
+        "the input ran out during the storm: make it longer"
+    );
+    run.wait_done(setup, Duration::from_secs(900), &[&base]);
+    let txns = check_transactions(&run, &[&base], false);
+    let mut base = base;
+    base.stop();
+    let (dups, _) = check(shared, &run, "rebalance storm", t0);
+    eprintln!("scale: {name}: {dups} duplicates, transactions {txns:?}");
 }
 
 /// With `exactly_once` the keyed input offsets are committed only by
 /// transactions (the source never commits them itself), so a run that is
 /// done committed them there: the survivors counted committed transactions
-/// and no aborted one. With `at_least_once` there are none.
-fn check_transactions(run: &Run, survivors: &[&Instance]) {
+/// (and, with `no_aborts`, no aborted one). With `at_least_once` there are
+/// none. Returns (committed, aborted).
+fn check_transactions(run: &Run, survivors: &[&Instance], no_aborts: bool) -> (f64, f64) {
     let count = |result: &str| -> f64 {
         survivors
             .iter()
@@ -552,15 +617,15 @@ fn check_transactions(run: &Run, survivors: &[&Instance]) {
             })
             .sum()
     };
+    let (committed, aborted) = (count("committed") + 0.0, count("aborted") + 0.0);
     match run.delivery {
-        Delivery::AtLeastOnce => assert_eq!(count("committed"), 0.0, "{}", run.name),
+        Delivery::AtLeastOnce => assert_eq!(committed, 0.0, "{}", run.name),
         Delivery::ExactlyOnce => {
-            assert!(
-                count("committed") > 0.0,
-                "{}: no committed transaction",
-                run.name
-            );
-            assert_eq!(count("aborted"), 0.0, "{}: aborted transactions", run.name);
+            assert!(committed > 0.0, "{}: no committed transaction", run.name);
+            if no_aborts {
+                assert_eq!(aborted, 0.0, "{}: aborted transactions", run.name);
+            }
         }
     }
+    (committed, aborted)
 }

@@ -19,16 +19,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::admin::{
+    AdminClient, AdminOptions, AlterConfig, NewTopic, ResourceSpecifier, TopicReplication,
+};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 
-pub use process::kafka_libs;
-use process::{block_on, format_storage, free_ports, java, jvm_options, spawn_watched};
+use process::{block_on, format_storage, free_ports, java, jvm_options};
+pub use process::{kafka_libs, spawn_watched};
 use tls::{make_tls, Keystore};
 
 const BROKER_PROPERTIES: &str = include_str!("../../scripts/kafka/broker.properties");
@@ -321,6 +323,49 @@ impl KafkaCluster {
         }
     }
 
+    /// Sets topic configs (AlterConfigs: configs not named go back to their
+    /// defaults), e.g. `min.insync.replicas`.
+    pub fn alter_topic_config(&self, name: &str, configs: &[(&str, &str)]) {
+        let mut alter = AlterConfig::new(ResourceSpecifier::Topic(name));
+        for (k, v) in configs {
+            alter = alter.set(k, v);
+        }
+        // With a node down the request may go to its dead connection and
+        // time out: asked again (on a live node) for up to two minutes.
+        let opts = AdminOptions::new()
+            .request_timeout(Some(Duration::from_secs(10)))
+            .operation_timeout(Some(Duration::from_secs(10)));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let err = match block_on(self.admin.alter_configs([&alter], &opts)) {
+                Ok(res) => match res.into_iter().find_map(|r| r.err()) {
+                    None => return,
+                    Some((_, e)) => e.to_string(),
+                },
+                Err(e) => e.to_string(),
+            };
+            assert!(Instant::now() < deadline, "alter configs of {name}: {err}");
+            eprintln!("alter configs of {name}: {err}; retrying");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Kills every node and removes the cluster's folder, for a cluster
+    /// kept in a static (never dropped): call it at process exit.
+    pub fn shutdown(&self) {
+        let mut nodes = match self.nodes.lock() {
+            Ok(n) => n,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        for n in nodes.iter_mut() {
+            if let Some(mut c) = n.child.take() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+        let _ = std::fs::remove_dir_all(self.dir.path());
+    }
+
     /// Leader, replicas and ISR of every partition of `topic` (panics after
     /// 30 s without an answer).
     pub fn partitions(&self, topic: &str) -> Vec<PartitionState> {
@@ -538,6 +583,22 @@ impl KafkaCluster {
             std::thread::sleep(Duration::from_millis(200));
         }
     }
+}
+
+/// One cluster of `opts` per test process, started by the first caller and
+/// shared by the tests of the binary (each with its own topics and
+/// groups); shut down when the process exits. Later callers get the first
+/// cluster whatever their `opts`.
+pub fn shared_cluster(opts: KafkaOpts) -> Arc<KafkaCluster> {
+    static SHARED: OnceLock<Arc<KafkaCluster>> = OnceLock::new();
+    SHARED
+        .get_or_init(|| {
+            let c = Arc::new(KafkaCluster::start(opts));
+            let for_exit = c.clone();
+            super::at_exit(move || for_exit.shutdown());
+            c
+        })
+        .clone()
 }
 
 impl Drop for KafkaCluster {

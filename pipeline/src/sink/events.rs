@@ -13,9 +13,9 @@
 //! commits everything they queued together with the input offsets
 //! (`pipeline.delivery = "exactly_once"`).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use metrics::Counter;
 use rdkafka::consumer::ConsumerGroupMetadata;
@@ -31,6 +31,25 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
 use crate::state::offsets::{Ack, TopicPartition};
+
+/// Runs a transactional call (with the time left) again while it fails
+/// with an error librdkafka calls retriable (a timeout, a coordinator
+/// moving during a broker failure) and `deadline` has not passed; other
+/// errors, and the last one, go to the caller (who aborts).
+fn retrying(
+    deadline: Instant,
+    mut call: impl FnMut(Duration) -> rdkafka::error::KafkaResult<()>,
+) -> rdkafka::error::KafkaResult<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match call(left.max(Duration::from_millis(100))) {
+            Err(KafkaError::Transaction(e)) if e.is_retriable() && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            r => return r,
+        }
+    }
+}
 
 /// What a record is, for the delivery metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +214,9 @@ pub struct EventSink {
     limits: Arc<Limits>,
     /// What one record's key, value and headers may hold on `topic`.
     capacity: usize,
+    /// A transactional call on the producer never returned (see
+    /// [`EventSink::send_offsets_bounded`]): it must not be used again.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl EventSink {
@@ -220,6 +242,7 @@ impl EventSink {
             kind,
             capacity: limits.record_capacity(topic),
             limits,
+            abandoned: Arc::default(),
         }
     }
 
@@ -264,7 +287,10 @@ impl EventSink {
     /// A sink for another topic through the same producer (and, when it is
     /// transactional, the same transactions).
     pub fn sibling(&self, topic: &str, kind: Kind) -> Self {
-        Self::with(self.producer.clone(), topic, kind, self.limits.clone())
+        Self {
+            abandoned: self.abandoned.clone(),
+            ..Self::with(self.producer.clone(), topic, kind, self.limits.clone())
+        }
     }
 
     /// What one record's key, value and headers may hold on this sink's
@@ -288,25 +314,69 @@ impl EventSink {
     pub fn commit_transaction(
         &self,
         offsets: &[(TopicPartition, i64)],
-        group: &ConsumerGroupMetadata,
+        group: ConsumerGroupMetadata,
         timeout: Duration,
     ) -> Result<()> {
+        let deadline = Instant::now() + timeout;
         if !offsets.is_empty() {
             let mut tpl = TopicPartitionList::with_capacity(offsets.len());
             for ((topic, p), next) in offsets {
                 tpl.add_partition_offset(topic, *p, Offset::Offset(*next))?;
             }
-            self.producer
-                .send_offsets_to_transaction(&tpl, group, timeout)?;
+            self.send_offsets_bounded(&tpl, group, deadline)?;
         }
-        self.producer.commit_transaction(timeout)?;
+        retrying(deadline, |t| self.producer.commit_transaction(t))?;
         self.producer.begin_transaction()?;
         Ok(())
+    }
+
+    /// `send_offsets_to_transaction` (retried like [`retrying`]), bounded
+    /// by `deadline`. librdkafka 2.12 ignores that call's timeout and can
+    /// block for good when the consumer group's coordinator went away
+    /// (librdkafka issues 5456 and 5511; seen here with the coordinator's
+    /// broker SIGKILLed: blocked for minutes, also after the broker came
+    /// back). So the call runs on a thread of its own; one that outlives
+    /// the deadline by 5 s is left behind with its producer, which is
+    /// marked abandoned: [`Self::abort_transaction`] then fails at once and
+    /// the caller replaces the producer.
+    fn send_offsets_bounded(
+        &self,
+        offsets: &TopicPartitionList,
+        group: ConsumerGroupMetadata,
+        deadline: Instant,
+    ) -> Result<()> {
+        let (producer, offsets) = (self.producer.clone(), offsets.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("sb-txn-offsets".into())
+            .spawn(move || {
+                let r = retrying(deadline, |t| {
+                    producer.send_offsets_to_transaction(&offsets, &group, t)
+                });
+                let _ = tx.send(r);
+            })
+            .map_err(|e| crate::PipelineError::Runtime(format!("cannot spawn a thread: {e}")))?;
+        let wait = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
+        match rx.recv_timeout(wait) {
+            Ok(r) => Ok(r?),
+            Err(_) => {
+                self.abandoned.store(true, Ordering::Release);
+                Err(crate::PipelineError::Runtime(format!(
+                    "sending offsets to the transaction did not return within {} ms; producer given up",
+                    wait.as_millis()
+                )))
+            }
+        }
     }
 
     /// Aborts the open transaction (its records are marked aborted) and
     /// begins the next one.
     pub fn abort_transaction(&self, timeout: Duration) -> Result<()> {
+        if self.abandoned.load(Ordering::Acquire) {
+            return Err(crate::PipelineError::Runtime(
+                "the producer was given up (a transactional call never returned)".into(),
+            ));
+        }
         self.producer.abort_transaction(timeout)?;
         self.producer.begin_transaction()?;
         Ok(())

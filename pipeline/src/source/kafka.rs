@@ -53,6 +53,26 @@ impl GroupMetadata {
     }
 }
 
+/// Asks a source's control thread to leave its group and join it again
+/// ([`KafkaSource::rejoin_handle`]); usable from worker threads.
+#[derive(Clone, Default)]
+pub struct Rejoin(Arc<AtomicBool>);
+
+impl Rejoin {
+    /// Requests a rejoin; the control thread serves it within its next
+    /// loop, at most once per [`REJOIN_MIN_INTERVAL`].
+    pub fn request(&self) {
+        self.0.store(true, Ordering::Release);
+    }
+
+    fn pending(&self) -> bool {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// Rejoins are at least this far apart (a burst of requests is one).
+pub const REJOIN_MIN_INTERVAL: Duration = Duration::from_secs(5);
+
 /// The running source: consumer plus worker threads.
 pub struct KafkaSource {
     consumer: Arc<BaseConsumer<SourceContext>>,
@@ -61,6 +81,8 @@ pub struct KafkaSource {
     commit_interval: Duration,
     drain_timeout: Duration,
     topic: String,
+    topics: Vec<String>,
+    rejoin: Rejoin,
     flow: FlowControl,
 }
 
@@ -108,8 +130,36 @@ impl KafkaSource {
             commit_interval: Duration::from_millis(config.source.commit_interval_ms),
             drain_timeout,
             topic: topics.join(","),
+            topics: topics.iter().map(|t| t.to_string()).collect(),
+            rejoin: Rejoin::default(),
             flow,
         })
+    }
+
+    /// A handle that makes this source leave its group and join it again:
+    /// every assigned partition is revoked (drained as on any rebalance)
+    /// and assigned anew, each resuming from its committed offset with a
+    /// new assignment generation. The keyed stage asks for it after an
+    /// aborted transaction, so that the partitions it poisoned go back to
+    /// their last commit instead of stalling until some other rebalance.
+    pub fn rejoin_handle(&self) -> Rejoin {
+        self.rejoin.clone()
+    }
+
+    /// Serves a pending rejoin request (see [`Self::rejoin_handle`]).
+    fn serve_rejoin(&self, last: &mut Instant) {
+        if !self.rejoin.pending() || last.elapsed() < REJOIN_MIN_INTERVAL {
+            return;
+        }
+        self.rejoin.0.store(false, Ordering::Release);
+        *last = Instant::now();
+        warn!(topic = %self.topic, "leaving and rejoining the group: every partition resumes from its committed offset");
+        self.consumer.unsubscribe();
+        let topics: Vec<&str> = self.topics.iter().map(String::as_str).collect();
+        if let Err(e) = self.consumer.subscribe(&topics) {
+            error!(error = %e, "cannot subscribe again; retrying");
+            self.rejoin.request();
+        }
     }
 
     /// The offset tracker shared with the handlers.
@@ -177,7 +227,9 @@ impl KafkaSource {
         }
 
         let mut last_commit = Instant::now();
+        let mut last_rejoin = Instant::now() - REJOIN_MIN_INTERVAL;
         while !stop.load(Ordering::Acquire) {
+            self.serve_rejoin(&mut last_rejoin);
             if let Some(res) = self.consumer.poll(Duration::from_millis(50)) {
                 match res {
                     Ok(msg) => {

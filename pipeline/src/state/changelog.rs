@@ -8,9 +8,9 @@
 //! periods keep counting after a restore. Compaction keeps the latest value
 //! per key, which is all a restore needs.
 //!
-//! [`restore`] reads one partition from its beginning to the high
-//! watermark taken when it starts, applying each record in order, and
-//! reports how long it took (`switchboard_state_restore_duration_seconds`).
+//! [`restore`] reads one partition (`read_committed`) from its beginning to
+//! the high watermark taken when it starts, applying each record in order,
+//! and reports how long it took (`switchboard_state_restore_duration_seconds`).
 
 use std::time::{Duration, Instant};
 
@@ -80,6 +80,8 @@ fn restore_consumer(config: &Config) -> Result<BaseConsumer<UpdatesContext>> {
         .set("enable.auto.offset.store", "false")
         .set("enable.partition.eof", "true")
         .set("auto.offset.reset", "earliest")
+        // State written in aborted transactions never happened.
+        .set("isolation.level", "read_committed")
         // The end of the log is reported after a fetch that waited this
         // long for data: librdkafka's 500 ms would be spent on every
         // restored partition.
@@ -101,8 +103,7 @@ pub fn restore(
     let (low, high) = consumer.fetch_watermarks(topic, partition, timeout)?;
     let mut out = Restored::default();
     if high == 0 {
-        // Never written (even tansu, whose ListOffsets under-reports,
-        // reports at least 1 for a partition holding a batch).
+        // Never written.
         return Ok(finish(out, started, topic, partition, corr));
     }
     let mut tpl = TopicPartitionList::new();
@@ -110,26 +111,39 @@ pub fn restore(
     consumer.assign(&tpl)?;
     let deadline = started + timeout;
     let mut next = low;
-    // Done at the end of the log as the fetch reports it (partition
-    // EOF), and not before the end ListOffsets gave: some brokers (tansu
-    // 0.6) answer ListOffsets with less than the log holds.
-    let mut eof = false;
+    // Done at the end of the log as the fetch reports it (partition EOF)
+    // once the consumer's position has reached the high watermark taken
+    // above. Not `next >= high`: written in transactions
+    // (`exactly_once`), a partition ends with a commit marker, and may hold
+    // aborted records, that take offsets but are never delivered to this
+    // read_committed consumer; its position moves past them at the end (an
+    // open transaction holds it back until it ends).
+    let mut at_end = false;
     let bounds = (config.parse).event_time_bounds(chrono::Utc::now().timestamp_millis());
-    while next < high || !eof {
+    loop {
         if Instant::now() >= deadline {
             return Err(PipelineError::Runtime(format!(
                 "restoring {topic}/{partition} timed out at offset {next} of {high}"
             )));
         }
         match consumer.poll(Duration::from_millis(100)) {
-            None => continue,
-            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => eof = true,
+            None => {
+                if at_end && position(&consumer, topic, partition)? >= high {
+                    break;
+                }
+            }
+            Some(Err(rdkafka::error::KafkaError::PartitionEOF(_))) => {
+                at_end = true;
+                if position(&consumer, topic, partition)? >= high {
+                    break;
+                }
+            }
             Some(Err(e)) => {
                 warn!(error = %e, topic, partition, "changelog read error during restore");
                 continue;
             }
             Some(Ok(msg)) => {
-                eof = false;
+                at_end = false;
                 next = msg.offset() + 1;
                 out.records += 1;
                 let Some(key) = msg.key() else {
@@ -144,6 +158,18 @@ pub fn restore(
         }
     }
     Ok(finish(out, started, topic, partition, corr))
+}
+
+/// The consumer's position in `topic`/`partition` (0 before the first
+/// fetch).
+fn position(consumer: &BaseConsumer<UpdatesContext>, topic: &str, partition: i32) -> Result<i64> {
+    let pos = consumer.position()?;
+    Ok(
+        match pos.find_partition(topic, partition).map(|e| e.offset()) {
+            Some(Offset::Offset(o)) => o,
+            _ => 0,
+        },
+    )
 }
 
 /// Records the restore's figures (metrics, log line).

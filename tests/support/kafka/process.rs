@@ -161,7 +161,7 @@ extern "C" {
 /// `PR_SET_PDEATHSIG` fires when the *thread* that forked the child ends,
 /// so every child is forked by one thread that lives as long as the
 /// process (a test thread that starts a cluster may end before it).
-pub(super) fn spawn_watched(mut cmd: Command) -> io::Result<Child> {
+pub fn spawn_watched(mut cmd: Command) -> io::Result<Child> {
     use std::os::unix::process::CommandExt;
     type Job = (Command, mpsc::Sender<io::Result<Child>>);
     static SPAWNER: OnceLock<mpsc::Sender<Job>> = OnceLock::new();

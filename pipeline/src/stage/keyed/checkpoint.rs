@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use tracing::error;
+use tracing::{error, warn};
 
-use super::{events_tp, Checkpoint, KeyedWorker, StateRecord};
+use super::{events_tp, Checkpoint, KeyedWorker, Outputs, StateRecord};
 use crate::metrics as m;
 use crate::source::kafka::GroupMetadata;
 use crate::state::offsets::{note_next_offset, Ack, OffsetTracker, TopicPartition};
@@ -65,8 +65,10 @@ impl KeyedWorker {
     /// `exactly_once`: closes the interval in one transaction: the state
     /// changes join the interval's events and dead letters, the input
     /// offsets of partitions still owned (and not poisoned) are sent to the
-    /// transaction, and it commits. Aborted, the interval's partitions are
-    /// poisoned: their input fails (stalls) until they are reassigned.
+    /// transaction, and it commits. Aborted (also when a partition it
+    /// processed was revoked meanwhile), the interval's partitions are
+    /// poisoned: their input fails until they are reassigned (the worker
+    /// has the consumer rejoin its group: [`Self::recover_from_abort`]).
     pub(super) fn commit_transaction(
         &mut self,
         tracker: &Arc<OffsetTracker>,
@@ -87,24 +89,32 @@ impl KeyedWorker {
             );
         }
         let mut offsets: Vec<(TopicPartition, i64)> = Vec::new();
+        // A partition processed in this transaction and revoked since (a
+        // rebalance that did not wait for this commit): its events are in
+        // the transaction, its state and offsets may no longer be. The
+        // transaction must not commit, nor stay open for the next one.
+        let mut revoked = false;
         for ((topic, p), next, generation) in self.txn_offsets.drain(..) {
-            let owned = tracker.generation(&(topic.clone(), p)) == Some(generation)
-                && self.poisoned.get(&p) != Some(&generation);
-            if owned {
+            let current = tracker.generation(&(topic.clone(), p)) == Some(generation);
+            revoked |= !current;
+            if current && self.poisoned.get(&p) != Some(&generation) {
                 note_next_offset(&mut offsets, &mut 0, &topic, p, next);
             }
         }
-        if records.is_empty() && offsets.is_empty() {
-            // Only input of poisoned or revoked partitions: nothing to commit.
+        if !revoked && records.is_empty() && offsets.is_empty() {
+            // Only input of poisoned partitions: nothing to commit.
             self.input_acks.clear();
             return;
         }
         let started = Instant::now();
         let result = match group.get() {
+            _ if revoked => Err(crate::PipelineError::Runtime(
+                "a partition of the transaction was revoked before its commit".into(),
+            )),
             Some(g) => self
                 .out
                 .work_items
-                .commit_transaction(&offsets, &g, self.drain_timeout),
+                .commit_transaction(&offsets, g, self.drain_timeout),
             None => Err(crate::PipelineError::Runtime(
                 "the keyed consumer is gone".into(),
             )),
@@ -121,30 +131,92 @@ impl KeyedWorker {
                 // The offsets are committed: the source only tracks them.
                 drop(acks);
             }
-            Err(e) => {
-                metrics::counter!(m::STATE_TRANSACTIONS, "result" => "aborted").increment(1);
-                self.txn_failures += 1;
-                let log = self.txn_failures.is_power_of_two();
-                if log {
-                    error!(error = %e, failures = self.txn_failures, "transaction failed; aborting it, the interval's partitions stall until reassigned");
-                }
-                if let Err(e) = self.out.work_items.abort_transaction(self.drain_timeout) {
+            Err(e) => self.recover_from_abort(tracker, e, &offsets, &acks),
+        }
+    }
+
+    /// `exactly_once`: a transaction failed: aborts it (or replaces a
+    /// producer that cannot abort), poisons its partitions, fails its
+    /// input, and has the consumer rejoin its group so that partitions
+    /// still assigned go back to their last commit.
+    fn recover_from_abort(
+        &mut self,
+        tracker: &OffsetTracker,
+        e: crate::PipelineError,
+        offsets: &[(TopicPartition, i64)],
+        acks: &[Ack],
+    ) {
+        metrics::counter!(m::STATE_TRANSACTIONS, "result" => "aborted").increment(1);
+        self.txn_failures += 1;
+        let log = self.txn_failures.is_power_of_two();
+        if log {
+            error!(error = %e, failures = self.txn_failures, "transaction failed; aborting it, its partitions go back to their last commit (the consumer rejoins its group)");
+        }
+        // A fenced producer, or one in a fatal state, cannot abort: a new
+        // one of the same id fences it and aborts its transaction.
+        let fatal = matches!(&e, crate::PipelineError::Kafka(rdkafka::error::KafkaError::Transaction(t)) if t.is_fatal());
+        let aborted = !fatal
+            && match self.out.work_items.abort_transaction(self.drain_timeout) {
+                Ok(()) => true,
+                Err(e) => {
                     if log {
                         error!(error = %e, "transaction abort failed");
                     }
+                    false
                 }
-                for (p, part) in std::mem::take(&mut self.parts) {
-                    self.poisoned.insert(p, part.generation);
-                }
-                for ((_, p), _) in offsets {
-                    if let Some(g) = self.generation(tracker, p) {
-                        self.poisoned.insert(p, g);
-                    }
-                }
-                metrics::gauge!(m::STATE_PARTITIONS).set(0.0);
-                for a in &acks {
-                    a.fail();
-                }
+            };
+        if !aborted {
+            self.renew_producer();
+        }
+        for (p, part) in std::mem::take(&mut self.parts) {
+            self.poisoned.insert(p, part.generation);
+        }
+        for ((_, p), _) in offsets {
+            if let Some(g) = self.generation(tracker, *p) {
+                self.poisoned.insert(*p, g);
+            }
+        }
+        metrics::gauge!(m::STATE_PARTITIONS).set(0.0);
+        for a in acks {
+            a.fail();
+        }
+        // Partitions still assigned in the same generation must go back to
+        // their last commit: a rejoin reassigns them (revoked ones come
+        // back with a new generation anyway).
+        let current = self
+            .poisoned
+            .iter()
+            .any(|(p, g)| self.generation(tracker, *p) == Some(*g));
+        if current {
+            self.request_rejoin();
+        }
+    }
+
+    /// `exactly_once`: has the keyed consumer rejoin its group, so that
+    /// the poisoned partitions are assigned again (to this member or
+    /// another), restored and replayed from their last commit.
+    pub(super) fn request_rejoin(&self) {
+        if let Some(r) = &self.rejoin {
+            r.request();
+        }
+    }
+
+    /// `exactly_once`: replaces the transactional producer (fenced, in a
+    /// fatal state, or unable to abort) with a new one of the same
+    /// `transactional.id`; registering it fences the old one and aborts
+    /// its open transaction. On failure the old one stays, and the next
+    /// failed transaction tries again.
+    fn renew_producer(&mut self) {
+        let Some(id) = self.txn_id.clone() else {
+            return;
+        };
+        match Outputs::transactional(&self.shared.config, &id) {
+            Ok(out) => {
+                warn!(transactional_id = %id, "transactional producer replaced");
+                self.out = out;
+            }
+            Err(e) => {
+                error!(error = %e, transactional_id = %id, "cannot replace the transactional producer; tried again after the next failed transaction")
             }
         }
     }

@@ -27,7 +27,9 @@
 //!
 //! Here: the stage's parts and how they are built ([`KeyedStage`]), what
 //! its workers share; `worker.rs`: [`KeyedWorker`]'s input and operators;
-//! `checkpoint.rs`: its changelog checkpoints and transactions.
+//! `chunk.rs`: a poll worked through in chunks, each message only in the
+//! assignment it was polled in; `checkpoint.rs`: its changelog checkpoints
+//! and transactions, and the recovery from an aborted one.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -46,10 +48,11 @@ use crate::metrics::{Health, PipelineStats};
 use crate::sink::dlq::{DlqRecord, DlqSink};
 use crate::sink::events::{EventSink, Kind};
 use crate::sink::limits::{ensure_internal_topics, InternalTopic};
-use crate::source::kafka::{GroupMetadata, KafkaSource};
+use crate::source::kafka::{GroupMetadata, KafkaSource, Rejoin};
 use crate::state::offsets::{Ack, OffsetTracker, TopicPartition};
 
 mod checkpoint;
+mod chunk;
 mod worker;
 
 /// How long a partition's restore may take before the worker gives up on it
@@ -79,8 +82,13 @@ pub struct KeyedShared {
 pub struct Transactions {
     /// One set per worker, taken when the worker starts.
     pub outputs: Mutex<Vec<Option<Outputs>>>,
+    /// Each worker's `transactional.id` (to replace a fenced producer).
+    pub ids: Vec<String>,
     /// The keyed consumer's group metadata.
     pub group: GroupMetadata,
+    /// Makes the keyed consumer rejoin its group after an aborted
+    /// transaction.
+    pub rejoin: Rejoin,
 }
 
 /// Where one keyed worker writes.
@@ -126,6 +134,8 @@ struct Part {
 enum Input {
     Mentions(RecordBatch),
     Contact(ContactEvent),
+    /// A record that goes to the DLQ.
+    Dead(DlqRecord),
 }
 
 /// One changelog record: (partition, generation, key, value or tombstone).
@@ -160,8 +170,8 @@ pub struct KeyedWorker {
     pending: VecDeque<Checkpoint>,
     events_done: i64,
     inputs: Vec<(i32, Input)>,
+    polled: Vec<chunk::Polled>,
     offsets: Vec<(TopicPartition, i64)>,
-    dlq_pending: Vec<DlqRecord>,
     emitter: Emitter,
     empty: RecordBatch,
     changelog_records: metrics::Counter,
@@ -169,12 +179,18 @@ pub struct KeyedWorker {
     out: Outputs,
     /// `exactly_once`: the group metadata the transactions commit under.
     txn_group: Option<GroupMetadata>,
+    /// `exactly_once`: this worker's `transactional.id`.
+    txn_id: Option<String>,
+    /// `exactly_once`: makes the keyed consumer rejoin its group.
+    rejoin: Option<Rejoin>,
     /// `exactly_once`: the interval's input offsets (next offset to read)
     /// with the partition's generation when they were read.
     txn_offsets: Vec<(TopicPartition, i64, u64)>,
     /// `exactly_once`: partitions (and generation) whose transaction was
-    /// aborted: their input is no longer processed nor committed until
-    /// they are assigned again (the next owner replays it).
+    /// aborted (or whose state could not be restored): their input is no
+    /// longer processed nor committed until they are assigned again (the
+    /// worker has the consumer rejoin its group; the next owner restores
+    /// and replays).
     poisoned: BTreeMap<i32, u64>,
     /// `exactly_once`: transactions that failed (logged sparsely).
     txn_failures: u64,
@@ -279,10 +295,12 @@ impl KeyedStage {
                 "" => format!("{}-{}", host_name(), std::process::id()),
                 id => id.to_string(),
             };
-            let outputs = (0..workers.max(1))
-                .map(|i| {
-                    Outputs::transactional(config, &format!("{group_id}-{instance}-w{i}")).map(Some)
-                })
+            let ids: Vec<String> = (0..workers.max(1))
+                .map(|i| format!("{group_id}-{instance}-w{i}"))
+                .collect();
+            let outputs = ids
+                .iter()
+                .map(|id| Outputs::transactional(config, id).map(Some))
                 .collect::<Result<Vec<_>>>()?;
             info!(
                 producers = outputs.len(),
@@ -290,7 +308,9 @@ impl KeyedStage {
             );
             Some(Transactions {
                 outputs: Mutex::new(outputs),
+                ids,
                 group: source.group_metadata(),
+                rejoin: source.rejoin_handle(),
             })
         } else {
             None

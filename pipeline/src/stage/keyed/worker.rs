@@ -23,7 +23,7 @@ use crate::stage::emit::{Emitter, Sinks};
 use crate::stage::parse_worker::{dlq_record, read_contact};
 use crate::stage::stateful::StatefulOperators;
 use crate::state::changelog;
-use crate::state::offsets::{note_next_offset, Ack, OffsetTracker};
+use crate::state::offsets::{Ack, OffsetTracker};
 
 impl KeyedWorker {
     /// Worker `index`, with no partitions yet.
@@ -35,11 +35,12 @@ impl KeyedWorker {
                 .expect("outputs poisoned")
                 .get_mut(index)?
                 .take()?;
-            Some((outputs, t.group.clone()))
+            let id = t.ids.get(index)?.clone();
+            Some((outputs, t.group.clone(), id, t.rejoin.clone()))
         });
-        let (out, txn_group) = match txn {
-            Some((o, g)) => (o, Some(g)),
-            None => (shared.outputs.clone(), None),
+        let (out, txn_group, txn_id, rejoin) = match txn {
+            Some((o, g, id, r)) => (o, Some(g), Some(id), Some(r)),
+            None => (shared.outputs.clone(), None, None, None),
         };
         let events = OffsetTracker::new();
         events.assign([events_tp()]);
@@ -59,14 +60,16 @@ impl KeyedWorker {
             pending: VecDeque::new(),
             events_done: 0,
             inputs: Vec::new(),
+            polled: Vec::new(),
             offsets: Vec::new(),
-            dlq_pending: Vec::new(),
             emitter,
             empty: RecordBatch::new_empty(Arc::new(Schema::empty())),
             changelog_records: metrics::counter!(m::STATE_CHANGELOG_RECORDS),
             drain_timeout,
             out,
             txn_group,
+            txn_id,
+            rejoin,
             txn_offsets: Vec::new(),
             poisoned: BTreeMap::new(),
             txn_failures: 0,
@@ -113,7 +116,7 @@ impl KeyedWorker {
     }
 
     /// Runs one partition's consecutive inputs through its operators.
-    fn process(
+    pub(super) fn process(
         &mut self,
         tracker: &OffsetTracker,
         p: i32,
@@ -131,8 +134,19 @@ impl KeyedWorker {
             return;
         }
         let events = self.emitter.take_events();
-        let Some(part) = self.part(tracker, p) else {
+        if self.part(tracker, p).is_none() {
             ack.fail();
+            if self.txn_group.is_some() {
+                // Its offsets must not ride on the next transaction: the
+                // partition goes back to its last commit.
+                if let Some(g) = self.generation(tracker, p) {
+                    self.poisoned.insert(p, g);
+                }
+                self.request_rejoin();
+            }
+            return;
+        }
+        let Some(part) = self.parts.get_mut(&p) else {
             return;
         };
         let processed = match part.ops.process(&batch, contacts, events) {
@@ -155,16 +169,17 @@ impl KeyedWorker {
 impl WorkerHandler for KeyedWorker {
     fn on_batch(&mut self, batch: &mut MessageBatch, tracker: &Arc<OffsetTracker>) {
         self.inputs.clear();
-        self.offsets.clear();
+        self.polled.clear();
         let contacts_topic = self.shared.contacts_topic.clone();
         let stats = self.shared.stats.clone();
         let bounds =
             (self.shared.config.parse).event_time_bounds(chrono::Utc::now().timestamp_millis());
+        let mut dead = Vec::new();
         batch.for_each(|msg, topic| match msg {
             Ok(msg) => {
-                note_next_offset(&mut self.offsets, &mut 0, topic, msg.partition, msg.offset + 1);
+                let first = self.polled.last().map_or(0, |m| m.end);
                 if **topic == *contacts_topic {
-                    if let Some(ev) = read_contact(&msg, topic, &stats, bounds, &mut self.dlq_pending) {
+                    if let Some(ev) = read_contact(&msg, topic, &stats, bounds, &mut dead) {
                         self.inputs.push((msg.partition, Input::Contact(ev)));
                     }
                 } else {
@@ -178,7 +193,7 @@ impl WorkerHandler for KeyedWorker {
                             // Only Switchboard writes this topic: a record it
                             // cannot read is a fault, kept for inspection.
                             warn!(error = %e, partition = msg.partition, offset = msg.offset, "unreadable repartition record to the DLQ");
-                            self.dlq_pending.push(dlq_record(
+                            dead.push(dlq_record(
                                 &msg,
                                 topic,
                                 DlqReason::UnknownFormat,
@@ -187,52 +202,22 @@ impl WorkerHandler for KeyedWorker {
                         }
                     }
                 }
+                let p = msg.partition;
+                self.inputs
+                    .extend(dead.drain(..).map(|rec| (p, Input::Dead(rec))));
+                self.note_polled(tracker, topic, p, msg.offset + 1, first);
             }
             Err((code, text)) => {
                 stats.fetch_error();
                 warn!(code, error = %text, "consumer error in keyed fetch stream");
             }
         });
-        if self.offsets.is_empty() {
-            return;
-        }
-        let ack = tracker.begin(&self.offsets);
-        if self.txn_group.is_some() {
-            for (tp, next) in &self.offsets {
-                if let Some(g) = tracker.generation(tp) {
-                    self.txn_offsets.push((tp.clone(), *next, g));
-                }
-            }
-        }
-        for rec in self.dlq_pending.drain(..) {
-            self.out.dlq.send(&rec, ack.clone());
-        }
-        // Per partition, in arrival order: contacts queue up until the next
-        // mention batch of the partition (they were read before it).
-        let inputs = std::mem::take(&mut self.inputs);
-        let mut contacts: BTreeMap<i32, Vec<ContactEvent>> = BTreeMap::new();
-        for (p, input) in inputs {
-            match input {
-                Input::Contact(ev) => contacts.entry(p).or_default().push(ev),
-                Input::Mentions(b) => {
-                    let before = contacts.remove(&p).unwrap_or_default();
-                    self.process(tracker, p, Some(b), &before, &ack);
-                }
-            }
-        }
-        for (p, cs) in contacts {
-            self.process(tracker, p, None, &cs, &ack);
-        }
-        self.input_acks.push(ack);
+        self.process_polled(tracker);
     }
 
     fn on_tick(&mut self, now: Instant, tracker: &Arc<OffsetTracker>) {
         if now.duration_since(self.last_checkpoint) >= self.checkpoint_every {
-            self.forget_revoked(tracker);
-            match self.txn_group.clone() {
-                Some(g) => self.commit_transaction(tracker, &g),
-                None => self.checkpoint(tracker),
-            }
+            self.close_interval(tracker);
         }
         if self.txn_group.is_none() {
             self.release(tracker);
