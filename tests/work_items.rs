@@ -112,6 +112,7 @@ fn run(dir: &Path, mentions: &[String], contacts: &[String], name: &str) -> Run 
         out: out.clone(),
         incidents: None,
         dlq: None,
+        fixed_incident_windows: false,
     };
     let summary = process_files(&Config::default(), &args).expect("process");
     let read = |p: &Path| -> Vec<Value> {
