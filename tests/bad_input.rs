@@ -87,6 +87,7 @@ impl Files {
             incidents: None,
             dlq: None,
             now: Some("2026-11-21T00:00:00Z".into()),
+            fixed_incident_windows: false,
         }
     }
 }

@@ -113,6 +113,7 @@ fn run(dir: &Path, mentions: &[String], contacts: &[String], name: &str) -> Run 
         out: out.clone(),
         incidents: None,
         dlq: None,
+        fixed_incident_windows: false,
     };
     let summary = process_files(&Config::default(), &args).expect("process");
     let read = |p: &Path| -> Vec<Value> {
@@ -449,7 +450,7 @@ fn a_new_angry_tweet_after_case_closed_is_a_repeat_contact_with_higher_severity(
 }
 
 #[test]
-fn out_of_order_and_late_events_and_identical_output_across_runs() {
+fn out_of_order_events_in_the_file_and_identical_output_across_runs() {
     let dir = tempfile::tempdir().unwrap();
     let mut mentions = vec![
         tweet(
@@ -474,9 +475,10 @@ fn out_of_order_and_late_events_and_identical_output_across_runs() {
         "2026-11-23T10:00:00Z",
         "@AlbionHelp how do I change my direct debit date?",
     ));
-    // A very late tweet from C7, written before the item closed: it is
-    // processed and counted as late, and opens a new item — the closed one
-    // is never reopened.
+    // A tweet from C7 written before the item closed but listed after
+    // traffic three days later: `process` orders its input by event time
+    // (a backfill export is rarely sorted), so it is not late and joins
+    // the item it belongs to, which then closes once.
     mentions.push(tweet(
         "8004",
         "late_l",
@@ -484,28 +486,27 @@ fn out_of_order_and_late_events_and_identical_output_across_runs() {
         "@AlbionHelp broadband still dead",
     ));
     let r = run(dir.path(), &mentions, &[], "late");
-    assert_eq!(r.summary.late_mentions, 1, "{:?}", r.summary);
+    assert_eq!(r.summary.late_mentions, 0, "{:?}", r.summary);
     let a = items_with(&r.events, "twitter:8001");
     assert_eq!(a.len(), 1);
     let revs = a.values().next().unwrap();
-    assert!(
-        revs.iter().any(|e| e["mentions"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| m["mention_id"] == "twitter:8002")),
-        "the out-of-order tweet joined the same item: {revs:#?}"
+    let last = latest(revs);
+    assert_eq!(last["action"], "closed");
+    let ids: Vec<&str> = last["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mention_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        ["twitter:8002", "twitter:8001", "twitter:8004"],
+        "{revs:#?}"
     );
-    assert_eq!(latest(revs)["action"], "closed");
-    let closed_rev = latest(revs)["revision"].as_u64().unwrap();
     let b = items_with(&r.events, "twitter:8004");
-    assert_eq!(b.len(), 1);
-    assert_ne!(
-        b.keys().next(),
-        a.keys().next(),
-        "late tweet reopened a closed item"
-    );
-    // Nothing after `closed` on the first item.
+    assert_eq!(b.keys().collect::<Vec<_>>(), a.keys().collect::<Vec<_>>());
+    let closed_rev = last["revision"].as_u64().unwrap();
+    // Nothing after `closed` on the item.
     assert!(revs
         .iter()
         .all(|e| e["revision"].as_u64().unwrap() <= closed_rev));

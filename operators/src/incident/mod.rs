@@ -3,9 +3,10 @@
 //! Each mention whose `category` is one of `incident.categories` (default
 //! `network_outage`) is counted for its region — the CRM's
 //! (`customer_region`) when the author is a customer, else the mention's
-//! place (`place`, e.g. "Newcastle, England") looked up in the
-//! `place_regions` gazetteer (first comma-separated part, case-insensitive).
-//! Counts are kept in event-time buckets of `bucket_ms`.
+//! place (`place`, e.g. "Newcastle, England"), else a town the text names
+//! ("no internet in Leeds"), both looked up in the `place_regions`
+//! gazetteer (`places.rs`). Counts are kept in event-time buckets of
+//! `bucket_ms`.
 //!
 //! **Opening.** At each counted mention (event time *t*) the region's count
 //! over the sliding window `(t − window_ms, t]` is compared with its trailing
@@ -15,22 +16,50 @@
 //! `baseline_floor_per_window` counts as that floor, so a quiet region needs
 //! a real spike, not three tweets). Nothing opens before `warmup_ms` of
 //! event time has been observed (no history, no baseline), and the baseline
-//! is averaged over the history observed so far. The mentions of the window that led to
-//! the opening are reported as retroactive members (their work items are
-//! re-tagged downstream); later outage mentions of the region carry the
-//! `incident_id` while it is open.
+//! is averaged over the history observed so far. The mentions of the window
+//! that led to the opening are reported as retroactive members (their work
+//! items are re-tagged downstream); later outage mentions of the region
+//! carry the `incident_id` while it is open.
 //!
-//! **Closing.** On [`IncidentDetector::advance`] the watermark (highest event
-//! time seen − `max_out_of_orderness_ms`) is moved; an open incident whose
-//! window count at the watermark fell below `close_below_mentions` closes.
-//! A mention later than the watermark is still counted (it is data), but
-//! never reopens a closed incident by itself: reopening needs a new spike.
+//! The baseline is a share: the region's counted mentions over all traffic
+//! (every mention, any category or region) in the baseline period, applied
+//! to the window's traffic, so a busy evening or a sparse start does not
+//! look like a spike.
 //!
-//! **Ids** are deterministic: `inc-<region>-<bucket start, UTC, compact to
-//! the millisecond>` (`inc-north_east-20261120T120000000Z`), so
-//! a replay yields the same incidents. Memory is bounded: per region, the
-//! buckets of `window_ms + baseline_ms` and at most
-//! `max_members_tracked` recent member ids.
+//! **Closing, with hysteresis.** An open incident remembers the last event
+//! time of a member at which its region's window still held
+//! `close_below_mentions` and `close_ratio` × the expected count ("hot").
+//! On [`IncidentDetector::advance`] (watermark = highest event time seen −
+//! `max_out_of_orderness_ms`) it closes once it has been open
+//! `min_open_ms` and has not been hot for `close_quiet_ms` (default three
+//! windows).
+//! Opening needs `min_mentions` and the spike ratio, closing a sustained
+//! quiet: a burst read unevenly from several partitions, or a dip inside
+//! one outage, no longer closes and reopens it (the demo opened and closed
+//! 293 incidents in 30 s before). A mention later than the watermark is
+//! still counted (it is data), but one at or before the watermark at which
+//! the region's last incident closed can open nothing (before, late
+//! mentions of a closed burst reopened it, under the same id): reopening
+//! needs a new spike after the close.
+//!
+//! When an incident closes, its region's counts from its opening on leave
+//! the baseline (the baseline learns normal traffic, not outages), and
+//! mentions at or before the close that arrive later are counted as late
+//! only.
+//!
+//! **Ids are never reused**: `inc-<region>-<detection time, UTC, compact
+//! to the millisecond>-<8 hex digits of the murmur2 of the mention that
+//! tipped the spike>` (`inc-north_east-20261120T120312345Z-1a2b3c4d`). A
+//! mention opens at most one incident, so two incidents never share an id
+//! (the detector also checks its recent ids), while a replay of the same
+//! input yields the same ids. Memory is bounded: per region, the buckets of
+//! `window_ms + baseline_ms` and at most `max_members_tracked` recent
+//! member ids.
+//!
+//! **Time scale.** The defaults suit real care traffic (a few mentions a
+//! minute). A synthetic firehose packs thousands of mentions in a second
+//! of event time; [`IncidentConfig::scaled_to_rate`] shrinks every time
+//! setting in proportion for such input (the demo and `process` use it).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
@@ -46,6 +75,7 @@ mod tests;
 use crate::columns::{append_columns, str_at, time_column, StrColumn};
 use crate::error::{OperatorError, Result};
 use crate::operator::{names, EventClock, StatefulOperator};
+use crate::repartition::murmur2;
 use crate::schema::col;
 use crate::time::{format_compact_ms, format_rfc3339_secs};
 
@@ -69,8 +99,21 @@ pub struct IncidentConfig {
     /// The baseline's average per window is taken as at least this.
     pub baseline_floor_per_window: f64,
     /// An open incident closes when its window count at the watermark falls
-    /// below this.
+    /// below this (and the quiet below has lasted `close_quiet_ms`).
     pub close_below_mentions: u32,
+    /// An open incident closes only once its region's window has held fewer
+    /// than `close_below_mentions` for this long, in milliseconds
+    /// (hysteresis: a dip inside one outage does not split it in two).
+    pub close_quiet_ms: i64,
+    /// The window counts as quiet below `close_ratio` × what the baseline
+    /// expects (or below `close_below_mentions`): opening needs
+    /// `spike_ratio`, staying open half as much.
+    pub close_ratio: f64,
+    /// An incident stays open at least this long, in milliseconds.
+    pub min_open_ms: i64,
+    /// Attribute an outage mention without CRM region or place to a town
+    /// of `place_regions` its text names (capitalised, whole words).
+    pub places_in_text: bool,
     /// Bounded out-of-orderness: the watermark trails the highest event time
     /// seen by this much, in milliseconds.
     pub max_out_of_orderness_ms: i64,
@@ -89,7 +132,7 @@ pub struct IncidentConfig {
 impl Default for IncidentConfig {
     fn default() -> Self {
         Self {
-            categories: vec!["network_outage".into()],
+            categories: vec!["network_outage".into(), "broadband_fault".into()],
             window_ms: 10 * 60_000,
             baseline_ms: 6 * 3_600_000,
             bucket_ms: 60_000,
@@ -97,6 +140,10 @@ impl Default for IncidentConfig {
             spike_ratio: 4.0,
             baseline_floor_per_window: 2.0,
             close_below_mentions: 5,
+            close_quiet_ms: 30 * 60_000,
+            close_ratio: 2.0,
+            min_open_ms: 10 * 60_000,
+            places_in_text: true,
             max_out_of_orderness_ms: 5 * 60_000,
             max_members_tracked: 5_000,
             warmup_ms: 30 * 60_000,
@@ -135,6 +182,15 @@ impl IncidentConfig {
         if self.close_below_mentions > self.min_mentions {
             return bad("close_below_mentions", "must not exceed min_mentions");
         }
+        if !(self.close_ratio.is_finite() && self.close_ratio >= 0.0) {
+            return bad("close_ratio", "must be a non-negative number");
+        }
+        if self.close_quiet_ms < 0 {
+            return bad("close_quiet_ms", "must not be negative");
+        }
+        if self.min_open_ms < 0 {
+            return bad("min_open_ms", "must not be negative");
+        }
         if self.warmup_ms < 0 {
             return bad("warmup_ms", "must not be negative");
         }
@@ -146,26 +202,60 @@ impl IncidentConfig {
         }
         Ok(())
     }
+
+    /// These settings with every time setting shrunk in proportion, so that
+    /// a window holds about `mentions_per_window` mentions of traffic
+    /// arriving at `mentions_per_sec` (of event time); unchanged when a
+    /// window already holds no more (real care traffic). For synthetic
+    /// firehoses, far denser in event time than any real brand's mentions.
+    pub fn scaled_to_rate(&self, mentions_per_sec: f64, mentions_per_window: f64) -> Self {
+        let held = mentions_per_sec * self.window_ms as f64 / 1000.0;
+        if !(held.is_finite() && held > mentions_per_window && mentions_per_window > 0.0) {
+            return self.clone();
+        }
+        let f = mentions_per_window / held;
+        let scale = |ms: i64| ((ms as f64 * f).round() as i64).max(1);
+        let mut c = self.clone();
+        c.window_ms = scale(self.window_ms);
+        c.bucket_ms = scale(self.bucket_ms).min(c.window_ms);
+        c.baseline_ms = scale(self.baseline_ms);
+        c.close_quiet_ms = scale(self.close_quiet_ms);
+        c.min_open_ms = scale(self.min_open_ms);
+        c.max_out_of_orderness_ms = scale(self.max_out_of_orderness_ms);
+        c.warmup_ms = scale(self.warmup_ms);
+        c
+    }
 }
+
+/// How many mentions a window holds at most before `process` scales the
+/// incident windows to its input's event-time rate
+/// ([`IncidentConfig::scaled_to_rate`]): about what ten minutes hold at
+/// eight mentions a second, far above any real brand's care traffic.
+pub const DENSE_MENTIONS_PER_WINDOW: f64 = 5_000.0;
 
 /// One incident event (`incidents` topic), the whole current state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IncidentEvent {
-    /// Deterministic id.
+    /// Unique id (never reused), the same on a replay of the same input.
     pub incident_id: String,
     /// `opened` or `closed`.
     pub action: String,
     /// Region (the CRM's region names).
     pub region: String,
-    /// Start of the bucket in which the spike was detected (RFC 3339).
+    /// Event time of its earliest member (RFC 3339).
     pub opened_at: String,
+    /// Event time of the mention that tipped the spike (RFC 3339).
+    #[serde(default)]
+    pub detected_at: String,
     /// Watermark at closing (RFC 3339), when closed.
     pub closed_at: Option<String>,
     /// Outage mentions attached so far (retroactive members included).
     pub mentions: u64,
     /// Outage mentions in the window when the event was made.
     pub window_mentions: u64,
-    /// Baseline average per window when it opened.
+    /// What the baseline expected in the window when it opened: the
+    /// region's share of all traffic over the baseline period × the
+    /// window's traffic (at least `baseline_floor_per_window`).
     pub baseline_per_window: f64,
 }
 
@@ -198,8 +288,12 @@ pub struct IncidentStats {
 struct Open {
     id: Arc<str>,
     opened_at_ms: i64,
+    detected_ms: i64,
     members: u64,
     baseline: f64,
+    /// Last event time at which the region's window held at least
+    /// `close_below_mentions`.
+    hot_ms: i64,
 }
 
 #[derive(Debug, Default)]
@@ -207,6 +301,9 @@ struct RegionState {
     buckets: BTreeMap<i64, u32>,
     recent: VecDeque<(i64, String)>,
     open: Option<Open>,
+    /// Watermark at which its last incident closed: a mention at or before
+    /// it (a late one) cannot open a new incident.
+    closed_at_ms: Option<i64>,
 }
 
 /// The incident detector (stateful; one per pipeline, keyed by region).
@@ -214,10 +311,16 @@ struct RegionState {
 pub struct IncidentDetector {
     cfg: IncidentConfig,
     regions: HashMap<String, RegionState>,
+    /// Every mention (all categories, all regions) per bucket: the traffic
+    /// the baseline share is taken of.
+    traffic: BTreeMap<i64, u32>,
     /// Event time of every mention, counted or not.
     clock: EventClock,
     first_event_ms: Option<i64>,
     stats: IncidentStats,
+    places: places::Gazetteer,
+    /// Ids issued lately, so that none is issued twice.
+    issued: VecDeque<Arc<str>>,
 }
 
 impl IncidentDetector {
@@ -226,10 +329,13 @@ impl IncidentDetector {
         cfg.validate()?;
         Ok(Self {
             clock: EventClock::new(cfg.max_out_of_orderness_ms),
-            cfg,
+            cfg: cfg.clone(),
             regions: HashMap::new(),
+            traffic: BTreeMap::new(),
             first_event_ms: None,
             stats: IncidentStats::default(),
+            places: places::Gazetteer::new(&cfg.place_regions)?,
+            issued: VecDeque::new(),
         })
     }
 
@@ -249,12 +355,22 @@ impl IncidentDetector {
         std::mem::take(&mut self.stats)
     }
 
-    fn region_of<'a>(&self, crm: Option<&'a str>, place: Option<&'a str>) -> Option<String> {
+    /// The CRM region, else the place's, else (`places_in_text`) that of a
+    /// town the text names.
+    fn region_of(
+        &self,
+        crm: Option<&str>,
+        place: Option<&str>,
+        text: Option<&str>,
+    ) -> Option<String> {
         if let Some(r) = crm.filter(|r| !r.is_empty()) {
             return Some(r.to_string());
         }
-        let town = place?.split(',').next()?.trim().to_lowercase();
-        self.cfg.place_regions.get(&town).cloned()
+        if let Some(r) = place.and_then(|p| self.places.of_place(p)) {
+            return Some(r.to_string());
+        }
+        let text = text.filter(|_| self.cfg.places_in_text)?;
+        self.places.in_text(text).map(str::to_string)
     }
 
     fn count_between(buckets: &BTreeMap<i64, u32>, from_excl: i64, to_incl: i64) -> u64 {
@@ -279,6 +395,7 @@ impl IncidentDetector {
         let category = StrColumn::opt(batch, col::CATEGORY)?;
         let region = StrColumn::opt(batch, col::CUSTOMER_REGION)?;
         let place = StrColumn::opt(batch, col::PLACE)?;
+        let text = StrColumn::opt(batch, col::TEXT)?;
         let ids = StrColumn::get(batch, col::MENTION_ID)?;
         let time = time_column(batch, col::EVENT_TIME)?
             .ok_or_else(|| OperatorError::Input(format!("no ms column `{}`", col::EVENT_TIME)))?;
@@ -291,13 +408,16 @@ impl IncidentDetector {
             // Every mention moves event time (watermark, warm-up), counted or not.
             self.first_event_ms.get_or_insert(t);
             let late = self.clock.observe(t);
+            let bucket = t.div_euclid(self.cfg.bucket_ms) * self.cfg.bucket_ms;
+            *self.traffic.entry(bucket).or_insert(0) += 1;
             let counted =
                 str_at(&category, i).is_some_and(|c| self.cfg.categories.iter().any(|x| x == c));
             if !counted {
                 b.append_null();
                 continue;
             }
-            let Some(r) = self.region_of(str_at(&region, i), str_at(&place, i)) else {
+            let Some(r) = self.region_of(str_at(&region, i), str_at(&place, i), str_at(&text, i))
+            else {
                 self.stats.no_region += 1;
                 b.append_null();
                 continue;
@@ -324,27 +444,46 @@ impl IncidentDetector {
         let first = self.first_event_ms.unwrap_or(t);
         let cfg = &self.cfg;
         let st = self.regions.entry(r.clone()).or_default();
+        if st.open.is_none() && st.closed_at_ms.is_some_and(|c| t <= c) {
+            return None; // a late mention of a closed incident's time
+        }
         let bucket = t.div_euclid(cfg.bucket_ms) * cfg.bucket_ms;
         *st.buckets.entry(bucket).or_insert(0) += 1;
-        if let Some(open) = &mut st.open {
-            open.members += 1;
-            return Some(open.id.clone());
-        }
         let window = Self::count_between(&st.buckets, t - cfg.window_ms, t);
+        // The baseline: the region's share of all traffic over the
+        // `baseline_ms` before the window, applied to the window's traffic
+        // (robust to day and night, and to a sparse start).
+        let traffic_window = Self::count_between(&self.traffic, t - cfg.window_ms, t);
+        let traffic_base = Self::count_between(
+            &self.traffic,
+            t - cfg.window_ms - cfg.baseline_ms,
+            t - cfg.window_ms,
+        );
         let base_total = Self::count_between(
             &st.buckets,
             t - cfg.window_ms - cfg.baseline_ms,
             t - cfg.window_ms,
         );
-        // Averaged over the baseline history actually observed.
-        let observed = (t - cfg.window_ms - first).clamp(0, cfg.baseline_ms);
-        let base = if observed > 0 {
-            base_total as f64 * cfg.window_ms as f64 / observed.max(cfg.window_ms) as f64
+        let expected = if traffic_base > 0 {
+            base_total as f64 * traffic_window as f64 / traffic_base as f64
         } else {
             0.0
+        };
+        if let Some(open) = &mut st.open {
+            open.members += 1;
+            if window >= cfg.close_below_mentions as u64
+                && window as f64 >= cfg.close_ratio * expected
+            {
+                open.hot_ms = open.hot_ms.max(t);
+            }
+            return Some(open.id.clone());
         }
-        .max(cfg.baseline_floor_per_window);
-        let warm = t - first >= cfg.warmup_ms;
+        let base = expected.max(cfg.baseline_floor_per_window);
+        // Warm: `warmup_ms` observed, and a baseline of at least a window's
+        // traffic; a late mention of a closed incident's time cannot reopen it.
+        let warm = t - first >= cfg.warmup_ms
+            && traffic_base >= traffic_window
+            && st.closed_at_ms.is_none_or(|c| t > c);
         if !(warm && window >= cfg.min_mentions as u64 && window as f64 >= cfg.spike_ratio * base) {
             st.recent.push_back((t, id.to_string()));
             while st.recent.len() > cfg.max_members_tracked {
@@ -352,28 +491,36 @@ impl IncidentDetector {
             }
             return None;
         }
-        let iid: Arc<str> = format!("inc-{}-{}", slug(&r), format_compact_ms(bucket)).into();
         let lo = t - cfg.window_ms;
+        let mut opened_at_ms = t;
         let members: Vec<String> = st
             .recent
             .iter()
             .filter(|(bt, _)| *bt > lo)
-            .map(|(_, m)| m.clone())
+            .map(|(bt, m)| {
+                opened_at_ms = opened_at_ms.min(*bt);
+                m.clone()
+            })
             .collect();
         st.recent.clear();
         let total = members.len() as u64 + 1;
+        let iid = self.new_id(&r, t, id);
+        let st = self.regions.get_mut(&r).expect("entered above");
         st.open = Some(Open {
             id: iid.clone(),
-            opened_at_ms: bucket,
+            opened_at_ms,
+            detected_ms: t,
             members: total,
             baseline: base,
+            hot_ms: t,
         });
         self.stats.opened += 1;
         out.events.push(IncidentEvent {
             incident_id: iid.to_string(),
             action: "opened".into(),
             region: r,
-            opened_at: format_rfc3339_secs(bucket),
+            opened_at: format_rfc3339_secs(opened_at_ms),
+            detected_at: format_rfc3339_secs(t),
             closed_at: None,
             mentions: total,
             window_mentions: window,
@@ -383,8 +530,27 @@ impl IncidentDetector {
         Some(iid)
     }
 
-    /// Closes incidents whose rate fell back (at the watermark) and forgets
-    /// buckets older than the window and baseline.
+    /// A new incident id: region, detection time and the hash of the
+    /// mention that tipped the spike; a suffix if it was issued lately
+    /// (the same mention replayed into a live detector).
+    fn new_id(&mut self, region: &str, t: i64, mention_id: &str) -> Arc<str> {
+        let h = murmur2(mention_id.as_bytes()) as u32;
+        let base = format!("inc-{}-{}-{h:08x}", slug(region), format_compact_ms(t));
+        let mut id: Arc<str> = base.as_str().into();
+        let mut n = 1;
+        while self.issued.contains(&id) {
+            n += 1;
+            id = format!("{base}-{n}").into();
+        }
+        self.issued.push_back(id.clone());
+        if self.issued.len() > MAX_RECENT_IDS {
+            self.issued.pop_front();
+        }
+        id
+    }
+
+    /// Closes incidents whose rate fell back and stayed down (at the
+    /// watermark) and forgets buckets older than the window and baseline.
     fn advance(&mut self) -> Vec<IncidentEvent> {
         let Some(w) = self.watermark_ms() else {
             return Vec::new();
@@ -394,9 +560,10 @@ impl IncidentDetector {
         let mut names: Vec<&String> = self.regions.keys().collect();
         names.sort(); // deterministic event order
         let names: Vec<String> = names.into_iter().cloned().collect();
+        let keep_from = w - cfg.window_ms - cfg.baseline_ms - cfg.bucket_ms;
+        self.traffic = self.traffic.split_off(&keep_from);
         for name in names {
             let st = self.regions.get_mut(&name).expect("listed");
-            let keep_from = w - cfg.window_ms - cfg.baseline_ms - cfg.bucket_ms;
             st.buckets = st.buckets.split_off(&keep_from);
             while st
                 .recent
@@ -406,28 +573,38 @@ impl IncidentDetector {
                 st.recent.pop_front();
             }
             let Some(open) = &st.open else { continue };
-            if w < open.opened_at_ms + cfg.window_ms {
+            if w < open.detected_ms + cfg.min_open_ms.max(cfg.window_ms) {
                 continue; // give it at least one window
             }
             let window = Self::count_between(&st.buckets, w - cfg.window_ms, w);
-            if window < cfg.close_below_mentions as u64 {
-                let open = st.open.take().expect("checked");
-                self.stats.closed += 1;
-                events.push(IncidentEvent {
-                    incident_id: open.id.to_string(),
-                    action: "closed".into(),
-                    region: name.clone(),
-                    opened_at: format_rfc3339_secs(open.opened_at_ms),
-                    closed_at: Some(format_rfc3339_secs(w)),
-                    mentions: open.members,
-                    window_mentions: window,
-                    baseline_per_window: open.baseline,
-                });
+            if w - open.hot_ms < cfg.close_quiet_ms {
+                continue; // hot within the quiet period
             }
+            let open = st.open.take().expect("checked");
+            st.closed_at_ms = Some(w);
+            // The baseline learns normal traffic, not the outage: a second
+            // outage hours later must not have to outshout the first.
+            let from = open.opened_at_ms.div_euclid(cfg.bucket_ms) * cfg.bucket_ms;
+            st.buckets.retain(|b, _| *b < from);
+            self.stats.closed += 1;
+            events.push(IncidentEvent {
+                incident_id: open.id.to_string(),
+                action: "closed".into(),
+                region: name.clone(),
+                opened_at: format_rfc3339_secs(open.opened_at_ms),
+                detected_at: format_rfc3339_secs(open.detected_ms),
+                closed_at: Some(format_rfc3339_secs(w)),
+                mentions: open.members,
+                window_mentions: window,
+                baseline_per_window: open.baseline,
+            });
         }
         events
     }
 }
+
+/// Incident ids remembered to refuse issuing one twice.
+const MAX_RECENT_IDS: usize = 1024;
 
 fn slug(s: &str) -> String {
     s.chars()

@@ -34,7 +34,8 @@
 //!   `IS NULL`, `AND`/`OR`/`NOT`, `CASE`, arithmetic) are.
 //! - **Default queue** of a row, from its `category` (SPEC "Default
 //!   taxonomy", table [`RouteConfig::default_queues`]), in this order:
-//!   1. a category in `incident_categories` (`network_outage`) with a
+//!   1. a category in `incident_categories` (`network_outage`,
+//!      `broadband_fault`: the categories the incident detector counts) with a
 //!      non-null `incident_id` → `incident_queue` (`network-operations`);
 //!   2. a `customer_segment` in `wholesale_segments` (`wholesale`) with a
 //!      category in `wholesale_fault_categories` (`network_outage`,
@@ -141,7 +142,7 @@ impl Default for RouteConfig {
             default_queues: spec_default_queues(),
             fallback_queue: "social-engagement".into(),
             incident_queue: "network-operations".into(),
-            incident_categories: strings(&["network_outage"]),
+            incident_categories: strings(&["network_outage", "broadband_fault"]),
             wholesale_queue: "wholesale-liaison".into(),
             wholesale_segments: strings(&["wholesale"]),
             wholesale_fault_categories: strings(&[

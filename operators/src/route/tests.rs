@@ -255,11 +255,13 @@ fn default_taxonomy_table() {
             "wholesale-liaison",
         ),
         (Some("broadband_fault"), None, None, "technical-support"),
+        // A broadband fault in an incident is the incident's (the detector
+        // counts both fault categories).
         (
             Some("broadband_fault"),
             Some("inc-1"),
             None,
-            "technical-support",
+            "network-operations",
         ),
         (
             Some("broadband_fault"),

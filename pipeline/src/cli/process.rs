@@ -3,12 +3,20 @@
 //! files, without Kafka — for testing routing rules, backfills and
 //! evaluation.
 //!
-//! Deterministic: one thread, inputs in file order, every clock an event
-//! time (the ingest time of every row is the epoch). Mentions are read in
-//! batches of `source.max_batch_rows` lines; contact events (sorted by
-//! time, then line) are interleaved with them: each goes before the first
-//! mention, in file order, whose event time is at or after its
-//! `occurred_at`; the rest after the last mention. Every CRM snapshot
+//! Deterministic and independent of the order of the input lines: one
+//! thread, every clock an event time (the ingest time of every row is the
+//! epoch). Every mention line is parsed first and the mentions are ordered
+//! by event time, then mention id (a backfill export is rarely sorted, and
+//! the correlator's and the incident detector's clocks move with event
+//! time: in file order a shuffled file lost "repeat after closure" and
+//! more). The whole input is held in memory as Arrow columns, about the
+//! file's size again: split a backfill larger than memory by time. The
+//! ordered mentions run in batches of `source.max_batch_rows`; contact
+//! events (sorted by time, then line) are interleaved with them: each goes
+//! before the first mention whose event time is at or after its
+//! `occurred_at`; the rest after the last mention. Input denser in event
+//! time than any real traffic (a synthetic firehose) gets its incident
+//! windows scaled to its rate unless `--fixed-incident-windows`. Every CRM snapshot
 //! version under `--crm` is loaded (a backfill may span them all), so each
 //! mention joins the version valid when it was written.
 //!
@@ -35,6 +43,7 @@ use clap::Args;
 use serde_json::json;
 use switchboard_operators::correlate::{parse_contact, ContactEvent, RenderedEvents};
 use switchboard_operators::identity_join::{list_versions, load_snapshot, IdentityJoin};
+use switchboard_operators::incident::DENSE_MENTIONS_PER_WINDOW;
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
 use tracing::warn;
@@ -75,6 +84,12 @@ pub struct ProcessArgs {
     /// refused. Pin it to replay a file reproducibly.
     #[arg(long)]
     pub now: Option<String>,
+    /// Keep the config's incident windows as they are. By default, input
+    /// denser in event time than real care traffic (a synthetic firehose:
+    /// more than 5,000 mentions per incident window) gets its incident
+    /// windows scaled to its rate (`IncidentConfig::scaled_to_rate`).
+    #[arg(long)]
+    pub fixed_incident_windows: bool,
 }
 
 /// What a run did.
@@ -191,7 +206,6 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
     let enricher = Enricher::build(config)?;
     let severity = config.build_severity()?;
     let join = load_join(config, &args.crm, &mut summary)?;
-    let mut ops = StatefulOperators::build(config)?;
     let dlq_path = args
         .dlq
         .clone()
@@ -228,41 +242,28 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
     .into_iter()
     .peekable();
 
-    let mut parser = MentionParser::new(config.parse.build());
-    parser.set_clock(now_ms);
-    let max_rows = config.source.max_batch_rows;
-    let input = args.mentions.display().to_string();
-    let mut lines = read_lines(&args.mentions)?.enumerate().peekable();
-    let mut events = RenderedEvents::new();
-    loop {
-        // One batch of mention lines.
-        while parser.rows() < max_rows {
-            let Some((i, line)) = lines.next() else { break };
-            let line = line.map_err(|e| PipelineError::io(&args.mentions, e))?;
-            if line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            summary.mention_lines += 1;
-            let meta = SourceMeta {
-                topic: &input,
-                partition: -1,
-                offset: i as i64 + 1,
-            };
-            if let Err(rej) = parser.push(&line, &meta, 0) {
-                *summary
-                    .dlq
-                    .entry(rej.reason.as_str().to_string())
-                    .or_default() += 1;
-                let rec = json!({"input": input, "line": i + 1, "reason": rej.reason.as_str(),
-                    "detail": rej.detail});
-                dlq.line(rec.to_string().as_bytes())?;
-            }
+    // Every mention line parsed first, then the rows ordered by event time
+    // (a backfill export is rarely sorted): the result does not depend on
+    // the order of the lines.
+    let all = read_mentions(config, args, now_ms, &mut dlq, &mut summary)?;
+    let all = sort_by_event_time(&all)?;
+    let mut config = config.clone();
+    if !args.fixed_incident_windows {
+        if let Some(rate) = event_rate(&all) {
+            config.incident = config
+                .incident
+                .scaled_to_rate(rate, DENSE_MENTIONS_PER_WINDOW);
         }
-        let done = lines.peek().is_none();
-        let batch = parser.finish();
-        let st = parser.take_stats();
-        summary.non_actionable += st.non_actionable_entries;
-        summary.mentions += batch.num_rows() as u64;
+    }
+    let mut ops = StatefulOperators::build(&config)?;
+    let max_rows = config.source.max_batch_rows.max(1);
+    let mut events = RenderedEvents::new();
+    let mut start = 0;
+    loop {
+        let len = max_rows.min(all.num_rows() - start);
+        let batch = all.slice(start, len);
+        start += len;
+        let done = start >= all.num_rows();
         let batch = if batch.num_rows() > 0 {
             enricher.apply_chain(&batch, Some(&join), Some(&severity))?
         } else {
@@ -297,6 +298,98 @@ pub fn process_files(config: &Config, args: &ProcessArgs) -> Result<ProcessSumma
         o.commit()?;
     }
     Ok(summary)
+}
+
+/// Parses every line of `--mentions` into one batch (in file order); the
+/// lines that are not mentions go to the DLQ file. The whole input is held
+/// as Arrow columns: about the size of the file again.
+fn read_mentions(
+    config: &Config,
+    args: &ProcessArgs,
+    now_ms: i64,
+    dlq: &mut Output,
+    summary: &mut ProcessSummary,
+) -> Result<RecordBatch> {
+    let mut parser = MentionParser::new(config.parse.build());
+    parser.set_clock(now_ms);
+    let max_rows = config.source.max_batch_rows.max(1);
+    let input = args.mentions.display().to_string();
+    let mut batches = Vec::new();
+    for (i, line) in read_lines(&args.mentions)?.enumerate() {
+        let line = line.map_err(|e| PipelineError::io(&args.mentions, e))?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        summary.mention_lines += 1;
+        let meta = SourceMeta {
+            topic: &input,
+            partition: -1,
+            offset: i as i64 + 1,
+        };
+        if let Err(rej) = parser.push(&line, &meta, 0) {
+            *summary
+                .dlq
+                .entry(rej.reason.as_str().to_string())
+                .or_default() += 1;
+            let rec = json!({"input": input, "line": i + 1, "reason": rej.reason.as_str(),
+                "detail": rej.detail});
+            dlq.line(rec.to_string().as_bytes())?;
+        }
+        if parser.rows() >= max_rows {
+            batches.push(parser.finish());
+        }
+    }
+    batches.push(parser.finish());
+    summary.non_actionable += parser.take_stats().non_actionable_entries;
+    let batch = arrow::compute::concat_batches(&batches[0].schema(), &batches)?;
+    summary.mentions += batch.num_rows() as u64;
+    Ok(batch)
+}
+
+/// The rows of `batch` ordered by event time, then mention id, then input
+/// line: an order that does not depend on the order of the file's lines
+/// (a mention's line only breaks ties between copies of one mention).
+fn sort_by_event_time(batch: &RecordBatch) -> Result<RecordBatch> {
+    use arrow::array::{Array, AsArray, UInt32Array};
+    use arrow::datatypes::Int64Type;
+    let times = event_times(batch);
+    let ids = batch
+        .column_by_name(col::MENTION_ID)
+        .and_then(|c| c.as_string_opt::<i32>());
+    let lines = batch
+        .column_by_name(col::SOURCE_OFFSET)
+        .and_then(|c| c.as_primitive_opt::<Int64Type>());
+    let id = |i: usize| ids.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+    let line = |i: usize| lines.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+    let mut order: Vec<u32> = (0..batch.num_rows() as u32).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (a as usize, b as usize);
+        (times[a], id(a), line(a)).cmp(&(times[b], id(b), line(b)))
+    });
+    let indices = UInt32Array::from(order);
+    let sorted = arrow::compute::take_record_batch(batch, &indices)?;
+    // The rows' offsets become their rank: the correlator reads a lower
+    // offset of a key than one it applied as a replay, and ranks grow
+    // along the order the operators see.
+    let Some(at) = sorted.schema().index_of(col::SOURCE_OFFSET).ok() else {
+        return Ok(sorted);
+    };
+    let mut columns = sorted.columns().to_vec();
+    columns[at] = std::sync::Arc::new(arrow::array::Int64Array::from_iter_values(
+        1..=sorted.num_rows() as i64,
+    ));
+    Ok(RecordBatch::try_new(sorted.schema(), columns)?)
+}
+
+/// Mentions per second of event time over the whole input, when it spans
+/// any time.
+fn event_rate(batch: &RecordBatch) -> Option<f64> {
+    let times: Vec<i64> = event_times(batch)
+        .into_iter()
+        .filter(|t| *t != i64::MIN)
+        .collect();
+    let (lo, hi) = (times.iter().min()?, times.iter().max()?);
+    (hi > lo).then(|| times.len() as f64 * 1000.0 / (hi - lo) as f64)
 }
 
 /// Reads the contact events of `path`, ordered by time then line; the

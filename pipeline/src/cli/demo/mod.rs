@@ -10,6 +10,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use switchboard_operators::incident::DENSE_MENTIONS_PER_WINDOW;
 use switchboard_tools::embedded::EmbeddedKafka;
 use switchboard_tools::generate::contacts::{ContactGenConfig, ContactGenerator};
 use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
@@ -174,15 +175,9 @@ fn demo_config(args: &DemoArgs, kafka: &EmbeddedKafka, addr: &str) -> Config {
     // The demo's firehose is far denser in event time than real traffic
     // (`--rate` mentions per second of event time), so the incident windows
     // are scaled to hold about 5,000 mentions, not ten minutes.
-    let window_ms = (5_000_000 / args.rate.max(1)).clamp(100, 600_000) as i64;
-    config.incident.window_ms = window_ms;
-    config.incident.bucket_ms = (window_ms / 8).max(1);
-    config.incident.baseline_ms = window_ms * 10;
-    config.incident.warmup_ms = window_ms * 3;
-    config.incident.max_out_of_orderness_ms = window_ms / 2;
-    config.incident.min_mentions = 50;
-    config.incident.spike_ratio = 3.0;
-    config.incident.close_below_mentions = 10;
+    config.incident = config
+        .incident
+        .scaled_to_rate(args.rate as f64, DENSE_MENTIONS_PER_WINDOW);
     config
 }
 

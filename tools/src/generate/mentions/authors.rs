@@ -55,7 +55,9 @@ impl Gen {
         } else if self.n >= self.next_burst_at {
             let region = crm::region_by_weight(self.rng.u64());
             let town = self.rng.pick(crm::region_towns(region));
+            self.bursts_started += 1;
             self.burst = Some(Burst {
+                seq: self.bursts_started,
                 region,
                 town,
                 remaining: self.rng.range(400, 4_000) as u32,
@@ -109,6 +111,7 @@ impl Gen {
         let (topic, a) = self.pick_topic_and_author(kind);
         if self.record_author.is_none() {
             self.record_author = Some(a.customer);
+            self.record_outage = self.picked_burst;
         }
         (topic, a)
     }
@@ -116,9 +119,11 @@ impl Gen {
     pub(super) fn pick_topic_and_author(&mut self, kind: IdentityKind) -> (Topic, Author) {
         let t = self.clock_ms as i64;
         let known = !self.rng.chance(self.cfg.unknown_author_ratio);
+        self.picked_burst = None;
         if let Some(b) = &self.burst {
             if self.rng.f64() < b.share {
                 let (region, town) = (b.region, b.town);
+                self.picked_burst = Some(b.seq);
                 let c = if known {
                     self.pick_customer(kind, Some(region))
                 } else {

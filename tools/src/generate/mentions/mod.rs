@@ -109,6 +109,10 @@ pub struct GeneratedRecord {
     pub expect: Expect,
     /// Event time of the (first) mention, epoch milliseconds UTC.
     pub event_time_ms: i64,
+    /// Ground truth of regional outages: the number (1, 2, …) of the outage
+    /// burst whose region's author wrote the record's (first) mention about
+    /// it, else `None`.
+    pub outage: Option<u32>,
 }
 
 /// Formats and their shares among valid records.
@@ -147,6 +151,8 @@ enum Omit {
 /// A regional outage: for `remaining` records, a share of traffic is
 /// about the same outage, from authors in one region.
 struct Burst {
+    /// 1, 2, … in the order the bursts start.
+    seq: u32,
     region: usize,
     town: &'static str,
     remaining: u32,
@@ -162,6 +168,11 @@ struct Gen {
     interval_ms: f64,
     burst: Option<Burst>,
     next_burst_at: u64,
+    bursts_started: u32,
+    /// The burst the record's first mention is about, if any.
+    record_outage: Option<u32>,
+    /// The burst the last author picked writes about, if any.
+    picked_burst: Option<u32>,
     campaign: String,
     campaign_until: u64,
     unknown_pool: u64,
@@ -255,6 +266,9 @@ impl MentionGenerator {
                 interval_ms,
                 burst: None,
                 next_burst_at,
+                bursts_started: 0,
+                record_outage: None,
+                picked_burst: None,
                 campaign: String::new(),
                 campaign_until: 0,
                 unknown_pool,
@@ -295,6 +309,7 @@ impl MentionGenerator {
         }
         g.tick_burst();
         g.record_author = None;
+        g.record_outage = None;
         self.buf.clear();
         if g.rng.chance(g.cfg.malformed_ratio) {
             return self.malformed(t);
@@ -331,6 +346,7 @@ impl MentionGenerator {
             payload,
             expect,
             event_time_ms: t,
+            outage: self.g.record_outage.take(),
         }
     }
 }
