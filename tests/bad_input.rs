@@ -176,7 +176,8 @@ fn outputs_never_overwrite_an_input() {
     let link = f.path("link.jsonl");
     std::fs::hard_link(&m, &link).unwrap();
     let dotted = f.path("crm/../m.jsonl");
-    let cases: Vec<(&str, Box<dyn Fn(&mut ProcessArgs)>)> = vec![
+    type Edit<'a> = Box<dyn Fn(&mut ProcessArgs) + 'a>;
+    let cases: Vec<(&str, Edit)> = vec![
         ("--out", Box::new(|a| a.out = a.mentions.clone())),
         ("--out", Box::new(|a| a.out = dotted.clone())),
         ("--out", Box::new(|a| a.out = link.clone())),

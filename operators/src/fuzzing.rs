@@ -28,8 +28,11 @@ use crate::repartition::decode_ipc;
 use crate::spam::SpamConfig;
 use crate::time::{format_rfc3339_ms, parse_rfc3339};
 
+/// A fuzz target's entry point: any bytes, never a panic.
+pub type Entry = fn(&[u8]);
+
 /// Every target, by name (the folder of its seeds under `fuzz/seeds/`).
-pub const TARGETS: [(&str, fn(&[u8])); 7] = [
+pub const TARGETS: [(&str, Entry); 7] = [
     ("parse", parse),
     ("contact", contact),
     ("identity_update", identity_update),

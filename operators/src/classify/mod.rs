@@ -37,6 +37,8 @@
 
 mod config;
 mod rules;
+mod rules_account;
+mod rules_service;
 mod taxonomy;
 
 use std::collections::HashMap;

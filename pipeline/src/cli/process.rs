@@ -46,8 +46,8 @@ use switchboard_operators::identity_join::{list_versions, load_snapshot, Identit
 use switchboard_operators::incident::DENSE_MENTIONS_PER_WINDOW;
 use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
-use tracing::warn;
 use switchboard_operators::time::parse_rfc3339;
+use tracing::warn;
 
 use super::files::{read_lines, refuse_overwrite, Output};
 use crate::config::{prefix_key, Config};

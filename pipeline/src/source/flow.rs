@@ -6,8 +6,8 @@
 //! prefetch stops at `queued.max.messages.kbytes`; all three are sized from
 //! `pipeline.memory_budget_mb`. This guard adds the two things structure
 //! cannot: it pauses every assigned partition when the resident set still
-//! climbs over 90 % of the budget (state growth, a large CRM version) and
-//! resumes below 75 %, and it sets the `memory` and `backpressure` readiness
+//! climbs over 85 % of the budget (state growth, a large CRM version) and
+//! resumes below 70 %, and it sets the `memory` and `backpressure` readiness
 //! conditions.
 
 use std::sync::Arc;
@@ -20,9 +20,9 @@ use crate::metrics::{self as m, Health};
 use crate::state::offsets::OffsetTracker;
 
 /// Pause above this share of the budget…
-const PAUSE_AT: f64 = 0.90;
+const PAUSE_AT: f64 = 0.85;
 /// …and resume below this one.
-const RESUME_AT: f64 = 0.75;
+const RESUME_AT: f64 = 0.70;
 /// How often the resident set is read.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
@@ -177,7 +177,7 @@ impl FlowControl {
             self.health.set_condition(
                 "memory",
                 want_pause.then(|| {
-                    format!("resident set {mib} MiB over 90 % of the {budget} MiB budget: consumption paused")
+                    format!("resident set {mib} MiB over 85 % of the {budget} MiB budget: consumption paused")
                 }),
             );
         }

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use switchboard_operators::correlate::ContactEvent;
 
-use super::{Input, KeyedWorker};
+use super::{Input, KeyedWorker, Polled};
 use crate::source::kafka::WorkerHandler;
 use crate::state::offsets::{note_next_offset, OffsetTracker};
 
@@ -20,18 +20,6 @@ use crate::state::offsets::{note_next_offset, OffsetTracker};
 /// `source.max_batch_rows` rows each — which in a catch-up outlasted the
 /// transaction timeout and got the producer fenced.
 pub(super) const CHUNK_ROWS: usize = 4_096;
-
-/// One polled message: where it came from, the index in
-/// `KeyedWorker::inputs` past its last input, and its rows.
-pub(super) struct Polled {
-    topic: Arc<str>,
-    partition: i32,
-    next: i64,
-    pub(super) end: usize,
-    rows: usize,
-    /// The partition's assignment generation when the message was polled.
-    generation: Option<u64>,
-}
 
 impl KeyedWorker {
     /// Notes a polled message whose inputs are `self.inputs[first..]`.

@@ -55,6 +55,18 @@ mod checkpoint;
 mod chunk;
 mod worker;
 
+/// One polled message: where it came from, the index in
+/// `KeyedWorker::inputs` past its last input, and its rows.
+struct Polled {
+    topic: Arc<str>,
+    partition: i32,
+    next: i64,
+    end: usize,
+    rows: usize,
+    /// The partition's assignment generation when the message was polled.
+    generation: Option<u64>,
+}
+
 /// How long a partition's restore may take before the worker gives up on it
 /// (the partition's input then stays uncommitted and is retried).
 const RESTORE_TIMEOUT: Duration = Duration::from_secs(300);
@@ -170,7 +182,7 @@ pub struct KeyedWorker {
     pending: VecDeque<Checkpoint>,
     events_done: i64,
     inputs: Vec<(i32, Input)>,
-    polled: Vec<chunk::Polled>,
+    polled: Vec<Polled>,
     offsets: Vec<(TopicPartition, i64)>,
     emitter: Emitter,
     empty: RecordBatch,
