@@ -227,6 +227,22 @@ impl KafkaCluster {
         join_addrs(self.nodes.lock().unwrap().iter().map(|n| n.port))
     }
 
+    /// PLAINTEXT `host:port` of every node whose process is alive.
+    pub fn live_bootstrap(&self) -> String {
+        let mut nodes = self.nodes.lock().unwrap();
+        let live: Vec<u16> = nodes
+            .iter_mut()
+            .filter_map(|n| {
+                let port = n.port;
+                n.child
+                    .as_mut()
+                    .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+                    .then_some(port)
+            })
+            .collect();
+        join_addrs(live.into_iter())
+    }
+
     /// PLAINTEXT `host:port` of one node.
     pub fn node_addr(&self, id: i32) -> String {
         self.with_node(id, |n| format!("127.0.0.1:{}", n.port))
@@ -336,8 +352,23 @@ impl KafkaCluster {
             .request_timeout(Some(Duration::from_secs(10)))
             .operation_timeout(Some(Duration::from_secs(10)));
         let deadline = Instant::now() + Duration::from_secs(120);
+        let mut attempt = 0;
         loop {
-            let err = match block_on(self.admin.alter_configs([&alter], &opts)) {
+            // After a failure, a fresh client that knows only the live
+            // nodes: the long-lived one kept sending to the dead node's
+            // connection (two minutes of timeouts in the keyed
+            // backpressure test).
+            let fresh: AdminClient<DefaultClientContext>;
+            let admin = if attempt == 0 {
+                &self.admin
+            } else {
+                fresh = client_config(&self.live_bootstrap())
+                    .create()
+                    .expect("admin client");
+                &fresh
+            };
+            attempt += 1;
+            let err = match block_on(admin.alter_configs([&alter], &opts)) {
                 Ok(res) => match res.into_iter().find_map(|r| r.err()) {
                     None => return,
                     Some((_, e)) => e.to_string(),
