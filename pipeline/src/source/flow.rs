@@ -23,6 +23,8 @@ use crate::state::offsets::OffsetTracker;
 const PAUSE_AT: f64 = 0.85;
 /// …and resume below this one.
 const RESUME_AT: f64 = 0.70;
+/// The budget-below-baseline warning is logged at most this often.
+const BASELINE_WARNING_EVERY: Duration = Duration::from_secs(60);
 /// How often the resident set is read.
 const CHECK_EVERY: Duration = Duration::from_millis(250);
 
@@ -54,6 +56,8 @@ pub struct FlowControl {
     health: Arc<Health>,
     paused: bool,
     last_check: Instant,
+    /// When the budget-below-baseline warning was last logged.
+    last_baseline_warning: Option<Instant>,
 }
 
 impl FlowControl {
@@ -77,6 +81,7 @@ impl FlowControl {
             health,
             paused: false,
             last_check: Instant::now() - CHECK_EVERY,
+            last_baseline_warning: None,
         }
     }
 
@@ -108,6 +113,26 @@ impl FlowControl {
             })
         };
         self.health.set_fault("stall", reason);
+    }
+
+    /// Resumed with nothing in flight while memory is still over the resume
+    /// mark: what the process holds without any input buffered (CRM,
+    /// state, clients) is near the budget, so consumption goes on one
+    /// poll at a time. Says so, at most once a minute, naming the setting.
+    fn warn_budget_below_baseline(&mut self, rss_mib: u64, budget_mib: u64) {
+        if self
+            .last_baseline_warning
+            .is_some_and(|t| t.elapsed() < BASELINE_WARNING_EVERY)
+        {
+            return;
+        }
+        self.last_baseline_warning = Some(Instant::now());
+        warn!(
+            rss_mib,
+            budget_mib,
+            "consumption resumed with nothing in flight but memory still over 70 % of the budget: \
+             the process holds this much without input, so it runs throttled; raise pipeline.memory_budget_mb"
+        );
     }
 
     /// Whether consumption is paused for memory now.
@@ -169,6 +194,8 @@ impl FlowControl {
                     budget_mib = budget,
                     "memory over budget: consumption paused"
                 );
+            } else if share >= RESUME_AT {
+                self.warn_budget_below_baseline(mib, budget);
             } else {
                 info!(rss_mib = mib, budget_mib = budget, "consumption resumed");
             }
