@@ -272,7 +272,10 @@ pub struct SinkConfig {
     /// a batch (docs/decisions.md, "Producer linger").
     pub linger_ms: u64,
     /// How long librdkafka retries a record before reporting it failed, in
-    /// milliseconds (0 = forever). A failed output stalls the input offsets.
+    /// milliseconds (0 = forever). A record that failed retriably (timed
+    /// out, no leader, not enough replicas) is then sent again after a
+    /// backoff (0.5 s doubling to 30 s, `switchboard_sink_retries_total`);
+    /// one that failed for good stalls its input offsets.
     pub message_timeout_ms: u64,
     /// Compression codec for outputs: none, gzip, snappy, lz4, zstd.
     pub compression: String,
@@ -319,8 +322,7 @@ pub struct PipelineSection {
     /// has lasted this long, in milliseconds: the oldest unacknowledged
     /// input batch is this old (an output that kept retrying), or a
     /// partition has been stalled this long by an output that failed for
-    /// good. At least `output_stall_ms`; above `sink.message_timeout_ms`,
-    /// so that delivery retries run out first.
+    /// good. At least `output_stall_ms`.
     pub liveness_stall_ms: u64,
     /// Hard bound on a graceful shutdown (SIGTERM or SIGINT until exit:
     /// drain, final commit, leaving the group), in milliseconds. Past it the

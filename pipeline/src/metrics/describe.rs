@@ -119,6 +119,11 @@ fn source_and_stages() {
         "Configured memory budget (pipeline.memory_budget_mb)"
     );
     describe_gauge!(
+        SINK_RESEND_PENDING,
+        Unit::Count,
+        "Records waiting for their backoff before being sent again"
+    );
+    describe_gauge!(
         SOURCE_PAUSED,
         Unit::Count,
         "1 while consumption is paused for memory"
@@ -213,7 +218,7 @@ fn outputs_and_state() {
     describe_counter!(
         SINK_RETRIES,
         Unit::Count,
-        "Produce requests retried after a retriable error (librdkafka backoff)"
+        "Records sent again after their delivery failed retriably (an output outage longer than message.timeout.ms), by sink"
     );
     describe_counter!(
         SINK_OVERSIZE,

@@ -100,10 +100,12 @@ pub const SINK_FAILURES: &str = "switchboard_sink_delivery_failures_total";
 /// `error.truncated_from_bytes`), `tombstone` (a changelog state too large:
 /// the key restarts empty after a takeover), `dropped` (not written).
 pub const SINK_OVERSIZE: &str = "switchboard_sink_oversize_records_total";
-/// Produce requests the output producers retried after a retriable error
-/// (librdkafka's backoff retries, from its statistics). A record is failed
-/// only once `sink.message_timeout_ms` passes without success.
+/// Records sent again after their delivery failed retriably (timed out
+/// after `sink.message_timeout_ms`, no leader, not enough replicas), by
+/// sink (`sink/resend.rs`).
 pub const SINK_RETRIES: &str = "switchboard_sink_retries_total";
+/// Records waiting for their backoff before being sent again.
+pub const SINK_RESEND_PENDING: &str = "switchboard_sink_resend_pending_records";
 /// Work-item events produced, by queue, severity and action.
 pub const WORK_ITEM_EVENTS: &str = "switchboard_workitems_events_total";
 /// Incident events produced, by action (`opened`, `closed`).

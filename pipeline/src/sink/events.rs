@@ -4,8 +4,10 @@
 //!
 //! Each record holds an [`Ack`] clone of the source batch that produced it:
 //! the input offsets are committed only once the broker has confirmed every
-//! record derived from them. A delivery that fails for good fails the batch
-//! (its partition stalls and `/readyz` turns not-ready), so nothing is lost.
+//! record derived from them. A delivery that failed retriably (an output
+//! outage longer than `message.timeout.ms`) is sent again after a backoff
+//! ([`super::resend`]); one that fails for good fails the batch (its
+//! partition stalls and `/readyz` turns not-ready), so nothing is lost.
 //!
 //! A sink may also be *transactional* ([`EventSink::transactional`]): its
 //! producer has a `transactional.id`, [`EventSink::sibling`]s write other
@@ -14,6 +16,7 @@
 //! (`pipeline.delivery = "exactly_once"`).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -27,6 +30,7 @@ use switchboard_operators::parse::DlqReason;
 use tracing::{error, warn};
 
 use super::limits::Limits;
+use super::resend::{self, Pending};
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
@@ -101,6 +105,20 @@ impl Kind {
 pub struct Delivery {
     ack: Ack,
     kind: Kind,
+    /// How often the record was sent again after a retriable failure.
+    pub(crate) attempts: u32,
+}
+
+impl Delivery {
+    /// Fails the source batch the record came from.
+    pub(crate) fn fail(&self) {
+        self.ack.fail();
+    }
+
+    /// The `sink` label of the record's metrics.
+    pub(crate) fn sink_label(&self) -> &'static str {
+        self.kind.sink_label()
+    }
 }
 
 /// Producer context: counts deliveries by kind, fails the source batch on
@@ -112,8 +130,9 @@ pub struct EventContext {
     errors: AtomicU64,
     /// Records over their topic's size limit, for logging them sparsely.
     oversize: AtomicU64,
-    /// The producer's request retries so far (librdkafka statistics).
-    retries: AtomicU64,
+    /// Where records that failed retriably go to be sent again (none for a
+    /// transactional producer: its transaction aborts instead).
+    resend: Option<Sender<Pending>>,
 }
 
 impl EventContext {
@@ -144,7 +163,7 @@ impl EventContext {
 }
 
 impl EventContext {
-    fn new() -> Self {
+    fn new(resend: Option<Sender<Pending>>) -> Self {
         let events = EVENT_KINDS.map(|k| {
             (
                 metrics::counter!(m::SINK_RECORDS, "sink" => k),
@@ -161,25 +180,12 @@ impl EventContext {
             counters: events.into_iter().chain(dlq).collect(),
             errors: AtomicU64::new(0),
             oversize: AtomicU64::new(0),
-            retries: AtomicU64::new(0),
+            resend,
         }
     }
 }
 
-impl ClientContext for EventContext {
-    /// librdkafka retries a retriable produce failure itself (with
-    /// exponential backoff, `retry.backoff.ms` to `retry.backoff.max.ms`,
-    /// until `message.timeout.ms`); its statistics count the retried
-    /// requests per broker. Their growth goes to
-    /// `switchboard_sink_retries_total`.
-    fn stats(&self, stats: rdkafka::Statistics) {
-        let total: u64 = stats.brokers.values().map(|b| b.txretries).sum();
-        let before = self.retries.swap(total, Ordering::Relaxed);
-        if total > before {
-            metrics::counter!(m::SINK_RETRIES).increment(total - before);
-        }
-    }
-}
+impl ClientContext for EventContext {}
 
 impl ProducerContext for EventContext {
     type DeliveryOpaque = Box<Delivery>;
@@ -193,6 +199,21 @@ impl ProducerContext for EventContext {
                 // startup gets here: a counted drop, not a stall.
                 let bytes = m.payload().map_or(0, <[u8]>::len);
                 self.oversize(d.kind, "dropped", bytes, 0);
+            }
+            Err((e, m)) if resend::is_retriable(e) && self.resend.is_some() => {
+                let tx = self.resend.as_ref().expect("checked");
+                let (kind, attempts) = (d.kind.label(), d.attempts + 1);
+                match resend::queue(tx, m, d) {
+                    Ok(()) => {
+                        if let Some(failures) = self.log_failure() {
+                            warn!(error = %e, kind, attempts, failures, "delivery failed retriably; sending again after a backoff");
+                        }
+                    }
+                    Err(d) => {
+                        failed.increment(1);
+                        d.ack.fail();
+                    }
+                }
             }
             Err((e, _)) => {
                 failed.increment(1);
@@ -226,8 +247,10 @@ impl EventSink {
         let limits = Arc::new(Limits::read(config, &[topic]));
         let mut c = super::producer_config(config);
         cap_batch_size(config, &mut c, &limits, &[topic]);
-        let producer = c.create_with_context(EventContext::new())?;
-        Ok(Self::with(Arc::new(producer), topic, kind, limits))
+        let (tx, rx) = std::sync::mpsc::channel();
+        let producer = Arc::new(c.create_with_context(EventContext::new(Some(tx)))?);
+        resend::spawn(Arc::downgrade(&producer), rx);
+        Ok(Self::with(producer, topic, kind, limits))
     }
 
     fn with(
@@ -278,7 +301,8 @@ impl EventSink {
             t => t.min(txn_timeout),
         };
         c.set("message.timeout.ms", msg_timeout.to_string());
-        let producer: ThreadedProducer<EventContext> = c.create_with_context(EventContext::new())?;
+        let producer: ThreadedProducer<EventContext> =
+            c.create_with_context(EventContext::new(None))?;
         producer.init_transactions(timeout)?;
         producer.begin_transaction()?;
         Ok(Self::with(Arc::new(producer), topic, kind, limits))
@@ -428,7 +452,11 @@ impl EventSink {
                 return;
             }
         }
-        let mut opaque = Box::new(Delivery { ack, kind });
+        let mut opaque = Box::new(Delivery {
+            ack,
+            kind,
+            attempts: 0,
+        });
         loop {
             let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
                 BaseRecord::with_opaque_to(&self.topic, opaque);

@@ -4,6 +4,7 @@
 pub mod dlq;
 pub mod events;
 pub mod limits;
+mod resend;
 
 /// Producer configuration shared by all output sinks: idempotent, acks=all.
 pub fn producer_config(config: &crate::config::Config) -> rdkafka::ClientConfig {
@@ -21,8 +22,5 @@ pub fn producer_config(config: &crate::config::Config) -> rdkafka::ClientConfig 
     // is backpressure up to the source. Overridable.
     let kb = (config.pipeline.memory_budget_kb() / 8).clamp(1024, 1_048_576);
     config.client_default(&mut c, "queue.buffering.max.kbytes", kb.to_string());
-    // Statistics (for the retry counter, `switchboard_sink_retries_total`)
-    // every 5 s; overridable.
-    config.client_default(&mut c, "statistics.interval.ms", "5000");
     c
 }
