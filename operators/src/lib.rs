@@ -59,6 +59,42 @@ pub mod route;
 // Work items: one per customer issue, revised as it develops.
 pub mod correlate;
 
+/// The operators' names: the bounded `operator` label of the runtime's
+/// per-operator metrics, in pipeline order (also [`operator::names`]). A
+/// new operator adds its module above and its name here.
+pub mod names {
+    /// [`crate::language::LanguageDetector`].
+    pub const LANGUAGE: &str = "language";
+    /// [`crate::sentiment::SentimentAnalyzer`].
+    pub const SENTIMENT: &str = "sentiment";
+    /// [`crate::classify::Classifier`].
+    pub const CLASSIFY: &str = "classify";
+    /// [`crate::identity_join::IdentityJoin`].
+    pub const IDENTITY_JOIN: &str = "identity_join";
+    /// [`crate::severity::Severity`].
+    pub const SEVERITY: &str = "severity";
+    /// [`crate::spam::SpamDetector`].
+    pub const SPAM: &str = "spam";
+    /// [`crate::incident::IncidentDetector`].
+    pub const INCIDENT: &str = "incident";
+    /// [`crate::route::Router`].
+    pub const ROUTE: &str = "route";
+    /// [`crate::correlate::Correlator`].
+    pub const CORRELATE: &str = "correlate";
+    /// Every name, in pipeline order.
+    pub const ALL: [&str; 9] = [
+        LANGUAGE,
+        SENTIMENT,
+        CLASSIFY,
+        IDENTITY_JOIN,
+        SEVERITY,
+        SPAM,
+        INCIDENT,
+        ROUTE,
+        CORRELATE,
+    ];
+}
+
 pub use error::{OperatorError, Result};
 pub use operator::{EventClock, Operator, StatefulOperator};
 
