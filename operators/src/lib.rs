@@ -5,7 +5,7 @@
 //! Data flow (one module per operator, in the order the runtime runs them):
 //!
 //! ```text
-//! parse ─► language ─► sentiment ─► classify ─► identity_join ─► severity     (stateless, every source worker)
+//! parse ─► language ─► sentiment ─► classify ─► identity_join ─► severity ─► abuse   (stateless, every source worker)
 //!       ─► [repartition by customer] ─► spam ─► incident ─► route ─► correlate (stateful, one owner)
 //! ```
 //!
@@ -44,6 +44,9 @@ pub mod identity_join;
 // Points, priority, severity and their reasons.
 pub mod severity;
 
+// Threats, insults and profanity flagged in the reasons (agent safety).
+pub mod abuse;
+
 // The keyed stage's partitioning (by customer).
 pub mod repartition;
 
@@ -73,6 +76,8 @@ pub mod names {
     pub const IDENTITY_JOIN: &str = "identity_join";
     /// [`crate::severity::Severity`].
     pub const SEVERITY: &str = "severity";
+    /// [`crate::abuse::AbuseFlagger`].
+    pub const ABUSE: &str = "abuse";
     /// [`crate::spam::SpamDetector`].
     pub const SPAM: &str = "spam";
     /// [`crate::incident::IncidentDetector`].
@@ -82,12 +87,13 @@ pub mod names {
     /// [`crate::correlate::Correlator`].
     pub const CORRELATE: &str = "correlate";
     /// Every name, in pipeline order.
-    pub const ALL: [&str; 9] = [
+    pub const ALL: [&str; 10] = [
         LANGUAGE,
         SENTIMENT,
         CLASSIFY,
         IDENTITY_JOIN,
         SEVERITY,
+        ABUSE,
         SPAM,
         INCIDENT,
         ROUTE,

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use switchboard_operators::abuse::AbuseFlagger;
 use switchboard_operators::classify::Classifier;
 use switchboard_operators::correlate::{Correlator, ScaleFn, SlaFn};
 use switchboard_operators::incident::IncidentDetector;
@@ -59,7 +60,12 @@ impl Config {
     /// batch and may add lines to its reasons. A new stateless operator is
     /// registered here.
     pub fn build_after_severity(&self) -> Result<Vec<Box<dyn Operator>>> {
-        Ok(vec![])
+        Ok(vec![Box::new(self.build_abuse()?)])
+    }
+
+    /// The abuse flagger of `[abuse]`.
+    pub fn build_abuse(&self) -> Result<AbuseFlagger> {
+        self.abuse.build().map_err(|e| prefix_key("abuse", e))
     }
 
     /// The spam detector of `[spam]`.
