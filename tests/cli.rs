@@ -44,10 +44,7 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
         env!("CARGO_MANIFEST_DIR"),
         "/../deploy/switchboard.example.toml"
     );
-    let out = bin()
-        .args(["check-config", "--config", example])
-        .output()
-        .unwrap();
+    let out = check_config(example);
     assert!(
         out.status.success(),
         "{}",
@@ -79,19 +76,20 @@ fn check_config_accepts_the_example_and_names_bad_keys() {
     ] {
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, text).unwrap();
-        let out = bin()
-            .args(["check-config", "--config"])
-            .arg(&path)
-            .output()
-            .unwrap();
-        let err = one_line_error(&out);
+        let err = one_line_error(&check_config(&path));
         assert!(err.contains(key), "{text:?}: {err}");
     }
-    let out = bin()
-        .args(["check-config", "--config", "/nonexistent.toml"])
-        .output()
-        .unwrap();
+    let out = check_config("/nonexistent.toml");
     assert!(one_line_error(&out).contains("/nonexistent.toml"));
+}
+
+/// `switchboard check-config --config <path>`.
+fn check_config(path: impl AsRef<std::ffi::OsStr>) -> std::process::Output {
+    bin()
+        .args(["check-config", "--config"])
+        .arg(path)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -130,35 +128,13 @@ fn generate_then_score_round_trip() {
     );
 
     // score: plain texts and mentions, exactly one JSON line out per line in.
-    let mut child = bin()
-        .arg("score")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Written from a thread: the output is larger than a pipe's buffer.
-    let mut stdin = child.stdin.take().unwrap();
-    let input = bytes.clone();
-    let writer = std::thread::spawn(move || {
-        stdin
-            .write_all(b"My broadband has been down for 3 days and nobody cares\n")
-            .unwrap();
-        stdin
-            .write_all(b"Thank you so much, brilliant service today!\n")
-            .unwrap();
-        stdin.write_all(&input).unwrap();
-    });
-    let out = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    // The generated records include malformed ones (invalid UTF-8 too).
+    let mut input = b"My broadband has been down for 3 days and nobody cares\n\
+        Thank you so much, brilliant service today!\n"
+        .to_vec();
+    input.extend_from_slice(&bytes);
+    let lines: Vec<serde_json::Value> = score(&[], &input)
+        .iter()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 202, "one line out per line in");
@@ -187,8 +163,9 @@ fn generate_then_score_round_trip() {
     }
 }
 
-/// Runs `score` (with `extra` arguments) on `input`; returns stdout's lines.
-fn score(extra: &[&str], input: &str) -> Vec<String> {
+/// Runs `score` (with `extra` arguments) on `input` (written from a thread:
+/// the output can be larger than a pipe's buffer); returns stdout's lines.
+fn score(extra: &[&str], input: impl AsRef<[u8]>) -> Vec<String> {
     let mut child = bin()
         .arg("score")
         .args(extra)
@@ -198,8 +175,8 @@ fn score(extra: &[&str], input: &str) -> Vec<String> {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let input = input.to_string();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()).unwrap());
+    let input = input.as_ref().to_vec();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
     assert!(

@@ -69,15 +69,18 @@ fn process_skips_a_corrupt_crm_version_and_uses_a_good_one() {
         .unwrap();
     assert!(gen.status.success());
     let out_path = dir.path().join("o.jsonl");
-    let out = bin()
-        .args(["process", "--mentions"])
-        .arg(&mentions)
-        .arg("--crm")
-        .arg(&crm)
-        .arg("--out")
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let process = || {
+        bin()
+            .args(["process", "--mentions"])
+            .arg(&mentions)
+            .arg("--crm")
+            .arg(&crm)
+            .arg("--out")
+            .arg(&out_path)
+            .output()
+            .unwrap()
+    };
+    let out = process();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -98,15 +101,7 @@ fn process_skips_a_corrupt_crm_version_and_uses_a_good_one() {
 
     // With the corrupt version alone: one line, exit 1, no panic.
     std::fs::remove_dir_all(&good).unwrap();
-    let out = bin()
-        .args(["process", "--mentions"])
-        .arg(&mentions)
-        .arg("--crm")
-        .arg(&crm)
-        .arg("--out")
-        .arg(&out_path)
-        .output()
-        .unwrap();
+    let out = process();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     let last = err.trim_end().lines().last().unwrap_or_default();
@@ -236,16 +231,18 @@ fn a_secret_from_the_environment_appears_in_no_output() {
     )
     .unwrap();
     switchboard::cli::demo::create_topics(&kafka, &Config::default().topics, 1).unwrap();
-    let env = |c: &mut Command| {
+    // Every command runs with the secret in its environment.
+    let with_secret = || {
+        let mut c = bin();
         c.env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_PASSWORD", SECRET)
             .env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_USERNAME", "care-bot")
             .env("SWITCHBOARD_LOG", "debug");
+        c
     };
     let mut outputs: Vec<(String, String)> = Vec::new();
 
     // `config` shows the mapped property, masked.
-    let mut c = bin();
-    env(&mut c);
+    let mut c = with_secret();
     let out = c.arg("config").arg("--config").arg(&cfg).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -262,8 +259,7 @@ fn a_secret_from_the_environment_appears_in_no_output() {
     ));
 
     // A misspelt secret property: an error naming it, not its value.
-    let mut c = bin();
-    env(&mut c);
+    let mut c = with_secret();
     let out = c
         .env("SWITCHBOARD__KAFKA__PROPERTIES__SASL_PASWORD", SECRET)
         .args(["check-config", "--config"])
@@ -276,8 +272,7 @@ fn a_secret_from_the_environment_appears_in_no_output() {
     outputs.push(("misspelt property".into(), err));
 
     // The whole table as one string (a serde type error before).
-    let mut c = bin();
-    env(&mut c);
+    let mut c = with_secret();
     let out = c
         .env(
             "SWITCHBOARD__KAFKA__PROPERTIES",
@@ -294,8 +289,7 @@ fn a_secret_from_the_environment_appears_in_no_output() {
     ));
 
     // `run`, its endpoints, then SIGTERM.
-    let mut c = bin();
-    env(&mut c);
+    let mut c = with_secret();
     let mut child = c
         .args(["run", "--config"])
         .arg(&cfg)

@@ -95,6 +95,16 @@ struct Run {
 }
 
 fn run(dir: &Path, mentions: &[String], contacts: &[String], name: &str) -> Run {
+    run_with(&Config::default(), dir, mentions, contacts, name)
+}
+
+fn run_with(
+    config: &Config,
+    dir: &Path,
+    mentions: &[String],
+    contacts: &[String],
+    name: &str,
+) -> Run {
     let crm = dir.join("crm");
     if !crm.exists() {
         write_crm(&crm);
@@ -115,7 +125,7 @@ fn run(dir: &Path, mentions: &[String], contacts: &[String], name: &str) -> Run 
         dlq: None,
         fixed_incident_windows: false,
     };
-    let summary = process_files(&Config::default(), &args).expect("process");
+    let summary = process_files(config, &args).expect("process");
     let read = |p: &Path| -> Vec<Value> {
         std::fs::read_to_string(p)
             .unwrap()
@@ -273,6 +283,57 @@ fn a_vulnerable_customer_three_days_without_broadband_is_p1_with_reasons() {
     assert_eq!(e["customer"]["vulnerable"], true);
     // SLA: P1 is one hour from the mention.
     assert_eq!(e["sla_due_at"], format!("{DAY}T10:00:00.000Z"));
+}
+
+#[test]
+fn abusive_language_is_flagged_in_the_reasons_and_changes_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let mentions = [
+        // A real tweet to a telco care account (telco_inbound.tsv id 1314).
+        tweet(
+            "2101",
+            "tom_t",
+            &t("09:00:00"),
+            "@AlbionHelp I need you idiots to stop sending me to collections. YOU owed ME money. \
+             I owe you nothing. Get your shit together.",
+        ),
+        tweet(
+            "2102",
+            "happy_h",
+            &t("09:05:00"),
+            "@AlbionHelp my bill is wrong again this month, please sort it out",
+        ),
+    ];
+    let flagged = run(dir.path(), &mentions, &[], "abuse");
+    let items = items_with(&flagged.events, "twitter:2101");
+    let why = reasons(latest(items.values().next().unwrap()));
+    assert!(
+        why.contains(r#"abusive language toward agents: "i****s" | profanity: "s**t""#),
+        "{why}"
+    );
+    let items = items_with(&flagged.events, "twitter:2102");
+    let calm = reasons(latest(items.values().next().unwrap()));
+    assert!(!calm.contains("profanity"), "{calm}");
+
+    // With `[abuse] enabled = false`: the same events but for those lines
+    // (the flag is evidence only: priority, severity, SLA and queue unchanged).
+    let mut off = Config::default();
+    off.abuse.enabled = false;
+    let plain = run_with(&off, dir.path(), &mentions, &[], "abuse-off");
+    assert_eq!(flagged.events.len(), plain.events.len());
+    let mut removed = 0;
+    for (with, without) in flagged.events.iter().zip(&plain.events) {
+        let mut with = with.clone();
+        let lines = with["reasons"].as_array_mut().unwrap();
+        let before = lines.len();
+        lines.retain(|r| {
+            let r = r.as_str().unwrap();
+            !r.starts_with("abusive language") && !r.starts_with("profanity")
+        });
+        removed += before - lines.len();
+        assert_eq!(&with, without);
+    }
+    assert!(removed >= 2, "{removed}");
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! Data flow (one module per operator, in the order the runtime runs them):
 //!
 //! ```text
-//! parse ─► language ─► sentiment ─► classify ─► identity_join ─► severity     (stateless, every source worker)
+//! parse ─► language ─► sentiment ─► classify ─► identity_join ─► severity ─► abuse   (stateless, every source worker)
 //!       ─► [repartition by customer] ─► spam ─► incident ─► route ─► correlate (stateful, one owner)
 //! ```
 //!
@@ -44,6 +44,9 @@ pub mod identity_join;
 // Points, priority, severity and their reasons.
 pub mod severity;
 
+// Threats, insults and profanity flagged in the reasons (agent safety).
+pub mod abuse;
+
 // The keyed stage's partitioning (by customer).
 pub mod repartition;
 
@@ -58,6 +61,45 @@ pub mod route;
 
 // Work items: one per customer issue, revised as it develops.
 pub mod correlate;
+
+/// The operators' names: the bounded `operator` label of the runtime's
+/// per-operator metrics, in pipeline order (also [`operator::names`]). A
+/// new operator adds its module above and its name here.
+pub mod names {
+    /// [`crate::language::LanguageDetector`].
+    pub const LANGUAGE: &str = "language";
+    /// [`crate::sentiment::SentimentAnalyzer`].
+    pub const SENTIMENT: &str = "sentiment";
+    /// [`crate::classify::Classifier`].
+    pub const CLASSIFY: &str = "classify";
+    /// [`crate::identity_join::IdentityJoin`].
+    pub const IDENTITY_JOIN: &str = "identity_join";
+    /// [`crate::severity::Severity`].
+    pub const SEVERITY: &str = "severity";
+    /// [`crate::abuse::AbuseFlagger`].
+    pub const ABUSE: &str = "abuse";
+    /// [`crate::spam::SpamDetector`].
+    pub const SPAM: &str = "spam";
+    /// [`crate::incident::IncidentDetector`].
+    pub const INCIDENT: &str = "incident";
+    /// [`crate::route::Router`].
+    pub const ROUTE: &str = "route";
+    /// [`crate::correlate::Correlator`].
+    pub const CORRELATE: &str = "correlate";
+    /// Every name, in pipeline order.
+    pub const ALL: [&str; 10] = [
+        LANGUAGE,
+        SENTIMENT,
+        CLASSIFY,
+        IDENTITY_JOIN,
+        SEVERITY,
+        ABUSE,
+        SPAM,
+        INCIDENT,
+        ROUTE,
+        CORRELATE,
+    ];
+}
 
 pub use error::{OperatorError, Result};
 pub use operator::{EventClock, Operator, StatefulOperator};

@@ -41,40 +41,10 @@ use arrow::record_batch::RecordBatch;
 
 use crate::error::{OperatorError, Result};
 
-/// The operators' names: the bounded `operator` label of the runtime's
-/// per-operator metrics, in pipeline order.
-pub mod names {
-    /// [`crate::language::LanguageDetector`].
-    pub const LANGUAGE: &str = "language";
-    /// [`crate::sentiment::SentimentAnalyzer`].
-    pub const SENTIMENT: &str = "sentiment";
-    /// [`crate::classify::Classifier`].
-    pub const CLASSIFY: &str = "classify";
-    /// [`crate::identity_join::IdentityJoin`].
-    pub const IDENTITY_JOIN: &str = "identity_join";
-    /// [`crate::severity::Severity`].
-    pub const SEVERITY: &str = "severity";
-    /// [`crate::spam::SpamDetector`].
-    pub const SPAM: &str = "spam";
-    /// [`crate::incident::IncidentDetector`].
-    pub const INCIDENT: &str = "incident";
-    /// [`crate::route::Router`].
-    pub const ROUTE: &str = "route";
-    /// [`crate::correlate::Correlator`].
-    pub const CORRELATE: &str = "correlate";
-    /// Every name, in pipeline order.
-    pub const ALL: [&str; 9] = [
-        LANGUAGE,
-        SENTIMENT,
-        CLASSIFY,
-        IDENTITY_JOIN,
-        SEVERITY,
-        SPAM,
-        INCIDENT,
-        ROUTE,
-        CORRELATE,
-    ];
-}
+/// The operators' names (the `operator` metric label), declared in the
+/// crate root next to the operators' modules, so that an operator is
+/// registered in one place.
+pub use crate::names;
 
 /// A stateless operator: batch in, batch out.
 pub trait Operator: Send + Sync {

@@ -233,14 +233,37 @@ async fn sql(ctx: &SessionContext, file: &Path, q: &str) -> Result<Vec<RecordBat
 
 async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIndex, usize)> {
     let ctx = SessionContext::new();
+    let (cust_file, count) = register_customers(&ctx, dir).await?;
+    let s: fn(&DataType) -> bool = is_string;
+    let id: fn(&DataType) -> bool = is_id;
+    let ident_file = register(
+        &ctx,
+        dir,
+        "identities",
+        &[
+            ("customer_id", id, "string"),
+            ("kind", s, "string"),
+            ("value", id, "string"),
+        ],
+    )
+    .await?;
+    let customers = read_customers(&ctx, &cust_file).await?;
+    let mut builder = IndexBuilder::new(customers, count * 2);
+    let skipped = index_identities(&ctx, &ident_file, cfg, &mut builder).await?;
+    Ok((builder.finish(), skipped))
+}
+
+/// Registers `customers` and checks it: present, not empty, then the
+/// columns' types. Returns its file and row count.
+async fn register_customers(ctx: &SessionContext, dir: &Path) -> Result<(PathBuf, usize)> {
     let s: fn(&DataType) -> bool = is_string;
     let id: fn(&DataType) -> bool = is_id;
     let b: fn(&DataType) -> bool = |t| matches!(t, DataType::Boolean);
     // Presence only here: a header-only CSV infers every column as Null.
     let any: fn(&DataType) -> bool = |_| true;
-    let cust_file = register(&ctx, dir, "customers", &[("customer_id", any, "any")]).await?;
+    let cust_file = register(ctx, dir, "customers", &[("customer_id", any, "any")]).await?;
     // Emptiness before types: a header-only CSV infers every column as Null.
-    let n = sql(&ctx, &cust_file, "SELECT count(*) AS n FROM customers").await?;
+    let n = sql(ctx, &cust_file, "SELECT count(*) AS n FROM customers").await?;
     let count = n
         .first()
         .and_then(|b| {
@@ -253,7 +276,7 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
         return Err(snap_err(&cust_file, code::EMPTY, "customers is empty"));
     }
     register_check(
-        &ctx,
+        ctx,
         &cust_file,
         "customers",
         &[
@@ -266,23 +289,15 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
         ],
     )
     .await?;
-    let ident_file = register(
-        &ctx,
-        dir,
-        "identities",
-        &[
-            ("customer_id", id, "string"),
-            ("kind", s, "string"),
-            ("value", id, "string"),
-        ],
-    )
-    .await?;
+    Ok((cust_file, count as usize))
+}
 
-    // Customers: one columnar batch (Utf8 strings), first occurrence of an
-    // id wins.
+/// Customers: one columnar batch (Utf8 strings), first occurrence of an
+/// id wins.
+async fn read_customers(ctx: &SessionContext, cust_file: &Path) -> Result<RecordBatch> {
     let mut cs = stream(
-        &ctx,
-        &cust_file,
+        ctx,
+        cust_file,
         "SELECT CAST(customer_id AS VARCHAR) AS customer_id, \
                 CAST(segment AS VARCHAR) AS segment, CAST(tier AS VARCHAR) AS tier, \
                 CAST(region AS VARCHAR) AS region, vulnerable, \
@@ -291,7 +306,7 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
     )
     .await?;
     let mut cols: [Vec<ArrayRef>; 6] = Default::default();
-    while let Some(b) = next(&mut cs, &cust_file).await? {
+    while let Some(b) = next(&mut cs, cust_file).await? {
         for (i, c) in cols.iter_mut().enumerate() {
             let a = b.column(i);
             let want = if i == 4 {
@@ -307,13 +322,21 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
         }
     }
     drop(cs);
-    let customers = customers_batch(&cust_file, cols)?;
-    let mut builder = IndexBuilder::new(customers, count as usize * 2);
+    customers_batch(cust_file, cols)
+}
 
-    // Identities, streamed: normalised and indexed batch by batch.
+/// Identities, streamed: normalised and indexed batch by batch. Returns
+/// how many rows were skipped (unknown kind, unknown customer, a value
+/// that does not normalise).
+async fn index_identities(
+    ctx: &SessionContext,
+    ident_file: &Path,
+    cfg: &IdentityJoinConfig,
+    builder: &mut IndexBuilder,
+) -> Result<usize> {
     let mut is = stream(
-        &ctx,
-        &ident_file,
+        ctx,
+        ident_file,
         "SELECT CAST(customer_id AS VARCHAR) AS customer_id, CAST(kind AS VARCHAR) AS kind, \
                 CAST(value AS VARCHAR) AS value \
          FROM identities WHERE customer_id IS NOT NULL AND value IS NOT NULL",
@@ -322,7 +345,7 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
     let cc = cfg.default_country_code.as_str();
     let mut key = String::with_capacity(64);
     let mut skipped = 0usize;
-    while let Some(b) = next(&mut is, &ident_file).await? {
+    while let Some(b) = next(&mut is, ident_file).await? {
         let cid = utf8(b.column(0))?;
         let kind = utf8(b.column(1))?;
         let value = utf8(b.column(2))?;
@@ -345,14 +368,14 @@ async fn read_tables(dir: &Path, cfg: &IdentityJoinConfig) -> Result<(IdentityIn
             }
             if !builder.push(key.as_bytes(), row) {
                 return Err(snap_err(
-                    &ident_file,
+                    ident_file,
                     code::UNREADABLE,
                     "identities exceed the 4 GiB key arena",
                 ));
             }
         }
     }
-    Ok((builder.finish(), skipped))
+    Ok(skipped)
 }
 
 /// Column presence and type checks on a registered table; errors name the

@@ -9,6 +9,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Serialize};
 
+use switchboard_operators::abuse::AbuseConfig;
 use switchboard_operators::classify::ClassifyConfig;
 use switchboard_operators::correlate::CorrelateConfig;
 use switchboard_operators::incident::IncidentConfig;
@@ -55,6 +56,9 @@ pub struct Config {
     pub identity: IdentitySection,
     /// Severity scoring: points, priority, P1–P4, SLAs.
     pub severity: SeverityConfig,
+    /// Abuse flagging (threats, insults, profanity) in the reasons, for the
+    /// agent's safety.
+    pub abuse: AbuseConfig,
     /// Regional outage incident detection.
     pub incident: IncidentConfig,
     /// Routing rules (SQL predicates) and the taxonomy's default queues.

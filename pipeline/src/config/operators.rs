@@ -5,10 +5,12 @@
 
 use std::sync::Arc;
 
+use switchboard_operators::abuse::AbuseFlagger;
 use switchboard_operators::classify::Classifier;
 use switchboard_operators::correlate::{Correlator, ScaleFn, SlaFn};
 use switchboard_operators::incident::IncidentDetector;
 use switchboard_operators::language::LanguageDetector;
+use switchboard_operators::operator::Operator;
 use switchboard_operators::route::Router;
 use switchboard_operators::sentiment::SentimentAnalyzer;
 use switchboard_operators::severity::{Severity, SeverityLevel};
@@ -24,6 +26,7 @@ impl Config {
         self.build_sentiment()?;
         self.build_classify()?;
         let severity = Arc::new(self.build_severity()?);
+        self.build_after_severity()?;
         self.build_spam()?;
         self.build_incident()?;
         self.build_route()?;
@@ -50,6 +53,19 @@ impl Config {
     /// The severity scorer of `[severity]`.
     pub fn build_severity(&self) -> Result<Severity> {
         Severity::new(&self.severity).map_err(|e| prefix_key("severity", e))
+    }
+
+    /// The stateless operators that run after severity, in this order, on
+    /// every scored mention (`stage::stateless`): each reads the enriched
+    /// batch and may add lines to its reasons. A new stateless operator is
+    /// registered here.
+    pub fn build_after_severity(&self) -> Result<Vec<Box<dyn Operator>>> {
+        Ok(vec![Box::new(self.build_abuse()?)])
+    }
+
+    /// The abuse flagger of `[abuse]`.
+    pub fn build_abuse(&self) -> Result<AbuseFlagger> {
+        self.abuse.build().map_err(|e| prefix_key("abuse", e))
     }
 
     /// The spam detector of `[spam]`.

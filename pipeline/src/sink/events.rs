@@ -250,14 +250,17 @@ impl EventSink {
         let (tx, rx) = std::sync::mpsc::channel();
         let producer = Arc::new(c.create_with_context(EventContext::new(Some(tx)))?);
         resend::spawn(Arc::downgrade(&producer), rx);
-        Ok(Self::with(producer, topic, kind, limits))
+        Ok(Self::with(producer, topic, kind, limits, Arc::default()))
     }
 
+    /// A sink on `producer` for `topic`; `abandoned` is the producer's flag,
+    /// shared by every sink on it (a new one for a new producer).
     fn with(
         producer: Arc<ThreadedProducer<EventContext>>,
         topic: &str,
         kind: Kind,
         limits: Arc<Limits>,
+        abandoned: Arc<AtomicBool>,
     ) -> Self {
         Self {
             producer,
@@ -265,7 +268,7 @@ impl EventSink {
             kind,
             capacity: limits.record_capacity(topic),
             limits,
-            abandoned: Arc::default(),
+            abandoned,
         }
     }
 
@@ -305,16 +308,25 @@ impl EventSink {
             c.create_with_context(EventContext::new(None))?;
         producer.init_transactions(timeout)?;
         producer.begin_transaction()?;
-        Ok(Self::with(Arc::new(producer), topic, kind, limits))
+        Ok(Self::with(
+            Arc::new(producer),
+            topic,
+            kind,
+            limits,
+            Arc::default(),
+        ))
     }
 
     /// A sink for another topic through the same producer (and, when it is
     /// transactional, the same transactions).
     pub fn sibling(&self, topic: &str, kind: Kind) -> Self {
-        Self {
-            abandoned: self.abandoned.clone(),
-            ..Self::with(self.producer.clone(), topic, kind, self.limits.clone())
-        }
+        Self::with(
+            self.producer.clone(),
+            topic,
+            kind,
+            self.limits.clone(),
+            self.abandoned.clone(),
+        )
     }
 
     /// What one record's key, value and headers may hold on this sink's

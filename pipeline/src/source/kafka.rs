@@ -201,6 +201,50 @@ impl KafkaSource {
         F: Fn(usize) -> H,
     {
         let workers_stop = Arc::new(AtomicBool::new(false));
+        let threads = self.spawn_workers(&workers_stop, max_poll_records, make_handler)?;
+        let mut last_commit = Instant::now();
+        let mut last_rejoin = Instant::now() - REJOIN_MIN_INTERVAL;
+        while !stop.load(Ordering::Acquire) {
+            self.serve_rejoin(&mut last_rejoin);
+            if let Some(res) = self.consumer.poll(Duration::from_millis(50)) {
+                match res {
+                    Ok(msg) => self.reroute(msg),
+                    Err(e) => {
+                        warn!(error = %e, "consumer error");
+                        metrics::counter!(m::SOURCE_ERRORS, "kind" => "consume").increment(1);
+                    }
+                }
+            }
+            metrics::gauge!(m::IN_FLIGHT_BATCHES).set(self.tracker.in_flight() as f64);
+            self.flow.check(self.consumer.as_ref(), &self.tracker);
+            if last_commit.elapsed() >= self.commit_interval {
+                self.commit_and_check_stalled();
+                last_commit = Instant::now();
+            }
+        }
+
+        info!(topic = %self.topic, "stopping source: draining workers");
+        workers_stop.store(true, Ordering::Release);
+        for t in threads {
+            let _ = t.join();
+        }
+        wait_drained(self.drain_timeout);
+        self.shut_down();
+        Ok(())
+    }
+
+    /// Spawns one thread per worker queue, each polling its queue and
+    /// driving the handler `make_handler(worker_index)` until `workers_stop`.
+    fn spawn_workers<H, F>(
+        &self,
+        workers_stop: &Arc<AtomicBool>,
+        max_poll_records: usize,
+        make_handler: F,
+    ) -> Result<Vec<std::thread::JoinHandle<()>>>
+    where
+        H: WorkerHandler + 'static,
+        F: Fn(usize) -> H,
+    {
         let mut threads = Vec::new();
         for (i, q) in self.queues.iter().enumerate() {
             let q = q.clone();
@@ -225,67 +269,52 @@ impl KafkaSource {
                 .map_err(|e| PipelineError::Runtime(format!("cannot spawn worker: {e}")))?;
             threads.push(t);
         }
+        Ok(threads)
+    }
 
-        let mut last_commit = Instant::now();
-        let mut last_rejoin = Instant::now() - REJOIN_MIN_INTERVAL;
-        while !stop.load(Ordering::Acquire) {
-            self.serve_rejoin(&mut last_rejoin);
-            if let Some(res) = self.consumer.poll(Duration::from_millis(50)) {
-                match res {
-                    Ok(msg) => {
-                        // A partition whose queue was not forwarded: rewind it so the
-                        // record is re-fetched through a worker, and forward it now.
-                        use rdkafka::Message;
-                        warn!(
-                            topic = msg.topic(),
-                            partition = msg.partition(),
-                            offset = msg.offset(),
-                            "message on the control queue; re-routing partition"
-                        );
-                        let mut tpl = TopicPartitionList::new();
-                        tpl.add_partition(msg.topic(), msg.partition());
-                        let (topic, partition, offset) =
-                            (msg.topic().to_string(), msg.partition(), msg.offset());
-                        drop(msg);
-                        self.consumer.context().forward(&self.consumer, &tpl);
-                        if let Err(e) = self.consumer.seek(
-                            &topic,
-                            partition,
-                            Offset::Offset(offset),
-                            Duration::from_secs(5),
-                        ) {
-                            error!(error = %e, "seek after re-routing failed");
-                        }
-                    }
-                    Err(e) => {
-                        warn!(error = %e, "consumer error");
-                        metrics::counter!(m::SOURCE_ERRORS, "kind" => "consume").increment(1);
-                    }
-                }
-            }
-            metrics::gauge!(m::IN_FLIGHT_BATCHES).set(self.tracker.in_flight() as f64);
-            self.flow.check(self.consumer.as_ref(), &self.tracker);
-            if last_commit.elapsed() >= self.commit_interval {
-                self.consumer
-                    .context()
-                    .commit_done(&self.consumer, CommitMode::Async);
-                last_commit = Instant::now();
-                let stalled = self.tracker.stalled();
-                self.consumer.context().health.set_condition(
-                    "stalled",
-                    (!stalled.is_empty()).then(|| {
-                        format!("{} partition(s) stalled by failed outputs", stalled.len())
-                    }),
-                );
-            }
+    /// A message on the control queue: its partition's queue was not
+    /// forwarded. Rewinds the partition so the record is re-fetched through
+    /// a worker, and forwards it now.
+    fn reroute(&self, msg: rdkafka::message::BorrowedMessage<'_>) {
+        use rdkafka::Message;
+        warn!(
+            topic = msg.topic(),
+            partition = msg.partition(),
+            offset = msg.offset(),
+            "message on the control queue; re-routing partition"
+        );
+        let mut tpl = TopicPartitionList::new();
+        tpl.add_partition(msg.topic(), msg.partition());
+        let (topic, partition, offset) = (msg.topic().to_string(), msg.partition(), msg.offset());
+        drop(msg);
+        self.consumer.context().forward(&self.consumer, &tpl);
+        if let Err(e) = self.consumer.seek(
+            &topic,
+            partition,
+            Offset::Offset(offset),
+            Duration::from_secs(5),
+        ) {
+            error!(error = %e, "seek after re-routing failed");
         }
+    }
 
-        info!(topic = %self.topic, "stopping source: draining workers");
-        workers_stop.store(true, Ordering::Release);
-        for t in threads {
-            let _ = t.join();
-        }
-        wait_drained(self.drain_timeout);
+    /// Commits what is done and reports partitions stalled by failed
+    /// outputs as a health condition.
+    fn commit_and_check_stalled(&self) {
+        self.consumer
+            .context()
+            .commit_done(&self.consumer, CommitMode::Async);
+        let stalled = self.tracker.stalled();
+        self.consumer.context().health.set_condition(
+            "stalled",
+            (!stalled.is_empty())
+                .then(|| format!("{} partition(s) stalled by failed outputs", stalled.len())),
+        );
+    }
+
+    /// After the workers stopped: waits (bounded) for in-flight batches to
+    /// be acknowledged, commits, leaves the group and closes the consumer.
+    fn shut_down(self) {
         let deadline = Instant::now() + self.drain_timeout;
         while self.tracker.in_flight() > 0 && Instant::now() < deadline {
             // Keep serving the consumer (commit callbacks, group heartbeats).
@@ -324,6 +353,5 @@ impl KafkaSource {
         drop(queues);
         drop(consumer);
         info!("source stopped");
-        Ok(())
     }
 }

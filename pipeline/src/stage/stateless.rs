@@ -1,6 +1,7 @@
 //! The stateless stage: the operators every source worker runs on each
 //! parsed batch, on all cores: language → sentiment → category, then the
-//! identity join and severity when given. The stream (`parse_worker.rs`) and
+//! identity join and severity when given, then the operators registered
+//! to run after severity ([`Config::build_after_severity`]). The stream (`parse_worker.rs`) and
 //! `switchboard process` both call [`Enricher::apply_chain`], so they cannot
 //! drift apart.
 
@@ -30,6 +31,9 @@ pub struct Enricher {
     /// handed in per call (the join follows the CRM snapshots).
     join_metrics: OperatorMetrics,
     severity_metrics: OperatorMetrics,
+    /// Run on the scored batch, after severity (only when severity runs:
+    /// they annotate its reasons).
+    after_severity: Vec<Measured<Box<dyn Operator>>>,
 }
 
 impl Enricher {
@@ -51,6 +55,11 @@ impl Enricher {
             classify,
             join_metrics: OperatorMetrics::new(names::IDENTITY_JOIN),
             severity_metrics: OperatorMetrics::new(names::SEVERITY),
+            after_severity: config
+                .build_after_severity()?
+                .into_iter()
+                .map(Measured::new)
+                .collect(),
         }))
     }
 
@@ -67,8 +76,9 @@ impl Enricher {
     }
 
     /// The whole stateless chain a worker runs after parse: enrichment, then
-    /// the identity join and severity when given (the stream and `process`
-    /// both call this, so they cannot drift apart).
+    /// the identity join and severity when given, then the operators that
+    /// run after severity (the stream and `process` both call this, so they
+    /// cannot drift apart).
     pub fn apply_chain<J, S>(
         &self,
         batch: &RecordBatch,
@@ -85,6 +95,9 @@ impl Enricher {
         }
         if let Some(s) = severity {
             b = self.severity_metrics.batch(&b, |b| s.process_batch(b))?;
+            for op in &self.after_severity {
+                b = op.process_batch(&b)?;
+            }
         }
         Ok(b)
     }
