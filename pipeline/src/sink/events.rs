@@ -227,13 +227,8 @@ impl EventSink {
         let mut c = super::producer_config(config);
         cap_batch_size(config, &mut c, &limits, &[topic]);
         let producer = c.create_with_context(EventContext::new())?;
-        Ok(Self::with(
-            Arc::new(producer),
-            topic,
-            kind,
-            limits,
-            Arc::default(),
-        ))
+        let fresh = Arc::default(); // a new producer: not abandoned
+        Ok(Self::with(Arc::new(producer), topic, kind, limits, fresh))
     }
 
     /// A sink on `producer` for `topic`; `abandoned` is the producer's flag,
@@ -290,13 +285,8 @@ impl EventSink {
         let producer: ThreadedProducer<EventContext> = c.create_with_context(EventContext::new())?;
         producer.init_transactions(timeout)?;
         producer.begin_transaction()?;
-        Ok(Self::with(
-            Arc::new(producer),
-            topic,
-            kind,
-            limits,
-            Arc::default(),
-        ))
+        let fresh = Arc::default(); // a new producer: not abandoned
+        Ok(Self::with(Arc::new(producer), topic, kind, limits, fresh))
     }
 
     /// A sink for another topic through the same producer (and, when it is
