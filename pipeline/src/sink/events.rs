@@ -250,7 +250,8 @@ impl EventSink {
         let (tx, rx) = std::sync::mpsc::channel();
         let producer = Arc::new(c.create_with_context(EventContext::new(Some(tx)))?);
         resend::spawn(Arc::downgrade(&producer), rx);
-        Ok(Self::with(producer, topic, kind, limits, Arc::default()))
+        let fresh = Arc::default(); // a new producer: not abandoned
+        Ok(Self::with(producer, topic, kind, limits, fresh))
     }
 
     /// A sink on `producer` for `topic`; `abandoned` is the producer's flag,
@@ -308,13 +309,8 @@ impl EventSink {
             c.create_with_context(EventContext::new(None))?;
         producer.init_transactions(timeout)?;
         producer.begin_transaction()?;
-        Ok(Self::with(
-            Arc::new(producer),
-            topic,
-            kind,
-            limits,
-            Arc::default(),
-        ))
+        let fresh = Arc::default(); // a new producer: not abandoned
+        Ok(Self::with(Arc::new(producer), topic, kind, limits, fresh))
     }
 
     /// A sink for another topic through the same producer (and, when it is
