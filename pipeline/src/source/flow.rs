@@ -230,25 +230,47 @@ mod tests {
         drop(block);
     }
 
-    #[test]
-    fn backpressure_condition_follows_the_oldest_batch() {
-        use rdkafka::consumer::BaseConsumer;
+    /// A guard (1 MiB budget, so memory always pauses; output stall
+    /// 50 ms; liveness stall `liveness`) over a tracker with partition
+    /// `t/0` assigned, and a consumer that never connects.
+    struct Fixture {
+        health: Arc<Health>,
+        tracker: Arc<OffsetTracker>,
+        tp: crate::state::offsets::TopicPartition,
+        consumer: rdkafka::consumer::BaseConsumer,
+        flow: FlowControl,
+    }
+
+    fn fixture(liveness: Duration) -> Fixture {
         let health = Health::new();
-        health.set_ready(true, "consuming");
         let tracker = OffsetTracker::new();
         let tp: crate::state::offsets::TopicPartition = (Arc::from("t"), 0);
         tracker.assign([tp.clone()]);
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        let consumer = rdkafka::ClientConfig::new()
             .set("group.id", "flow-test")
             .set("bootstrap.servers", "127.0.0.1:1")
             .create()
             .unwrap();
-        let mut flow = FlowControl::new(
-            1 << 20,
-            Duration::from_millis(50),
-            Duration::from_secs(60),
-            health.clone(),
-        );
+        let flow = FlowControl::new(1 << 20, Duration::from_millis(50), liveness, health.clone());
+        Fixture {
+            health,
+            tracker,
+            tp,
+            consumer,
+            flow,
+        }
+    }
+
+    #[test]
+    fn backpressure_condition_follows_the_oldest_batch() {
+        let Fixture {
+            health,
+            tracker,
+            tp,
+            consumer,
+            mut flow,
+        } = fixture(Duration::from_secs(60));
+        health.set_ready(true, "consuming");
         let ack = tracker.begin(&[(tp, 10)]);
         flow.check(&consumer, &tracker);
         assert!(health.is_ready(), "{}", health.reason());
@@ -269,22 +291,13 @@ mod tests {
 
     #[test]
     fn liveness_gives_up_on_a_stall_after_the_configured_time() {
-        use rdkafka::consumer::BaseConsumer;
-        let health = Health::new();
-        let tracker = OffsetTracker::new();
-        let tp: crate::state::offsets::TopicPartition = (Arc::from("t"), 0);
-        tracker.assign([tp.clone()]);
-        let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-            .set("group.id", "flow-test")
-            .set("bootstrap.servers", "127.0.0.1:1")
-            .create()
-            .unwrap();
-        let mut flow = FlowControl::new(
-            1 << 20,
-            Duration::from_millis(50),
-            Duration::from_millis(600),
-            health.clone(),
-        );
+        let Fixture {
+            health,
+            tracker,
+            tp,
+            consumer,
+            mut flow,
+        } = fixture(Duration::from_millis(600));
         // An output that keeps retrying: not ready soon, not live after 600 ms.
         let ack = tracker.begin(&[(tp.clone(), 10)]);
         std::thread::sleep(Duration::from_millis(300));
