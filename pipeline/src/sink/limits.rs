@@ -142,7 +142,7 @@ fn producer_max_bytes(config: &Config) -> usize {
 /// The admin client's context: keeps the last client error (a failed
 /// SASL handshake, a TLS failure) so that startup can name it.
 #[derive(Default)]
-struct StartupContext {
+pub(crate) struct StartupContext {
     /// (error, is it an authentication failure).
     last: Mutex<Option<(String, bool)>>,
 }
@@ -197,15 +197,17 @@ impl rdkafka::producer::ProducerContext for StartupContext {
     fn delivery(&self, _: &rdkafka::producer::DeliveryResult<'_>, _: ()) {}
 }
 
-/// A short-lived admin client (startup only).
-struct Admin {
-    client: AdminClient<StartupContext>,
-    rt: tokio::runtime::Runtime,
-    timeout: Duration,
+/// A short-lived admin client (startup; and the bench's topics).
+pub(crate) struct Admin {
+    pub(crate) client: AdminClient<StartupContext>,
+    /// Runs the admin calls' futures.
+    pub(crate) rt: tokio::runtime::Runtime,
+    /// Request and operation timeout.
+    pub(crate) timeout: Duration,
 }
 
 impl Admin {
-    fn new(config: &Config) -> Result<Self> {
+    pub(crate) fn new(config: &Config) -> Result<Self> {
         let mut c = config.client_properties();
         // A metadata request must not create a topic with the broker's
         // defaults (`auto.create.topics.enable`): wrong partition count,
@@ -223,7 +225,7 @@ impl Admin {
         })
     }
 
-    fn opts(&self) -> AdminOptions {
+    pub(crate) fn opts(&self) -> AdminOptions {
         AdminOptions::new()
             .request_timeout(Some(self.timeout))
             .operation_timeout(Some(self.timeout))

@@ -5,9 +5,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_tools::embedded::EmbeddedKafka;
 use switchboard_tools::generate::kafka::RawRecord;
 
+use super::broker::Broker;
 use super::loops::{run_bare, LimitLoop};
 use crate::config::Config;
 use crate::sink::events::{EventSink, Kind};
@@ -25,14 +25,20 @@ struct Output {
     produced: u64,
 }
 
-/// Reads every record of `topic` (all partitions, from the beginning).
-fn read_output(config: &Config, topic: &str, partitions: i32) -> crate::Result<Output> {
+/// Reads every record of `topic` (all partitions, from the beginning;
+/// `group` commits nothing).
+fn read_output(
+    config: &Config,
+    topic: &str,
+    partitions: i32,
+    group: &str,
+) -> crate::Result<Output> {
     use rdkafka::consumer::{BaseConsumer, Consumer};
     use rdkafka::message::Message;
     use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
     let consumer: BaseConsumer = config
         .client_properties()
-        .set("group.id", "bench-read-output")
+        .set("group.id", group)
         .set("enable.auto.commit", "false")
         .create()?;
     let mut tpl = TopicPartitionList::new();
@@ -104,19 +110,25 @@ impl WorkerHandler for CeilingLoop {
 /// its steady rate and the events produced, checked on the broker.
 pub(super) fn run_ceiling(
     config: &Config,
-    kafka: &EmbeddedKafka,
+    kafka: &Broker,
     group: &str,
     total: u64,
     partitions: i32,
 ) -> crate::Result<(f64, u64)> {
-    let output = Arc::new(read_output(config, &config.topics.work_items, partitions)?);
+    let reader = format!("{group}-read");
+    let output = Arc::new(read_output(
+        config,
+        &config.topics.work_items,
+        partitions,
+        &reader,
+    )?);
     if output.events.is_empty() {
         return Err(crate::PipelineError::Runtime(
             "the full loop produced no work-item events".into(),
         ));
     }
     let topic = format!("{group}-out");
-    kafka.create_topic(&topic, partitions)?;
+    kafka.create_topic(&topic, partitions, &[])?;
     let sink = Arc::new(EventSink::new(config, &topic, Kind::WorkItems)?);
     let next = Arc::new(AtomicU64::new(0));
     let rate = {
@@ -151,7 +163,7 @@ pub(super) fn run_ceiling(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::bench::input::start_broker;
+    use crate::cli::bench::broker::{Broker, Target};
     use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
     /// The ceiling loop produces each event of the full loop's output once,
@@ -161,10 +173,8 @@ mod tests {
         let mut config = Config::default();
         config.source.workers = 2;
         config.metrics.addr = String::new();
-        config.topics.mentions = "bench-mentions".into();
-        config.topics.work_items = "bench-work-items".into();
         let partitions = 4;
-        let kafka = start_broker(&mut config, partitions).unwrap();
+        let kafka = Broker::start(&mut config, &Target::Embedded, 0, partitions).unwrap();
         let input = MentionGenerator::new(MentionGenConfig::default()).take(1_000);
         let sent = switchboard_tools::generate::kafka::produce_to_topic(
             &config.kafka.brokers,
@@ -195,7 +205,7 @@ mod tests {
             run_ceiling(&config, &kafka, "bench-ceiling-t", sent, partitions).unwrap();
         assert!(rate > 0.0, "{rate}");
         assert_eq!(delivered, 1_537);
-        let mut got = read_output(&config, "bench-ceiling-t-out", partitions)
+        let mut got = read_output(&config, "bench-ceiling-t-out", partitions, "t-read")
             .unwrap()
             .events;
         got.sort();

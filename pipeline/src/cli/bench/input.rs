@@ -1,30 +1,16 @@
-//! The bench's input: a fresh embedded broker per run, the firehose
-//! produced to it, and the CRM snapshot the join loops read.
+//! The bench's input: the firehose produced to the run's broker, and the
+//! CRM snapshot the join loops read.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use switchboard_tools::embedded::EmbeddedKafka;
 use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
 use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
+use super::broker::Broker;
 use crate::cli::format::fmt_count;
 use crate::config::Config;
-
-/// A fresh embedded broker with the bench's topics; points `config` at it.
-pub(super) fn start_broker(config: &mut Config, partitions: i32) -> crate::Result<EmbeddedKafka> {
-    let kafka = EmbeddedKafka::start(1)?;
-    config.kafka.brokers = kafka.bootstrap_servers();
-    let t = &config.topics;
-    // Contacts are co-partitioned with the keyed stage's topics; work items
-    // are about as many as mentions: spread them like the input.
-    for topic in [&t.mentions, &t.dlq, &t.crm_contacts, &t.work_items] {
-        kafka.create_topic(topic, partitions)?;
-    }
-    kafka.create_topic(&t.incidents, 1)?;
-    Ok(kafka)
-}
 
 /// What the firehose is made of.
 pub(super) struct Firehose {
@@ -42,7 +28,7 @@ pub(super) struct Firehose {
 /// same start time); returns the count and the average record size.
 pub(super) fn produce_input(
     config: &Config,
-    kafka: &EmbeddedKafka,
+    kafka: &Broker,
     input: &Firehose,
     runs: usize,
     start_ms: i64,

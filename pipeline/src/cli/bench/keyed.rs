@@ -4,8 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use switchboard_tools::embedded::EmbeddedKafka;
-
+use super::broker::Broker;
 use super::loops::steady_rate;
 use crate::config::{Config, Delivery};
 use crate::metrics::Health;
@@ -70,19 +69,23 @@ pub(super) fn run_keyed(
 }
 
 /// [`run_keyed`] on topics of its own (`<group>-repartition`,
-/// `<group>-changelog`), created first and checked for lost records after.
+/// `<group>-changelog`, compacted as in production), created first and
+/// checked for lost records after.
 pub(super) fn run_keyed_on(
     config: &Config,
-    kafka: &EmbeddedKafka,
+    kafka: &Broker,
     partitions: i32,
     group: &str,
     rows: u64,
     instances: usize,
     delivery: Delivery,
 ) -> crate::Result<f64> {
-    for t in ["repartition", "changelog"] {
-        kafka.create_topic(&format!("{group}-{t}"), partitions)?;
-    }
+    kafka.create_topic(&format!("{group}-repartition"), partitions, &[])?;
+    kafka.create_topic(
+        &format!("{group}-changelog"),
+        partitions,
+        &[("cleanup.policy", "compact")],
+    )?;
     let r = run_keyed(config, group, rows, instances, delivery)?;
     for t in ["repartition", "changelog"] {
         kafka.check_retained(&format!("{group}-{t}"), partitions)?;

@@ -1,6 +1,7 @@
 //! `switchboard bench`: loops measured in turn on one data set, repeated
 //! (medians reported), each repetition on a fresh embedded broker holding
-//! only the input:
+//! only the input, or with `--brokers` on an external cluster, on topics
+//! and groups of that repetition's own, deleted after it (`broker.rs`):
 //!
 //! - `consume`: the source's batched poll only (touch each payload);
 //! - `limit`: the fastest bare consume-and-parse loop — the same batched
@@ -35,7 +36,8 @@
 //! The ratios pipeline/limit and limit/consume are what the targets are
 //! stated in; absolute rates depend on the machine and its neighbours.
 //!
-//! Files: `loops.rs` (consume, limit, pipeline loops; steady rates),
+//! Files: `broker.rs` (embedded or external broker, names, cleanup),
+//! `loops.rs` (consume, limit, pipeline loops; steady rates),
 //! `ceiling.rs`, `keyed.rs`, `restore.rs`, `input.rs` (broker, firehose,
 //! CRM snapshot), `report.rs` (medians, ratios, the table).
 
@@ -44,6 +46,7 @@ use clap::Args;
 use crate::cli::format::fmt_count;
 use crate::config::{Config, Delivery};
 
+mod broker;
 mod ceiling;
 mod input;
 mod keyed;
@@ -86,6 +89,14 @@ pub struct BenchArgs {
     /// instances in this process (0: not measured).
     #[arg(long, default_value_t = 1)]
     pub keyed_instances: usize,
+    /// Run on the external Kafka cluster at these bootstrap servers
+    /// instead of a fresh embedded broker per run: on topics and consumer
+    /// groups named `switchboard-bench-<unix ms>-<pid>-r<run>-…`, created
+    /// for each run and deleted at its end (also on an error, Ctrl-C or
+    /// SIGTERM). Client settings such as SASL come from
+    /// `SWITCHBOARD__KAFKA__PROPERTIES__…`.
+    #[arg(long, value_name = "HOST:PORT")]
+    pub brokers: Option<String>,
     /// Only measure the state restore: write the correlation state of this
     /// many active customers to a changelog topic and time reading it back
     /// (0: skip).
@@ -95,6 +106,12 @@ pub struct BenchArgs {
 
 /// Runs the bench and prints the rates and ratios.
 pub fn run(args: BenchArgs) -> crate::Result<()> {
+    let result = run_bench(args);
+    broker::hold_if_interrupted();
+    result
+}
+
+fn run_bench(args: BenchArgs) -> crate::Result<()> {
     if args.records == 0 || args.runs == 0 {
         return Err(crate::PipelineError::Usage(
             "--records and --runs must be at least 1".into(),
@@ -102,8 +119,13 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     }
     let mut config = bench_config(&args)?;
     let _ = crate::metrics::install();
+    let target = broker::Target::new(args.brokers.as_deref());
+    if let broker::Target::External { brokers, prefix } = &target {
+        eprintln!("bench: on {brokers}; topic and group names start with {prefix}-");
+        broker::cleanup_on_signal(&config, &target);
+    }
     if args.restore_customers > 0 {
-        let kafka = input::start_broker(&mut config, args.partitions)?;
+        let kafka = broker::Broker::start(&mut config, &target, 0, args.partitions)?;
         return restore::bench_restore(
             &config,
             &kafka,
@@ -120,28 +142,23 @@ pub fn run(args: BenchArgs) -> crate::Result<()> {
     } else {
         Delivery::AtLeastOnce
     };
-    let rates = measure(&args, &mut config, delivery)?;
+    let rates = measure(&args, &mut config, &target, delivery);
     let _ = std::fs::remove_dir_all(&crm_dir);
-    report::print(&rates, args.runs, delivery, args.json);
+    report::print(&rates?, args.runs, delivery, args.json);
     Ok(())
 }
 
 /// Defaults with `SWITCHBOARD__…` overrides, so that settings can be
 /// compared in one build (`SWITCHBOARD__SINK__LINGER_MS=5 switchboard bench`);
-/// brokers, topics and the options below are the bench's own.
+/// brokers, topics, groups and the options below are the bench's own.
 fn bench_config(args: &BenchArgs) -> crate::Result<Config> {
     let mut config = Config::from_env()?;
     config.source.workers = args.workers;
     config.metrics.addr = String::new();
     // The embedded broker's log lives in this process: its resident set is
     // not the pipeline's, so the memory guard must not pause on it.
+    // (Kept on an external cluster too, so that both run the same settings.)
     config.pipeline.memory_budget_mb = 64 * 1024;
-    config.topics.mentions = "bench-mentions".into();
-    config.topics.dlq = "bench-mentions-dlq".into();
-    config.topics.crm_contacts = "bench-crm-contacts".into();
-    config.topics.work_items = "bench-work-items".into();
-    config.topics.incidents = "bench-incidents".into();
-    config.topics.crm_identity_updates = "bench-crm-identity-updates".into();
     Ok(config)
 }
 
@@ -149,6 +166,7 @@ fn bench_config(args: &BenchArgs) -> crate::Result<Config> {
 fn measure(
     args: &BenchArgs,
     config: &mut Config,
+    target: &broker::Target,
     delivery: Delivery,
 ) -> crate::Result<report::Rates> {
     let start_ms = chrono::Utc::now().timestamp_millis();
@@ -160,28 +178,25 @@ fn measure(
     };
     let mut rates = report::Rates {
         keyed: vec![Vec::new(); args.keyed_instances],
+        broker: target.describe(),
         ..report::Rates::default()
     };
     for run in 0..args.runs {
         // Every run on a fresh broker holding only its input: a broker that
         // keeps the earlier runs' outputs and groups made later runs slower
-        // (docs/performance.md, "Bench runs").
-        let kafka = input::start_broker(config, args.partitions)?;
+        // (docs/performance.md, "Bench runs"). On an external cluster: fresh
+        // topics and groups, deleted when `kafka` is dropped (also on `?`).
+        let kafka = broker::Broker::start(config, target, run, args.partitions)?;
         let (sent, avg) = input::produce_input(config, &kafka, &firehose, args.runs, start_ms)?;
         (rates.sent, rates.avg_bytes) = (sent, avg);
-        let c = loops::run_bare(config, &format!("bench-consume-{run}"), sent, |p| {
+        let c = loops::run_bare(config, &kafka.name("consume"), sent, |p| {
             loops::ConsumeOnly {
                 progress: p,
                 sink: 0,
             }
         })?;
-        let l = loops::run_bare(
-            config,
-            &format!("bench-limit-{run}"),
-            sent,
-            loops::LimitLoop::new,
-        )?;
-        let g = |name: &str| format!("bench-{name}-{run}");
+        let l = loops::run_bare(config, &kafka.name("limit"), sent, loops::LimitLoop::new)?;
+        let g = |name: &str| kafka.name(name);
         let (i, _) = loops::run_pipeline(config, &g("ingest"), sent, false, false, false)?;
         let (j, _) = loops::run_pipeline(config, &g("join"), sent, false, true, false)?;
         let (e, _) = loops::run_pipeline(config, &g("enrich"), sent, true, true, false)?;

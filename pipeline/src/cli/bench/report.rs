@@ -11,6 +11,8 @@ const ENRICH_TARGET: f64 = 0.5;
 /// Each loop's rate in every run, records/s.
 #[derive(Default)]
 pub(super) struct Rates {
+    /// Where the loops ran (embedded broker or external cluster).
+    pub broker: String,
     /// Records read by every loop.
     pub sent: u64,
     /// Their average size in bytes.
@@ -40,10 +42,11 @@ pub(super) fn print(rates: &Rates, runs: usize, delivery: Delivery, json: bool) 
         median(&r.ceiling),
     );
     println!(
-        "records/s (median of {} runs, {} records of {:.0} B avg):",
+        "records/s (median of {} runs, {} records of {:.0} B avg, {}):",
         runs,
         fmt_count(r.sent),
-        r.avg_bytes
+        r.avg_bytes,
+        r.broker
     );
     println!("  consume-only              {:>12}", fmt_count(c as u64));
     println!("  limit loop                {:>12}", fmt_count(l as u64));
@@ -98,7 +101,7 @@ pub(super) fn print(rates: &Rates, runs: usize, delivery: Delivery, json: bool) 
     if json {
         println!(
             "{}",
-            serde_json::json!({"records": r.sent, "avg_bytes": r.avg_bytes, "runs": runs, "consume_per_s": c, "limit_per_s": l,
+            serde_json::json!({"broker": r.broker, "records": r.sent, "avg_bytes": r.avg_bytes, "runs": runs, "consume_per_s": c, "limit_per_s": l,
                 "ingest_per_s": i, "join_per_s": j, "enrich_per_s": e, "full_per_s": f, "ingest_over_limit": i / l, "join_over_limit": j / l, "enrich_over_limit": e / l,
                 "full_over_limit": f / l, "limit_over_consume": l / c,
                 "ceiling_per_s": x, "ceiling_over_limit": x / l, "ceiling_runs": r.ceiling,

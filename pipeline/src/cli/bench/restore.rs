@@ -4,8 +4,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use switchboard_tools::embedded::EmbeddedKafka;
-
+use super::broker::Broker;
 use crate::cli::format::fmt_count;
 use crate::config::Config;
 use crate::sink::events::{EventSink, Kind};
@@ -107,15 +106,19 @@ fn write_state(
 /// customers' state, on one thread and on `workers` threads.
 pub(super) fn bench_restore(
     config: &Config,
-    kafka: &EmbeddedKafka,
+    kafka: &Broker,
     customers: usize,
     partitions: i32,
     workers: usize,
 ) -> crate::Result<()> {
     use switchboard_operators::correlate::Correlator;
     let mut config = config.clone();
-    config.topics.changelog = "bench-restore-changelog".into();
-    kafka.create_topic(&config.topics.changelog, partitions)?;
+    config.topics.changelog = kafka.name("restore-changelog");
+    kafka.create_topic(
+        &config.topics.changelog,
+        partitions,
+        &[("cleanup.policy", "compact")],
+    )?;
     let t = Instant::now();
     let written = write_state(&config, &config.topics.changelog, partitions, customers)?;
     kafka.check_retained(&config.topics.changelog, partitions)?;
