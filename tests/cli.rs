@@ -453,3 +453,120 @@ fn tap_samples_work_items_and_dlq_records_from_the_topics() {
         .unwrap();
     assert!(one_line_error(&out).contains("no-such-topic"));
 }
+
+/// The `switchboard-demo-crm-*` directories under `dir`.
+fn demo_crm_dirs(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("switchboard-demo-crm-"))
+        .collect()
+}
+
+/// Whether `line` is a plain status line showing work items created.
+fn status_line_with_items(line: &str) -> bool {
+    let t = line.trim_start();
+    t.split_once("s  in ")
+        .is_some_and(|(secs, _)| secs.parse::<u64>().is_ok())
+        && line
+            .split_once("items ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|n| n != "0")
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM stops the demo cleanly: exit 0, the summary
+/// so far on lines of its own with the end-to-end latency and the lag, and
+/// the temporary CRM directory removed. Stdout is a pipe, not a terminal:
+/// plain status lines, each within 80 columns.
+#[test]
+fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
+    use std::io::BufRead;
+    use std::time::{Duration, Instant};
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let tmp = tempfile::tempdir().unwrap();
+        let stderr = std::fs::File::create(tmp.path().join("stderr.log")).unwrap();
+        let mut child = bin()
+            .args(["demo", "--duration", "300s", "--rate", "300"])
+            .args(["--customers", "300", "--metrics-addr", "127.0.0.1:0"])
+            .env("TMPDIR", tmp.path())
+            .env("SWITCHBOARD_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut out = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        while !out.iter().any(|l: &String| status_line_with_items(l)) {
+            match rx.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) => out.push(line),
+                Err(_) if Instant::now() < deadline => {}
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!(
+                        "{name}: no status line with work items:\n{}",
+                        out.join("\n")
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            demo_crm_dirs(tmp.path()).len(),
+            1,
+            "{name}: the CRM dir while running"
+        );
+        // SAFETY: signals the child this test started.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if stopped.elapsed() > Duration::from_secs(60) {
+                let _ = child.kill();
+                panic!("{name}: the demo did not stop within 60 s");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        reader.join().unwrap();
+        out.extend(rx.try_iter());
+        let text = out.join("\n");
+        let log = std::fs::read_to_string(tmp.path().join("stderr.log")).unwrap_or_default();
+        assert!(status.success(), "{name}: {status:?}\n{text}\n{log}");
+        assert!(text.contains(&format!("stopped early by {name}")), "{text}");
+        assert!(
+            out.iter().any(|l| l == "Summary"),
+            "summary on its own line: {text}"
+        );
+        let latency = out
+            .iter()
+            .find(|l| l.starts_with("  latency "))
+            .expect("latency line");
+        assert!(
+            latency.contains("p50 ") && latency.contains("p99 "),
+            "{latency}"
+        );
+        assert!(!latency.contains("no batch"), "{latency}");
+        let lag = out
+            .iter()
+            .find(|l| l.starts_with("  lag at the end "))
+            .expect("lag line");
+        assert!(lag.contains("consumer lag "), "{lag}");
+        for l in out.iter().filter(|l| status_line_with_items(l)) {
+            assert!(l.chars().count() <= 80, "wider than 80 columns: {l}");
+        }
+        assert!(
+            demo_crm_dirs(tmp.path()).is_empty(),
+            "{name}: CRM dir left behind"
+        );
+    }
+}
