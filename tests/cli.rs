@@ -474,15 +474,20 @@ fn status_line_with_items(line: &str) -> bool {
             .is_some_and(|n| n != "0")
 }
 
-/// Ctrl-C (SIGINT) or SIGTERM stops the demo cleanly: exit 0, the summary
-/// so far on lines of its own with the end-to-end latency and the lag, and
-/// the temporary CRM directory removed. Stdout is a pipe, not a terminal:
-/// plain status lines, each within 80 columns.
-#[test]
-fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
-    use std::io::BufRead;
-    use std::time::{Duration, Instant};
-    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+/// A `switchboard demo` running with stdout piped (plain status lines),
+/// `$TMPDIR` a folder of its own; killed on drop if still running.
+struct Demo {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// Stdout lines read so far.
+    out: Vec<String>,
+    tmp: tempfile::TempDir,
+}
+
+impl Demo {
+    fn start() -> Self {
+        use std::io::BufRead;
         let tmp = tempfile::tempdir().unwrap();
         let stderr = std::fs::File::create(tmp.path().join("stderr.log")).unwrap();
         let mut child = bin()
@@ -494,7 +499,7 @@ fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
             .stderr(stderr)
             .spawn()
             .unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
+        let (tx, lines) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let reader = std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
@@ -504,44 +509,89 @@ fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
                 let _ = tx.send(line);
             }
         });
-        let mut out = Vec::new();
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+            out: Vec::new(),
+            tmp,
+        }
+    }
+
+    /// Reads stdout until a line satisfies `f` (at most 180 s).
+    fn wait_for(&mut self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        use std::time::{Duration, Instant};
         let deadline = Instant::now() + Duration::from_secs(180);
-        while !out.iter().any(|l: &String| status_line_with_items(l)) {
-            match rx.recv_timeout(Duration::from_secs(1)) {
-                Ok(line) => out.push(line),
+        loop {
+            if let Some(l) = self.out.iter().find(|l| f(l)) {
+                return l.clone();
+            }
+            match self.lines.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) => self.out.push(line),
                 Err(_) if Instant::now() < deadline => {}
-                Err(_) => {
-                    let _ = child.kill();
-                    panic!(
-                        "{name}: no status line with work items:\n{}",
-                        out.join("\n")
-                    );
-                }
+                Err(_) => panic!("no {what} from the demo:\n{}", self.out.join("\n")),
             }
         }
+    }
+
+    /// Sends `signal`, waits (at most 60 s) for the exit; reads the rest of stdout.
+    fn stop_with(&mut self, signal: i32) -> std::process::ExitStatus {
+        use std::time::{Duration, Instant};
+        // SAFETY: signals the child this test started.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(60),
+                "the demo did not stop within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.out.extend(self.lines.try_iter());
+        status
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM stops the demo cleanly: exit 0, the summary
+/// so far on lines of its own with the end-to-end latency and the lag, and
+/// the temporary CRM directory removed. Stdout is a pipe, not a terminal:
+/// plain status lines, each within 80 columns.
+#[test]
+fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let mut demo = Demo::start();
+        demo.wait_for("status line with work items", status_line_with_items);
+        let tmp = demo.tmp.path().to_path_buf();
         assert_eq!(
-            demo_crm_dirs(tmp.path()).len(),
+            demo_crm_dirs(&tmp).len(),
             1,
             "{name}: the CRM dir while running"
         );
-        // SAFETY: signals the child this test started.
-        assert_eq!(unsafe { libc::kill(child.id() as i32, signal) }, 0);
-        let stopped = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().unwrap() {
-                break status;
-            }
-            if stopped.elapsed() > Duration::from_secs(60) {
-                let _ = child.kill();
-                panic!("{name}: the demo did not stop within 60 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        };
-        reader.join().unwrap();
-        out.extend(rx.try_iter());
+        let status = demo.stop_with(signal);
+        let out = &demo.out;
         let text = out.join("\n");
-        let log = std::fs::read_to_string(tmp.path().join("stderr.log")).unwrap_or_default();
-        assert!(status.success(), "{name}: {status:?}\n{text}\n{log}");
+        assert!(
+            status.success(),
+            "{name}: {status:?}\n{text}\n{}",
+            demo.stderr()
+        );
         assert!(text.contains(&format!("stopped early by {name}")), "{text}");
         assert!(
             out.iter().any(|l| l == "Summary"),
@@ -565,8 +615,87 @@ fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
             assert!(l.chars().count() <= 80, "wider than 80 columns: {l}");
         }
         assert!(
-            demo_crm_dirs(tmp.path()).is_empty(),
+            demo_crm_dirs(&tmp).is_empty(),
             "{name}: CRM dir left behind"
         );
     }
+}
+
+/// `top --once` against a running demo: one text frame naming every stage
+/// and operator with non-negative rates, the readiness and the lag.
+#[test]
+fn top_once_shows_a_running_demo_stages_and_operators() {
+    let mut demo = Demo::start();
+    let header = demo.wait_for("metrics address", |l| {
+        l.trim_start().starts_with("metrics ")
+    });
+    let addr = header
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("metrics address in the header")
+        .to_string();
+    demo.wait_for("status line with work items", status_line_with_items);
+    let out = ok(bin().args([
+        "top",
+        "--once",
+        "--interval",
+        "500ms",
+        "--metrics-addr",
+        &addr,
+    ]));
+    let frame = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        frame.contains(&format!("switchboard top — {addr}")),
+        "{frame}"
+    );
+    assert!(frame.contains("ready: consuming"), "{frame}");
+    // Each stage and operator row: name, rate in, rate out (≥ 0), …
+    let rate = |cell: &str| -> f64 {
+        let v = cell.trim_end_matches("/s").replace(',', "");
+        v.parse()
+            .unwrap_or_else(|_| panic!("not a rate: {cell}\n{frame}"))
+    };
+    let names = [
+        "parse",
+        "enrich",
+        "identity",
+        "spam",
+        "sink",
+        "dlq",
+        "language",
+        "sentiment",
+        "classify",
+        "identity_join",
+        "severity",
+        "incident",
+        "route",
+        "correlate",
+    ];
+    for name in names {
+        let row = frame
+            .lines()
+            .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{frame}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(rate(cells[1]) >= 0.0 && rate(cells[2]) >= 0.0, "{row}");
+    }
+    // The parse stage is busy while the firehose runs.
+    let parse = frame.lines().find(|l| l.contains("│parse ")).unwrap();
+    assert!(
+        rate(parse.split_whitespace().nth(1).unwrap()) > 0.0,
+        "{parse}"
+    );
+    assert!(frame.contains("Kafka      lag "), "{frame}");
+    assert!(demo.stop_with(libc::SIGINT).success());
+    // An instance that is not there: one line, exit 1.
+    let gone = bin()
+        .args(["top", "--once", "--metrics-addr", &addr])
+        .output()
+        .unwrap();
+    assert!(
+        one_line_error(&gone).contains("cannot read http://"),
+        "{gone:?}"
+    );
 }
