@@ -339,8 +339,11 @@ fn demo_runs_end_to_end_and_accounts_for_every_record() {
     assert!(stdout.contains("example mentions"), "{stdout}");
 }
 
-/// Produces `records` (key, payload, headers) to `topic` and waits for delivery.
-fn produce(brokers: &str, topic: &str, records: &[(&str, String, &[(&str, &str)])]) {
+/// A record to produce: key, payload, headers.
+type Record<'a> = (&'a str, String, &'a [(&'a str, &'a str)]);
+
+/// Produces `records` to `topic` and waits for delivery.
+fn produce(brokers: &str, topic: &str, records: &[Record<'_>]) {
     use rdkafka::message::{Header, OwnedHeaders};
     use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
     let p: BaseProducer = rdkafka::ClientConfig::new()

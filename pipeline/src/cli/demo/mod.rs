@@ -235,7 +235,13 @@ fn drive(
             "the pipeline did not join its consumer group within 60 s".into(),
         ));
     }
-    let producers = Producers::start(d.args, d.config, d.start_ms, interrupt.flag());
+    let plan = producers::Plan {
+        rate: d.args.rate,
+        duration: d.args.duration,
+        seed: d.args.seed,
+        customers: d.args.customers,
+    };
+    let producers = Producers::start(&plan, d.config, d.start_ms, interrupt.flag());
     let mut progress = Progress::new(progress::Sources {
         stats: stats.clone(),
         crm,

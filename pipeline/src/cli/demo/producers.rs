@@ -9,8 +9,19 @@ use switchboard_tools::generate::contacts::{ContactGenConfig, ContactGenerator};
 use switchboard_tools::generate::kafka::produce_to_topic;
 use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
-use super::DemoArgs;
 use crate::config::Config;
+
+/// What to produce (from the demo's arguments).
+pub(super) struct Plan {
+    /// Mentions per second.
+    pub(super) rate: u64,
+    /// How long to produce.
+    pub(super) duration: std::time::Duration,
+    /// Seed of the synthetic data.
+    pub(super) seed: u64,
+    /// Customers in the synthetic CRM.
+    pub(super) customers: usize,
+}
 
 /// The two producer threads.
 pub(super) struct Producers {
@@ -25,7 +36,7 @@ impl Producers {
     /// events for the same customers at a fortieth of the rate; both end
     /// early once `stop` is set.
     pub(super) fn start(
-        args: &DemoArgs,
+        args: &Plan,
         config: &Config,
         start_ms: i64,
         stop: Arc<AtomicBool>,
