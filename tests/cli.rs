@@ -433,3 +433,249 @@ fn tap_samples_work_items_and_dlq_records_from_the_topics() {
         .unwrap();
     assert!(one_line_error(&out).contains("no-such-topic"));
 }
+
+/// The `switchboard-demo-crm-*` directories under `dir`.
+fn demo_crm_dirs(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("switchboard-demo-crm-"))
+        .collect()
+}
+
+/// Whether `line` is a plain status line showing work items created.
+fn status_line_with_items(line: &str) -> bool {
+    let t = line.trim_start();
+    t.split_once("s  in ")
+        .is_some_and(|(secs, _)| secs.parse::<u64>().is_ok())
+        && line
+            .split_once("items ")
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|n| n != "0")
+}
+
+/// A `switchboard demo` running with stdout piped (plain status lines),
+/// `$TMPDIR` a folder of its own; killed on drop if still running.
+struct Demo {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    /// Stdout lines read so far.
+    out: Vec<String>,
+    tmp: tempfile::TempDir,
+}
+
+impl Demo {
+    fn start() -> Self {
+        use std::io::BufRead;
+        let tmp = tempfile::tempdir().unwrap();
+        let stderr = std::fs::File::create(tmp.path().join("stderr.log")).unwrap();
+        let mut child = bin()
+            .args(["demo", "--duration", "300s", "--rate", "300"])
+            .args(["--customers", "300", "--metrics-addr", "127.0.0.1:0"])
+            .env("TMPDIR", tmp.path())
+            .env("SWITCHBOARD_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        Self {
+            child,
+            lines,
+            reader: Some(reader),
+            out: Vec::new(),
+            tmp,
+        }
+    }
+
+    /// Reads stdout until a line satisfies `f` (at most 180 s).
+    fn wait_for(&mut self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        use std::time::{Duration, Instant};
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            if let Some(l) = self.out.iter().find(|l| f(l)) {
+                return l.clone();
+            }
+            match self.lines.recv_timeout(Duration::from_secs(1)) {
+                Ok(line) => self.out.push(line),
+                Err(_) if Instant::now() < deadline => {}
+                Err(_) => panic!("no {what} from the demo:\n{}", self.out.join("\n")),
+            }
+        }
+    }
+
+    /// Sends `signal`, waits (at most 60 s) for the exit; reads the rest of stdout.
+    fn stop_with(&mut self, signal: i32) -> std::process::ExitStatus {
+        use std::time::{Duration, Instant};
+        // SAFETY: signals the child this test started.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+        let stopped = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                stopped.elapsed() < Duration::from_secs(60),
+                "the demo did not stop within 60 s"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.out.extend(self.lines.try_iter());
+        status
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.tmp.path().join("stderr.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Ctrl-C (SIGINT) or SIGTERM stops the demo cleanly: exit 0, the summary
+/// so far on lines of its own with the end-to-end latency and the lag, and
+/// the temporary CRM directory removed. Stdout is a pipe, not a terminal:
+/// plain status lines, each within 80 columns.
+#[test]
+fn a_signal_stops_the_demo_with_its_summary_and_removes_its_crm_dir() {
+    for (signal, name) in [(libc::SIGINT, "SIGINT"), (libc::SIGTERM, "SIGTERM")] {
+        let mut demo = Demo::start();
+        demo.wait_for("status line with work items", status_line_with_items);
+        let tmp = demo.tmp.path().to_path_buf();
+        assert_eq!(
+            demo_crm_dirs(&tmp).len(),
+            1,
+            "{name}: the CRM dir while running"
+        );
+        let status = demo.stop_with(signal);
+        let out = &demo.out;
+        let text = out.join("\n");
+        assert!(
+            status.success(),
+            "{name}: {status:?}\n{text}\n{}",
+            demo.stderr()
+        );
+        assert!(text.contains(&format!("stopped early by {name}")), "{text}");
+        assert!(
+            out.iter().any(|l| l == "Summary"),
+            "summary on its own line: {text}"
+        );
+        let latency = out
+            .iter()
+            .find(|l| l.starts_with("  latency "))
+            .expect("latency line");
+        assert!(
+            latency.contains("p50 ") && latency.contains("p99 "),
+            "{latency}"
+        );
+        assert!(!latency.contains("no batch"), "{latency}");
+        let lag = out
+            .iter()
+            .find(|l| l.starts_with("  lag at the end "))
+            .expect("lag line");
+        assert!(lag.contains("consumer lag "), "{lag}");
+        for l in out.iter().filter(|l| status_line_with_items(l)) {
+            assert!(l.chars().count() <= 80, "wider than 80 columns: {l}");
+        }
+        assert!(
+            demo_crm_dirs(&tmp).is_empty(),
+            "{name}: CRM dir left behind"
+        );
+    }
+}
+
+/// `top --once` against a running demo: one text frame naming every stage
+/// and operator with non-negative rates, the readiness and the lag.
+#[test]
+fn top_once_shows_a_running_demo_stages_and_operators() {
+    let mut demo = Demo::start();
+    let header = demo.wait_for("metrics address", |l| {
+        l.trim_start().starts_with("metrics ")
+    });
+    let addr = header
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .expect("metrics address in the header")
+        .to_string();
+    demo.wait_for("status line with work items", status_line_with_items);
+    let out = ok(bin().args([
+        "top",
+        "--once",
+        "--interval",
+        "500ms",
+        "--metrics-addr",
+        &addr,
+    ]));
+    let frame = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        frame.contains(&format!("switchboard top — {addr}")),
+        "{frame}"
+    );
+    assert!(frame.contains("ready: consuming"), "{frame}");
+    // Each stage and operator row: name, rate in, rate out (≥ 0), …
+    let rate = |cell: &str| -> f64 {
+        let v = cell.trim_end_matches("/s").replace(',', "");
+        v.parse()
+            .unwrap_or_else(|_| panic!("not a rate: {cell}\n{frame}"))
+    };
+    let names = [
+        "parse",
+        "enrich",
+        "identity",
+        "spam",
+        "sink",
+        "dlq",
+        "language",
+        "sentiment",
+        "classify",
+        "identity_join",
+        "severity",
+        "incident",
+        "route",
+        "correlate",
+    ];
+    for name in names {
+        let row = frame
+            .lines()
+            .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row for {name}:\n{frame}"));
+        let cells: Vec<&str> = row.split_whitespace().collect();
+        assert!(rate(cells[1]) >= 0.0 && rate(cells[2]) >= 0.0, "{row}");
+    }
+    // The parse stage is busy while the firehose runs.
+    let parse = frame.lines().find(|l| l.contains("│parse ")).unwrap();
+    assert!(
+        rate(parse.split_whitespace().nth(1).unwrap()) > 0.0,
+        "{parse}"
+    );
+    assert!(frame.contains("Kafka      lag "), "{frame}");
+    assert!(demo.stop_with(libc::SIGINT).success());
+    // An instance that is not there: one line, exit 1.
+    let gone = bin()
+        .args(["top", "--once", "--metrics-addr", &addr])
+        .output()
+        .unwrap();
+    assert!(
+        one_line_error(&gone).contains("cannot read http://"),
+        "{gone:?}"
+    );
+}

@@ -14,6 +14,7 @@ pub mod process;
 pub mod run;
 pub mod score;
 pub mod tap;
+pub mod top;
 
 /// Switchboard: social customer-care stream processing for telcos.
 #[derive(Debug, Parser)]
@@ -42,6 +43,8 @@ pub enum Command {
     Score(score::ScoreArgs),
     /// Print a live sample of the work items (and DLQ records) a deployment emits.
     Tap(tap::TapArgs),
+    /// A live terminal view of a running instance from its /metrics: stage and operator rates, lag, DLQ, readiness.
+    Top(top::TopArgs),
     /// Run the same operators on files, no Kafka: mentions (and contacts) in, work items out. Deterministic.
     Process(process::ProcessArgs),
     /// Measure consume-only, the bare consume+parse limit loop and the pipeline on the embedded broker.
@@ -91,6 +94,7 @@ pub fn dispatch(cli: Cli) -> crate::Result<()> {
         Command::Score(a) => score::run(a),
         Command::Process(a) => process::run(a),
         Command::Tap(a) => tap::run(a),
+        Command::Top(a) => top::run(a),
     }
 }
 

@@ -102,6 +102,20 @@ pub fn is_env_property(key_after_prefix: &str) -> bool {
         .starts_with("KAFKA__PROPERTIES")
 }
 
+/// Runs a log line's write to stderr; set by a live display (the demo's
+/// progress line) to clear itself first and redraw after.
+pub type LogsAround =
+    Box<dyn Fn(&mut dyn FnMut() -> std::io::Result<()>) -> std::io::Result<()> + Send + Sync>;
+
+static LOGS_AROUND: RwLock<Option<LogsAround>> = RwLock::new(None);
+
+/// Routes every log line's write through `around` (`None`: straight to
+/// stderr again), so that a live line on the terminal is never written
+/// into.
+pub fn route_logs_around(around: Option<LogsAround>) {
+    *LOGS_AROUND.write().unwrap_or_else(|e| e.into_inner()) = around;
+}
+
 /// A `tracing` writer to stderr that masks registered secrets in each line.
 #[derive(Clone, Copy, Default)]
 pub struct RedactingStderr;
@@ -118,7 +132,11 @@ impl std::io::Write for RedactingLine {
         if !self.0.is_empty() {
             let text = redact(&String::from_utf8_lossy(&self.0));
             self.0.clear();
-            std::io::stderr().write_all(text.as_bytes())?;
+            let around = LOGS_AROUND.read().unwrap_or_else(|e| e.into_inner());
+            match around.as_ref() {
+                Some(around) => around(&mut || std::io::stderr().write_all(text.as_bytes()))?,
+                None => std::io::stderr().write_all(text.as_bytes())?,
+            }
         }
         Ok(())
     }

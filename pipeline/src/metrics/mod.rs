@@ -6,6 +6,7 @@
 //! - [`handles`]: pre-resolved handles of the hot paths;
 //! - [`stats`]: each pipeline's own totals ([`PipelineStats`]), counted
 //!   together with the exported counters through [`Tally`];
+//! - [`exposition`]: the text format read back (demo summary, `top`);
 //! - [`health`]: liveness, readiness and the `/metrics`, `/healthz` and
 //!   `/readyz` endpoints.
 
@@ -14,6 +15,7 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 mod describe;
+pub mod exposition;
 pub mod handles;
 pub mod health;
 pub mod names;

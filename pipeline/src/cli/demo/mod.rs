@@ -1,30 +1,34 @@
-//! `switchboard demo`: an embedded broker, synthetic CRM and firehose, the
-//! whole pipeline as it exists today, live progress, `/metrics`, a summary
-//! (`summary.rs`) of what the pipeline did and produced (`observed.rs`).
+//! `switchboard demo`: an embedded broker, synthetic CRM and firehose
+//! (`producers.rs`), the whole pipeline as it exists today, a live status
+//! line (`progress.rs`), `/metrics`, a summary (`summary.rs`) of what the
+//! pipeline did and produced (`observed.rs`). Ctrl-C or SIGTERM stops it
+//! cleanly with the summary so far (`interrupt.rs`).
 
-use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use switchboard_operators::incident::DENSE_MENTIONS_PER_WINDOW;
 use switchboard_tools::embedded::EmbeddedKafka;
-use switchboard_tools::generate::contacts::{ContactGenConfig, ContactGenerator};
 use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
-use switchboard_tools::generate::kafka::produce_to_topic;
-use switchboard_tools::generate::mentions::{MentionGenConfig, MentionGenerator};
 
 use crate::cli::format::fmt_count;
 use crate::config::{Config, TopicsConfig};
+use crate::metrics::exposition::Scrape;
 use crate::metrics::{self, Health, PipelineStats};
 use crate::state::crm::CrmState;
 use crate::state::offsets::OffsetTracker;
 use crate::topology::{wait_until, Pipeline};
+use interrupt::Interrupt;
+use producers::Producers;
+use progress::Progress;
 
+mod interrupt;
 mod observed;
+mod producers;
+mod progress;
 mod summary;
 
 /// `demo` arguments.
@@ -87,22 +91,23 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
     let rt = metrics::io_runtime()?;
     let handle = metrics::install();
     let health = Health::new();
-    let (addr, _server) =
-        rt.block_on(metrics::serve(&args.metrics_addr, handle, health.clone()))?;
+    let (addr, _server) = rt.block_on(metrics::serve(
+        &args.metrics_addr,
+        handle.clone(),
+        health.clone(),
+    ))?;
+    let crm_dir = CrmDir::new(args.crm_dir.clone())?;
+    let interrupt = Interrupt::listen(&rt, crm_dir.temporary())?;
 
     let kafka = EmbeddedKafka::start(1)?;
     let mut config = demo_config(&args, &kafka, &addr.to_string());
     create_topics(&kafka, &config.topics, args.partitions)?;
-    let crm_dir = match &args.crm_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("switchboard-demo-crm-{}", std::process::id())),
-    };
     let t = Instant::now();
     let now = chrono::Utc::now();
-    let version = write_snapshot(&args, &crm_dir, now - chrono::Duration::days(1))?;
+    let version = write_snapshot(&args, crm_dir.path(), now - chrono::Duration::days(1))?;
     print_header(&args, &config, &addr.to_string(), &version, t.elapsed());
 
-    config.identity.snapshot_dir = crm_dir.display().to_string();
+    config.identity.snapshot_dir = crm_dir.path().display().to_string();
     config.identity.poll_interval_ms = 1000;
     let mut pipeline = Pipeline::build(&config, health.clone())?;
     let crm = pipeline.crm();
@@ -116,52 +121,156 @@ pub fn run(args: DemoArgs) -> crate::Result<()> {
         let stop = stop.clone();
         std::thread::spawn(move || pipeline.run(stop, Some(batch_observer)))
     };
+    let fed = drive(
+        &Driven {
+            args: &args,
+            config: &config,
+            crm_dir: crm_dir.path(),
+            health: &health,
+            interrupt: &interrupt,
+            tracker: &tracker,
+            start_ms: now.timestamp_millis(),
+        },
+        stats.clone(),
+        crm.clone(),
+    );
+    // Stopped on every way out of `drive`: the pipeline drains what is in
+    // flight and commits.
+    stop.store(true, Ordering::Release);
+    let ran = runner
+        .join()
+        .map_err(|_| crate::PipelineError::Runtime("pipeline thread panicked".into()))?;
+    let fed = fed?;
+    ran?;
 
+    summary::print(&summary::Run {
+        sent: fed.sent,
+        elapsed: fed.elapsed,
+        caught_up: fed.caught_up,
+        interrupted: interrupt.name(),
+        stats: &stats,
+        crm: crm.as_deref(),
+        second_version: fed.second_version,
+        observed: &observed,
+        scrape: &Scrape::parse(&handle.render()),
+    });
+    drop(kafka);
+    Ok(())
+}
+
+/// Where the CRM snapshots go: the directory `--crm-dir` names, or a
+/// temporary `switchboard-demo-crm-<pid>-…` removed on every way out
+/// (errors and signals included).
+enum CrmDir {
+    Given(PathBuf),
+    Temporary(tempfile::TempDir),
+}
+
+impl CrmDir {
+    fn new(given: Option<PathBuf>) -> crate::Result<Self> {
+        match given {
+            Some(dir) => Ok(Self::Given(dir)),
+            None => tempfile::Builder::new()
+                .prefix(&format!("switchboard-demo-crm-{}-", std::process::id()))
+                .tempdir()
+                .map(Self::Temporary)
+                .map_err(|e| crate::PipelineError::io(std::env::temp_dir(), e)),
+        }
+    }
+
+    fn path(&self) -> &Path {
+        match self {
+            Self::Given(dir) => dir,
+            Self::Temporary(t) => t.path(),
+        }
+    }
+
+    /// The directory to remove, when it is a temporary one.
+    fn temporary(&self) -> Option<PathBuf> {
+        match self {
+            Self::Given(_) => None,
+            Self::Temporary(t) => Some(t.path().to_path_buf()),
+        }
+    }
+}
+
+/// What [`drive`] works with.
+struct Driven<'a> {
+    args: &'a DemoArgs,
+    config: &'a Config,
+    crm_dir: &'a Path,
+    health: &'a Health,
+    interrupt: &'a Interrupt,
+    tracker: &'a OffsetTracker,
+    /// Event time of the first mention.
+    start_ms: i64,
+}
+
+/// What the firehose did.
+struct Fed {
+    /// Mentions produced.
+    sent: u64,
+    /// From the first record produced until the pipeline caught up (or a
+    /// signal stopped the demo).
+    elapsed: Duration,
+    caught_up: bool,
+    second_version: Option<(PathBuf, f64)>,
+}
+
+/// Waits for the pipeline to join its group, produces the firehose with
+/// the live line running, then waits (at most 60 s) for the pipeline to
+/// catch up; a signal cuts each step short.
+fn drive(
+    d: &Driven<'_>,
+    stats: Arc<PipelineStats>,
+    crm: Option<Arc<CrmState>>,
+) -> crate::Result<Fed> {
+    let interrupt = d.interrupt;
     // Produce only once the pipeline holds its partitions: the embedded
     // broker's retention is small, records must not age out before the join.
-    if !wait_until(Duration::from_secs(60), || health.is_ready()) {
+    if !wait_until(Duration::from_secs(60), || {
+        d.health.is_ready() || interrupt.asked()
+    }) {
         return Err(crate::PipelineError::Runtime(
             "the pipeline did not join its consumer group within 60 s".into(),
         ));
     }
-    let producers = Producers::start(&args, &config, now.timestamp_millis());
-    let mut progress = Progress::new(
-        stats.clone(),
-        crm.clone(),
-        tracker,
-        producers.produced.clone(),
-    );
-    let second_version = feed(&args, &crm_dir, &producers, &mut progress)?;
+    let plan = producers::Plan {
+        rate: d.args.rate,
+        duration: d.args.duration,
+        seed: d.args.seed,
+        customers: d.args.customers,
+    };
+    let producers = Producers::start(&plan, d.config, d.start_ms, interrupt.flag());
+    let mut progress = Progress::new(progress::Sources {
+        stats: stats.clone(),
+        crm,
+        produced: producers.produced.clone(),
+    });
+    let second_version = feed(d.args, d.crm_dir, &producers, &mut progress, interrupt)?;
+    if let Some(signal) = interrupt.name() {
+        progress.note(&format!(
+            "{signal}: stopping the firehose and the pipeline; the summary follows (again to quit at once)"
+        ));
+    }
     let (sent, contacts_sent) = producers.join()?;
     let caught_up = wait_until(Duration::from_secs(60), || {
-        progress.every_second();
-        stats.records_in.load(Ordering::Relaxed) >= sent
-            && stats.contacts_in.load(Ordering::Relaxed)
-                + stats.contacts_rejected.load(Ordering::Relaxed)
-                >= contacts_sent
-            && progress.tracker.in_flight() == 0
-    });
+        progress.tick();
+        interrupt.asked()
+            || (stats.records_in.load(Ordering::Relaxed) >= sent
+                && stats.contacts_in.load(Ordering::Relaxed)
+                    + stats.contacts_rejected.load(Ordering::Relaxed)
+                    >= contacts_sent
+                && d.tracker.in_flight() == 0)
+    }) && !interrupt.asked();
     let elapsed = progress.start.elapsed();
-    progress.print(true);
-    stop.store(true, Ordering::Release);
-    runner
-        .join()
-        .map_err(|_| crate::PipelineError::Runtime("pipeline thread panicked".into()))??;
-
-    summary::print(&summary::Run {
+    progress.finish();
+    Ok(Fed {
         sent,
         elapsed,
         caught_up,
-        stats: &stats,
-        crm: crm.as_deref(),
         second_version,
-        observed: &observed,
-    });
-    if args.crm_dir.is_none() {
-        let _ = std::fs::remove_dir_all(&crm_dir);
-    }
-    drop(kafka);
-    Ok(())
+    })
 }
 
 /// The demo's config: the embedded broker, its own group, `/metrics` at
@@ -208,7 +317,7 @@ fn print_header(args: &DemoArgs, config: &Config, addr: &str, version: &Path, to
         took.as_secs_f64()
     );
     println!(
-        "  incidents         spikes over {} ms windows against a {} ms baseline (scaled to the demo's event-time rate)",
+        "  incidents         {} ms windows, {} ms baseline (scaled to the demo's rate)",
         config.incident.window_ms, config.incident.baseline_ms
     );
     println!(
@@ -221,81 +330,6 @@ fn print_header(args: &DemoArgs, config: &Config, addr: &str, version: &Path, to
     println!();
 }
 
-/// The firehose and the CRM contact events, each produced by its thread.
-struct Producers {
-    mentions: JoinHandle<switchboard_tools::Result<u64>>,
-    contacts: JoinHandle<switchboard_tools::Result<u64>>,
-    /// Mentions produced so far.
-    produced: Arc<AtomicU64>,
-}
-
-impl Producers {
-    /// `--rate` mentions per second for `--duration`, and CRM contact
-    /// events for the same customers at a fortieth of the rate.
-    fn start(args: &DemoArgs, config: &Config, start_ms: i64) -> Self {
-        let total = args.rate.saturating_mul(args.duration.as_secs().max(1));
-        let produced = Arc::new(AtomicU64::new(0));
-        let mentions = {
-            let brokers = config.kafka.brokers.clone();
-            let topic = config.topics.mentions.clone();
-            let gen_cfg = MentionGenConfig {
-                seed: args.seed,
-                customers: args.customers,
-                start_ms,
-                events_per_sec: args.rate as f64,
-                ..MentionGenConfig::default()
-            };
-            let produced = produced.clone();
-            let rate = args.rate as f64;
-            std::thread::spawn(move || {
-                let gen = MentionGenerator::new(gen_cfg).inspect(|_| {
-                    produced.fetch_add(1, Ordering::Relaxed);
-                });
-                produce_to_topic(&brokers, &topic, gen, total, Some(rate))
-            })
-        };
-        let contacts = {
-            let brokers = config.kafka.brokers.clone();
-            let topic = config.topics.crm_contacts.clone();
-            let rate = (args.rate as f64 / 40.0).max(1.0);
-            let count = (total / 40).max(1);
-            let cfg = ContactGenConfig {
-                seed: args.seed,
-                customers: args.customers,
-                start_ms,
-                events_per_sec: rate,
-            };
-            std::thread::spawn(move || {
-                produce_to_topic(
-                    &brokers,
-                    &topic,
-                    ContactGenerator::new(cfg),
-                    count,
-                    Some(rate),
-                )
-            })
-        };
-        Self {
-            mentions,
-            contacts,
-            produced,
-        }
-    }
-
-    /// Mentions and contact events sent.
-    fn join(self) -> crate::Result<(u64, u64)> {
-        let sent = self
-            .mentions
-            .join()
-            .map_err(|_| crate::PipelineError::Runtime("producer thread panicked".into()))??;
-        let contacts = self
-            .contacts
-            .join()
-            .map_err(|_| crate::PipelineError::Runtime("contacts producer panicked".into()))??;
-        Ok((sent, contacts))
-    }
-}
-
 /// Shows progress while the firehose runs; halfway through, the CRM
 /// publishes a new snapshot version: it is picked up while running and
 /// mentions written after its valid-from join it (as-of), the earlier ones
@@ -305,92 +339,17 @@ fn feed(
     crm_dir: &Path,
     producers: &Producers,
     progress: &mut Progress,
+    interrupt: &Interrupt,
 ) -> crate::Result<Option<(PathBuf, f64)>> {
     let mut second_version = None;
-    while !producers.mentions.is_finished() {
+    while !producers.mentions.is_finished() && !interrupt.asked() {
         std::thread::sleep(Duration::from_millis(250));
         let at = progress.start.elapsed();
         if second_version.is_none() && at >= args.duration / 2 {
             let v = write_snapshot(args, crm_dir, chrono::Utc::now())?;
             second_version = Some((v, at.as_secs_f64()));
         }
-        progress.every_second();
+        progress.tick();
     }
     Ok(second_version)
-}
-
-/// The live progress line.
-struct Progress {
-    stats: Arc<PipelineStats>,
-    crm: Option<Arc<CrmState>>,
-    tracker: Arc<OffsetTracker>,
-    produced: Arc<AtomicU64>,
-    start: Instant,
-    /// When the last line was printed, and the records consumed then.
-    last: (Instant, u64),
-    tty: bool,
-}
-
-impl Progress {
-    fn new(
-        stats: Arc<PipelineStats>,
-        crm: Option<Arc<CrmState>>,
-        tracker: Arc<OffsetTracker>,
-        produced: Arc<AtomicU64>,
-    ) -> Self {
-        Self {
-            stats,
-            crm,
-            tracker,
-            produced,
-            start: Instant::now(),
-            last: (Instant::now(), 0),
-            tty: std::io::stdout().is_terminal(),
-        }
-    }
-
-    /// Prints a line if the last one is a second old.
-    fn every_second(&mut self) {
-        if self.last.0.elapsed() >= Duration::from_secs(1) {
-            self.print(false);
-        }
-    }
-
-    /// Prints a line (over the last one on a terminal, unless final).
-    fn print(&mut self, final_line: bool) {
-        let stats = &self.stats;
-        let n = stats.records_in.load(Ordering::Relaxed);
-        let dt = self.last.0.elapsed().as_secs_f64().max(1e-3);
-        let rate = (n - self.last.1) as f64 / dt;
-        self.last = (Instant::now(), n);
-        let matched = self
-            .crm
-            .as_ref()
-            .map(|c| c.totals().hit_rate() * 100.0)
-            .unwrap_or(0.0);
-        let items = stats
-            .work_items()
-            .by_action
-            .get("created")
-            .copied()
-            .unwrap_or(0);
-        let line = format!(
-            "[{:>4.0}s] produced {:>10} | consumed {:>10} ({:>8}/s) | mentions {:>10} | matched {:>5.1} % | work items {:>8} | DLQ {:>7} | in flight {:>3}",
-            self.start.elapsed().as_secs_f64(),
-            fmt_count(self.produced.load(Ordering::Relaxed)),
-            fmt_count(n),
-            fmt_count(rate as u64),
-            fmt_count(stats.mentions_out.load(Ordering::Relaxed)),
-            matched,
-            fmt_count(items),
-            fmt_count(stats.dlq_total()),
-            self.tracker.in_flight()
-        );
-        if self.tty && !final_line {
-            print!("\r{line}");
-        } else {
-            println!("{line}");
-        }
-        let _ = std::io::stdout().flush();
-    }
 }

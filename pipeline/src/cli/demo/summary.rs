@@ -11,7 +11,8 @@ use switchboard_operators::severity::SeverityLevel;
 
 use super::observed::Observed;
 use crate::cli::format::fmt_count;
-use crate::metrics::PipelineStats;
+use crate::metrics::exposition::Scrape;
+use crate::metrics::{PipelineStats, E2E_LATENCY, SOURCE_CONSUMER_LAG};
 use crate::stage::parse_worker::dlq_reason_label;
 use crate::state::crm::CrmState;
 
@@ -23,6 +24,8 @@ pub(super) struct Run<'a> {
     pub elapsed: Duration,
     /// Whether it caught up within the grace period.
     pub caught_up: bool,
+    /// The signal that stopped the demo early, if one did.
+    pub interrupted: Option<&'static str>,
     /// The pipeline's totals.
     pub stats: &'a PipelineStats,
     /// The CRM state, when the identity join ran.
@@ -31,11 +34,14 @@ pub(super) struct Run<'a> {
     pub second_version: Option<(PathBuf, f64)>,
     /// What the observers collected.
     pub observed: &'a Observed,
+    /// `/metrics` as it reads at the end (latency histogram, consumer lag).
+    pub scrape: &'a Scrape,
 }
 
 /// Prints the summary.
 pub(super) fn print(r: &Run<'_>) {
     records(r);
+    latency_and_lag(r);
     if let Some(crm) = r.crm {
         identity_join(crm, r.second_version.as_ref());
     }
@@ -56,10 +62,10 @@ fn records(r: &Run<'_>) {
         fmt_count(consumed),
         r.elapsed.as_secs_f64(),
         fmt_count((consumed as f64 / r.elapsed.as_secs_f64()) as u64),
-        if r.caught_up {
-            ""
-        } else {
-            " (did not catch up within 60 s)"
+        match (r.interrupted, r.caught_up) {
+            (Some(signal), _) => format!(" (stopped early by {signal})"),
+            (None, true) => String::new(),
+            (None, false) => " (did not catch up within 60 s)".into(),
         }
     );
     println!(
@@ -87,6 +93,39 @@ fn records(r: &Run<'_>) {
         fmt_count(accounted),
         fmt_count(consumed)
     );
+}
+
+/// End-to-end latency quantiles, from the histogram `/metrics` serves
+/// (per batch: Kafka timestamp of its oldest record → its work items
+/// handed to the producer), and the lag left at the end.
+fn latency_and_lag(r: &Run<'_>) {
+    let q = |p| r.scrape.histogram_quantile(E2E_LATENCY, p);
+    match (q(0.5), q(0.99)) {
+        (Some(p50), Some(p99)) => println!(
+            "  latency           p50 {} · p99 {} end to end (record timestamp → work items out; {} batches)",
+            fmt_seconds(p50),
+            fmt_seconds(p99),
+            fmt_count(r.scrape.sum(&format!("{E2E_LATENCY}_count")) as u64)
+        ),
+        _ => println!("  latency           no batch went through yet"),
+    }
+    let consumed = r.stats.records_in.load(Ordering::Relaxed);
+    println!(
+        "  lag at the end    {} mentions produced but not consumed · consumer lag {} records (librdkafka's last report)",
+        fmt_count(r.sent.saturating_sub(consumed)),
+        fmt_count(r.scrape.sum(SOURCE_CONSUMER_LAG).max(0.0) as u64)
+    );
+}
+
+/// Seconds as `850 µs`, `12.5 ms` or `1.25 s`.
+fn fmt_seconds(s: f64) -> String {
+    if s < 0.001 {
+        format!("{:.0} µs", s * 1e6)
+    } else if s < 1.0 {
+        format!("{:.1} ms", s * 1e3)
+    } else {
+        format!("{s:.2} s")
+    }
 }
 
 /// Matches by channel, misses by reason, snapshot versions.
