@@ -11,7 +11,9 @@ use switchboard_operators::parse::{MentionParser, SourceMeta};
 use switchboard_operators::schema::col;
 use switchboard_tools::generate::contacts::{write_contacts_jsonl, ContactGenConfig};
 use switchboard_tools::generate::crm::{write_crm_snapshot, CrmGenConfig};
-use switchboard_tools::generate::mentions::{Expect, MentionGenConfig, MentionGenerator};
+use switchboard_tools::generate::mentions::{
+    Expect, MentionGenConfig, MentionGenerator, OutageSpike,
+};
 
 const CUSTOMERS: usize = 10_000;
 
@@ -40,12 +42,20 @@ fn write_crm(dir: &Path) -> PathBuf {
 }
 
 /// Writes `count` generated records; returns the lines and, per outage
-/// burst, the mention ids written about it (ground truth).
+/// burst, the mention ids (`channel:id`) written about it (ground truth).
 fn generate(path: &Path, count: usize) -> (Vec<Vec<u8>>, BTreeMap<u32, Vec<String>>) {
+    generate_with(path, count, gen_cfg())
+}
+
+fn generate_with(
+    path: &Path,
+    count: usize,
+    cfg: MentionGenConfig,
+) -> (Vec<Vec<u8>>, BTreeMap<u32, Vec<String>>) {
     let mut parser = MentionParser::new(Config::default().parse.build());
     let mut lines = Vec::new();
     let mut truth: BTreeMap<u32, Vec<String>> = BTreeMap::new();
-    for rec in MentionGenerator::new(gen_cfg()).take(count) {
+    for rec in MentionGenerator::new(cfg).take(count) {
         if let (Some(k), Expect::Mentions { format, .. }) = (rec.outage, rec.expect) {
             // The record's first mention is about the outage (a webhook's
             // other entries may not be).
@@ -56,9 +66,13 @@ fn generate(path: &Path, count: usize) -> (Vec<Vec<u8>>, BTreeMap<u32, Vec<Strin
             };
             if format != "facebook" && parser.push(&rec.payload, &meta, 0).is_ok() {
                 let b = parser.finish();
-                let ids = b.column_by_name(col::MENTION_ID).unwrap();
-                let ids = arrow::array::AsArray::as_string::<i32>(ids);
-                truth.entry(k).or_default().push(ids.value(0).to_string());
+                let s = |c| arrow::array::AsArray::as_string::<i32>(b.column_by_name(c).unwrap());
+                let uid = format!(
+                    "{}:{}",
+                    s(col::CHANNEL).value(0),
+                    s(col::MENTION_ID).value(0)
+                );
+                truth.entry(k).or_default().push(uid);
             }
         }
         lines.push(rec.payload);
@@ -155,4 +169,77 @@ fn process_gives_the_same_result_whatever_the_order_of_its_lines() {
     // Repeats after closure survive the shuffle.
     let repeats = a.iter().filter(|l| l.contains("repeat")).count();
     eprintln!("{} events, {} mentioning a repeat", a.len(), repeats);
+}
+
+/// Issue 26: an outage spike in generated traffic (one region, records
+/// 3,001–4,000, half of them about the outage) opens one incident holding at
+/// least 90 % of the spike's mentions, routed to network operations; the
+/// quiet stretches before and after open none.
+#[test]
+fn process_finds_a_generated_outage_spike_as_one_incident_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let crm = write_crm(dir.path());
+    let path = dir.path().join("spike.jsonl");
+    let cfg = MentionGenConfig {
+        random_outages: false,
+        spikes: vec![OutageSpike {
+            start_record: 3_000,
+            records: 1_000,
+            share: 0.5,
+            region: "north_west",
+        }],
+        ..gen_cfg()
+    };
+    let (_, truth) = generate_with(&path, 6_000, cfg);
+    assert_eq!(truth.len(), 1, "one spike: {:?}", truth.keys());
+    let spike: BTreeSet<&str> = truth[&1].iter().map(String::as_str).collect();
+    assert!(spike.len() > 300, "{}", spike.len());
+    let (items, incidents) = process(dir.path(), &crm, &path, None, "spike");
+    let opened: Vec<&Value> = incidents
+        .iter()
+        .filter(|e| e["action"] == "opened")
+        .collect();
+    assert_eq!(
+        opened.len(),
+        1,
+        "one incident, none in the quiet stretches: {incidents:#?}"
+    );
+    assert_eq!(opened[0]["region"], "north_west");
+    let id = opened[0]["incident_id"].as_str().unwrap();
+    // The latest revision of every item, by id; each names its mentions.
+    let mut latest: BTreeMap<String, Value> = BTreeMap::new();
+    for l in &items {
+        let e: Value = serde_json::from_str(l).unwrap();
+        let k = e["work_item_id"].as_str().unwrap().to_string();
+        if latest
+            .get(&k)
+            .is_none_or(|p| p["revision"].as_u64() < e["revision"].as_u64())
+        {
+            latest.insert(k, e);
+        }
+    }
+    let mut member = 0;
+    for e in latest.values() {
+        if e["incident_id"] != id {
+            continue;
+        }
+        assert_eq!(e["queue"], "network-operations", "{e:#}");
+        member += e["mention_ids"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| spike.contains(m.as_str().unwrap()))
+            .count();
+    }
+    let share = member as f64 / spike.len() as f64;
+    eprintln!(
+        "spike: {} mentions, {member} in {id} ({:.1} %)",
+        spike.len(),
+        100.0 * share
+    );
+    assert!(
+        share >= 0.9,
+        "{member} of {} spike mentions in the incident",
+        spike.len()
+    );
 }

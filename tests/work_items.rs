@@ -577,3 +577,94 @@ fn out_of_order_events_in_the_file_and_identical_output_across_runs() {
         "process output differs across runs"
     );
 }
+
+/// Issue 26: one customer's repeated contacts about one fault raise its
+/// priority, and the latest revision names every mention it folded.
+#[test]
+fn repeated_contacts_about_one_fault_escalate_and_are_all_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = [
+        "@AlbionHelp my broadband is down",
+        "@AlbionHelp broadband still down",
+        "@AlbionHelp broadband is down again",
+        "@AlbionHelp still no broadband, it is down",
+    ];
+    let mentions: Vec<String> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, x)| {
+            tweet(
+                &format!("700{i}"),
+                "fresh_f",
+                &t(&format!("{:02}:00:00", 8 + i)),
+                x,
+            )
+        })
+        .collect();
+    let r = run(dir.path(), &mentions, &[], "repeat");
+    let items = items_with(&r.events, "twitter:7000");
+    assert_eq!(items.len(), 1, "one item: {items:#?}");
+    let revs = items.values().next().unwrap();
+    let first = revs.iter().find(|e| e["revision"] == 1).unwrap();
+    let e = latest(revs);
+    assert!(
+        e["priority"].as_u64() > first["priority"].as_u64(),
+        "{first:#} → {e:#}"
+    );
+    assert!(
+        reasons(e).contains("4 contacts about this across twitter in 3 h (+30)"),
+        "{}",
+        reasons(e)
+    );
+    assert_eq!(e["mention_count"], 4);
+    let ids: Vec<&str> = e["mention_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "twitter:7000",
+            "twitter:7001",
+            "twitter:7002",
+            "twitter:7003"
+        ]
+    );
+    assert_eq!(e["mention_ids_omitted"], 0);
+}
+
+/// Issue 26: a fault told in a wholesale partner's business terms reaches
+/// wholesale-liaison though the author is no known customer; the same
+/// fault from a household stays with technical support.
+#[test]
+fn a_fault_in_business_terms_reaches_wholesale_liaison_from_an_unknown_author() {
+    let dir = tempfile::tempdir().unwrap();
+    let texts = [
+        (
+            "8001",
+            "mvno_noc",
+            "@AlbionHelp our leased line to the Leeds office is down since 6am",
+        ),
+        (
+            "8002",
+            "carrier_x",
+            "@AlbionHelp interconnect is down, none of our MVNO subscribers have service",
+        ),
+        ("8003", "tom_t", "@AlbionHelp my internet is down since 6am"),
+    ];
+    let mentions: Vec<String> = texts
+        .iter()
+        .map(|(id, h, x)| tweet(id, h, &t("09:00:00"), x))
+        .collect();
+    let r = run(dir.path(), &mentions, &[], "wholesale-terms");
+    let queue = |id: &str| {
+        let items = items_with(&r.events, id);
+        let e = latest(items.values().next().expect(id));
+        e["queue"].as_str().unwrap().to_string()
+    };
+    assert_eq!(queue("twitter:8001"), "wholesale-liaison");
+    assert_eq!(queue("twitter:8002"), "wholesale-liaison");
+    assert_eq!(queue("twitter:8003"), "technical-support");
+}

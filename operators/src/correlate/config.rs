@@ -99,6 +99,13 @@ pub struct CorrelateConfig {
     pub missed_appointment_groups: Vec<String>,
     /// Mentions kept per item (the earliest and the newest; all are counted).
     pub max_mentions_per_item: usize,
+    /// Ids of folded mentions past the kept ones that an item still names
+    /// (`mention_ids` = the kept mentions' ids and these): beyond this many
+    /// the first half and the newest stay and `mention_ids_omitted` counts
+    /// the rest (default 200: a work-item event holds at most about 6 KB of
+    /// ids, far under Kafka's 1 MB record limit, and an item's state stays
+    /// bounded).
+    pub max_mention_ids_per_item: usize,
     /// Mention texts kept up to this many bytes (cut on a char boundary).
     pub max_mention_text_bytes: usize,
     /// CRM contacts kept per customer (the newest).
@@ -117,6 +124,15 @@ pub struct CorrelateConfig {
     pub missed_appointment_points: i32,
     /// At most this many missed appointments count.
     pub max_missed_appointments_counted: u8,
+    /// Points per mention folded into an item after its first: the customer
+    /// contacting again about the same issue, on any channel (default 10).
+    pub folded_mention_points: i32,
+    /// At most this many points from folded mentions (default 30: the
+    /// fourth contact is the last that raises).
+    pub max_folded_mention_points: i32,
+    /// Lead categories whose folded mentions raise nothing (default
+    /// `praise`: thanks repeated is no more urgent).
+    pub folded_mention_exempt_categories: Vec<String>,
 }
 
 impl Default for CorrelateConfig {
@@ -147,6 +163,7 @@ impl Default for CorrelateConfig {
             crm_exempt_groups: vec!["engagement".into()],
             missed_appointment_groups: vec!["service".into()],
             max_mentions_per_item: 8,
+            max_mention_ids_per_item: 200,
             max_mention_text_bytes: 1_000,
             max_contacts_per_key: 32,
             max_cases_per_key: 8,
@@ -155,6 +172,9 @@ impl Default for CorrelateConfig {
             recent_contact_points: 10,
             missed_appointment_points: 15,
             max_missed_appointments_counted: 3,
+            folded_mention_points: 10,
+            max_folded_mention_points: 30,
+            folded_mention_exempt_categories: vec!["praise".into()],
         }
     }
 }
@@ -185,6 +205,7 @@ impl CorrelateConfig {
         }
         for (k, v) in [
             ("max_mentions_per_item", self.max_mentions_per_item),
+            ("max_mention_ids_per_item", self.max_mention_ids_per_item),
             ("max_mention_text_bytes", self.max_mention_text_bytes),
             ("max_contacts_per_key", self.max_contacts_per_key),
             ("max_cases_per_key", self.max_cases_per_key),
@@ -192,6 +213,24 @@ impl CorrelateConfig {
             if v == 0 {
                 return Err(err(k, "must be at least 1"));
             }
+        }
+        for (k, v) in [
+            ("folded_mention_points", self.folded_mention_points),
+            ("max_folded_mention_points", self.max_folded_mention_points),
+        ] {
+            if v < 0 {
+                return Err(err(k, "must not be negative"));
+            }
+        }
+        if self
+            .folded_mention_exempt_categories
+            .iter()
+            .any(|c| c.trim().is_empty())
+        {
+            return Err(err(
+                "folded_mention_exempt_categories",
+                "empty category name",
+            ));
         }
         if let Some((c, _)) = self
             .issue_groups

@@ -55,6 +55,7 @@ impl Correlator {
         let ctx = Ctx {
             attach: syms(&cfg.attach_to_open_item),
             exempt: syms(&cfg.crm_exempt_groups),
+            fold_exempt: syms(&cfg.folded_mention_exempt_categories),
             missed_groups: syms(&cfg.missed_appointment_groups),
             groups,
             cfg,
@@ -140,15 +141,15 @@ impl Correlator {
         }
         let wanted: std::collections::HashSet<&str> =
             mention_ids.iter().map(String::as_str).collect();
+        let hit = |uid: &str| wanted.contains(uid.split_once(':').map_or(uid, |(_, id)| id));
         let mut hits: Vec<(Box<str>, usize)> = Vec::new();
         for (key, ks) in &self.keys {
             for (i, it) in ks.items.iter().enumerate() {
+                // The kept mentions and the dropped ones' ids (up to
+                // their cap): every folded mention.
                 if it.incident.is_none()
-                    && it.mentions.iter().any(|m| {
-                        let uid = m.uid();
-                        let id = uid.split_once(':').map_or(uid, |(_, id)| id);
-                        wanted.contains(id)
-                    })
+                    && (it.mentions.iter().any(|m| hit(m.uid()))
+                        || it.dropped_ids().iter().any(|u| hit(u)))
                 {
                     hits.push((key.clone(), i));
                 }

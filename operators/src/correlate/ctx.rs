@@ -48,6 +48,8 @@ pub(super) struct Ctx {
     pub(super) groups: HashMap<String, Sym, foldhash::fast::RandomState>,
     pub(super) attach: Vec<Sym>,
     pub(super) exempt: Vec<Sym>,
+    /// Lead categories whose folded mentions raise nothing.
+    pub(super) fold_exempt: Vec<Sym>,
     pub(super) missed_groups: Vec<Sym>,
     pub(super) scale: ScaleFn,
     pub(super) sla: SlaFn,
@@ -96,5 +98,20 @@ impl Ctx {
         p.saturating_add(
             i32::from(item.missed_appointments).saturating_mul(c.missed_appointment_points),
         )
+        .saturating_add(self.folded_points(item))
+    }
+
+    /// Points for the mentions folded into the item after its first (the
+    /// customer contacting again about it), capped; none for an exempt lead
+    /// category.
+    pub(super) fn folded_points(&self, item: &Item) -> i32 {
+        if item.mention_count < 2 || self.fold_exempt.contains(&item.category) {
+            return 0;
+        }
+        let c = &self.cfg;
+        i32::try_from(item.mention_count - 1)
+            .unwrap_or(i32::MAX)
+            .saturating_mul(c.folded_mention_points)
+            .min(c.max_folded_mention_points)
     }
 }

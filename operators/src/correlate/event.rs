@@ -154,11 +154,22 @@ impl EventView<'_> {
             let mut chans: Vec<&str> = item.mentions.iter().map(|m| m.channel.as_str()).collect();
             chans.sort_unstable();
             chans.dedup();
-            line(
-                scratch,
-                f,
-                format_args!("{} mentions across {}", item.mention_count, Joined(&chans)),
-            );
+            let (n, chans) = (item.mention_count, Joined(&chans));
+            match ctx.folded_points(item) {
+                0 => line(scratch, f, format_args!("{n} mentions across {chans}")),
+                p => line(
+                    scratch,
+                    f,
+                    format_args!(
+                        "{n} contacts about this across {chans} in {} (+{p})",
+                        Span(
+                            item.mentions
+                                .last()
+                                .map_or(0, |m| m.at_ms.saturating_sub(item.first_seen_ms))
+                        )
+                    ),
+                ),
+            }
         }
         if let Some(inc) = &item.incident {
             line(scratch, f, format_args!("part of outage incident {inc}"));
@@ -205,7 +216,17 @@ impl EventView<'_> {
             },
             related_case_id: item.related_case.as_deref().map(str::to_owned),
             incident_id: item.incident.as_deref().map(str::to_owned),
+            mention_count: item.mention_count,
+            mention_ids: {
+                let mut ids = Vec::new();
+                item.for_each_id(self.ctx.cfg.max_mentions_per_item, &mut |id| {
+                    ids.push(id.to_owned())
+                });
+                ids
+            },
+            mention_ids_omitted: ids_omitted(item),
             mentions: item.mentions.iter().map(MentionRef::from_rec).collect(),
+            mentions_omitted: mentions_omitted(item),
             first_seen_at: format_rfc3339_ms(item.first_seen_ms),
             updated_at: format_rfc3339_ms(item.last_activity_ms),
         }
@@ -277,6 +298,19 @@ impl EventView<'_> {
         json::opt_string(out, item.related_case.as_deref());
         out.extend_from_slice(b",\"incident_id\":");
         json::opt_string(out, item.incident.as_deref());
+        out.extend_from_slice(b",\"mention_count\":");
+        json::uint(out, u64::from(item.mention_count));
+        out.extend_from_slice(b",\"mention_ids\":[");
+        let mut first = true;
+        item.for_each_id(self.ctx.cfg.max_mentions_per_item, &mut |id| {
+            if !first {
+                out.push(b',');
+            }
+            first = false;
+            json::string(out, id);
+        });
+        out.extend_from_slice(b"],\"mention_ids_omitted\":");
+        json::uint(out, u64::from(ids_omitted(item)));
         out.extend_from_slice(b",\"mentions\":[");
         for (i, m) in item.mentions.iter().enumerate() {
             if i > 0 {
@@ -296,11 +330,42 @@ impl EventView<'_> {
             json::opt_f32(out, m.sentiment());
             out.push(b'}');
         }
-        out.extend_from_slice(b"],\"first_seen_at\":");
+        out.extend_from_slice(b"],\"mentions_omitted\":");
+        json::uint(out, u64::from(mentions_omitted(item)));
+        out.extend_from_slice(b",\"first_seen_at\":");
         json::time_cached(out, item.first_seen_ms, days);
         out.extend_from_slice(b",\"updated_at\":");
         json::time_cached(out, item.last_activity_ms, days);
         out.push(b'}');
+    }
+}
+
+/// Folded mentions whose id the item no longer names.
+fn ids_omitted(item: &Item) -> u32 {
+    let named = item.mentions.len() + item.dropped_ids().len();
+    item.mention_count
+        .saturating_sub(u32::try_from(named).unwrap_or(u32::MAX))
+}
+
+/// Folded mentions not kept in full (`mentions`).
+fn mentions_omitted(item: &Item) -> u32 {
+    item.mention_count
+        .saturating_sub(u32::try_from(item.mentions.len()).unwrap_or(u32::MAX))
+}
+
+/// A span of event time for a reason line: `12 min`, `2 h`, `3 days`
+/// (rounded down; `under a minute` below one).
+struct Span(i64);
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let min = self.0 / 60_000;
+        match min {
+            ..1 => f.write_str("under a minute"),
+            1..120 => write!(f, "{min} min"),
+            120..2880 => write!(f, "{} h", min / 60),
+            _ => write!(f, "{} days", min / 1440),
+        }
     }
 }
 

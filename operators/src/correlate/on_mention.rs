@@ -4,7 +4,7 @@
 
 use arrow::record_batch::RecordBatch;
 
-use super::config::default_queue;
+use super::config::{default_queue, CorrelateConfig};
 use super::correlator::Correlator;
 use super::ctx::Ctx;
 use super::event::EventOut;
@@ -88,7 +88,7 @@ impl Correlator {
         let m = incoming(ctx, row, &uid);
         let i = match target_item(ctx, ks, m.category, m.group) {
             Some(i) => {
-                join(&mut ks.items[i], row, m, ctx.cfg.max_mentions_per_item);
+                join(&mut ks.items[i], row, m, &ctx.cfg);
                 i
             }
             None => {
@@ -129,12 +129,23 @@ fn is_replay(ks: &KeyState, key: &str, source: Option<(i32, i64)>, this_call: &A
     })
 }
 
-/// An open item of the key already holds the mention (`channel:id`).
+/// An open item of the key already holds the mention (`channel:id`), in
+/// its kept mentions or its named ids.
 #[inline]
 fn holds(ks: &KeyState, uid: &str) -> bool {
-    ks.items
-        .iter()
-        .any(|it| it.mentions.iter().any(|m| m.uid_is(uid)))
+    ks.items.iter().any(|it| {
+        it.mentions.iter().any(|m| m.uid_is(uid)) || it.dropped_ids().iter().any(|id| &**id == uid)
+    })
+}
+
+/// Keeps the id of a mention the item no longer keeps in full: past `max`
+/// ids, the one in the middle goes (the first half and the newest stay).
+fn name_dropped(it: &mut Item, uid: &str, max: usize) {
+    let ids = it.dropped.get_or_insert_with(Box::default);
+    push_tight(ids, uid.into());
+    if ids.len() > max {
+        ids.remove(max / 2);
+    }
 }
 
 /// Keeps the key's CRM context from the newest mention that carries it.
@@ -193,25 +204,34 @@ fn target_item(ctx: &Ctx, ks: &KeyState, category: Sym, group: Sym) -> Option<us
 
 /// Adds the mention to an open item (kept in time order, the earliest and
 /// the newest kept); a more severe mention becomes the lead.
-fn join(it: &mut Item, row: &Row<'_>, m: Incoming, max_mentions: usize) {
-    let t = row.at_ms;
+fn join(it: &mut Item, row: &Row<'_>, m: Incoming, cfg: &CorrelateConfig) {
+    let (t, max_mentions) = (row.at_ms, cfg.max_mentions_per_item);
     let pos = it
         .mentions
         .partition_point(|x| (x.at_ms, x.uid()) < (t, m.rec.uid()));
     insert_tight(&mut it.mentions, pos, m.rec);
     if it.mentions.len() > max_mentions {
         let drop = if max_mentions >= 2 { 1 } else { 0 };
-        it.mentions.remove(drop);
+        let gone = it.mentions.remove(drop);
+        name_dropped(it, gone.uid(), cfg.max_mention_ids_per_item);
     }
     it.mention_count = it.mention_count.saturating_add(1);
     if row.points > it.base_points {
         it.base_points = row.points;
         it.lead_reasons = row.reasons.join("\n").into();
         it.category = m.category;
-        it.queue = m.queue;
+        // An item of an incident keeps the incident's queue: a sharper
+        // mention of the same issue outside it (no region known, say) does
+        // not send it back to technical support.
+        if it.incident.is_none() || row.incident.is_some() {
+            it.queue = m.queue;
+        }
     }
-    if it.incident.is_none() {
+    if it.incident.is_none() && row.incident.is_some() {
+        // The item joins the incident, and its queue with it (the mention's
+        // routed queue: network operations by default).
         it.incident = row.incident.map(Into::into);
+        it.queue = m.queue;
     }
     it.identity = m.identity;
     it.first_seen_ms = it.first_seen_ms.min(t);
@@ -255,6 +275,7 @@ fn open(ctx: &Ctx, key: &str, ks: &mut KeyState, row: &Row<'_>, uid: &str, m: In
             missed_appointments: 0,
             mentions: vec![m.rec],
             mention_count: 1,
+            dropped: None,
             first_seen_ms: t,
             last_activity_ms: t,
         },

@@ -172,6 +172,29 @@ impl MentionRec {
     }
 }
 
+impl Item {
+    /// Ids of the folded mentions `mentions` no longer keeps.
+    pub(crate) fn dropped_ids(&self) -> &[Box<str>] {
+        self.dropped.as_deref().map_or(&[], Vec::as_slice)
+    }
+
+    /// Every named mention id: the kept mentions' and the dropped ones,
+    /// in time order (the dropped ones sit after the earliest kept one, or
+    /// before it when only one is kept), `f` called with each.
+    pub(crate) fn for_each_id(&self, max_mentions: usize, f: &mut dyn FnMut(&str)) {
+        let split = usize::from(max_mentions >= 2).min(self.mentions.len());
+        for m in &self.mentions[..split] {
+            f(m.uid());
+        }
+        for id in self.dropped_ids() {
+            f(id);
+        }
+        for m in &self.mentions[split..] {
+            f(m.uid());
+        }
+    }
+}
+
 /// One open work item.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Item {
@@ -203,6 +226,11 @@ pub(crate) struct Item {
     /// Sorted by (time, uid); the earliest and the newest are kept.
     pub mentions: Vec<MentionRec>,
     pub mention_count: u32,
+    /// `channel:id` of the folded mentions `mentions` no longer keeps, in
+    /// the order dropped, at most `max_mention_ids_per_item` (the first
+    /// half and the newest); boxed, as most items never drop one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<Box<Vec<Box<str>>>>,
     pub first_seen_ms: i64,
     pub last_activity_ms: i64,
 }
@@ -334,6 +362,9 @@ impl KeyState {
         self.items.shrink_to_fit();
         for it in &mut self.items {
             it.mentions.shrink_to_fit();
+            if let Some(d) = &mut it.dropped {
+                d.shrink_to_fit();
+            }
         }
         if let Some(c) = &mut self.crm {
             c.closed.shrink_to_fit();
@@ -356,6 +387,10 @@ impl KeyState {
             n += alloc_cost(it.lead_reasons.len());
             n += heap_opt(&it.related_case) + heap_opt(&it.incident);
             n += vec_cost(&it.mentions);
+            if let Some(d) = &it.dropped {
+                n += alloc_cost(size_of::<Vec<Box<str>>>()) + vec_cost(d);
+                n += d.iter().map(|s| alloc_cost(s.len())).sum::<usize>();
+            }
             n += it
                 .mentions
                 .iter()

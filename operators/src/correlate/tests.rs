@@ -218,7 +218,7 @@ fn correlate_tweet_then_complaint_form_is_one_item_with_case() {
     assert!(e4[0]
         .reasons
         .iter()
-        .any(|r| r == "2 mentions across twitter, web_form"));
+        .any(|r| r == "2 contacts about this across twitter, web_form in 3 h (+10)"));
     assert_eq!(c.stats().items_open, 1);
 }
 
@@ -295,7 +295,12 @@ fn correlate_stats_count_open_items_without_case_by_severity() {
 
 #[test]
 fn correlate_escalation_and_sla_shrinks() {
-    let mut c = corr();
+    // Without the folded-contact points (tested on their own below).
+    let mut c = Correlator::with_defaults(CorrelateConfig {
+        folded_mention_points: 0,
+        ..cfg()
+    })
+    .unwrap();
     let e1 = one(&mut c, m("1", Some("C1"), "billing", 30, t0()));
     assert_eq!(e1[0].severity, "P3");
     let e2 = one(&mut c, m("2", Some("C1"), "billing", 60, t0() + H));
@@ -552,7 +557,9 @@ fn correlate_mentions_are_capped() {
     assert!(last[0]
         .reasons
         .iter()
-        .any(|r| r == "10 mentions across twitter"));
+        .any(|r| r == "10 contacts about this across twitter in 9 min (+30)"));
+    assert_eq!(last[0].mention_count, 10);
+    assert_eq!(last[0].mentions_omitted, 7);
 }
 
 /// A fixed mixed stream used by the determinism and export tests.
@@ -644,7 +651,11 @@ fn correlate_event_json_has_spec_fields() {
             "first_seen_at",
             "identity",
             "incident_id",
+            "mention_count",
+            "mention_ids",
+            "mention_ids_omitted",
             "mentions",
+            "mentions_omitted",
             "priority",
             "queue",
             "reasons",
@@ -1176,4 +1187,170 @@ fn correlate_watermark_from_the_stage_closes_quiet_items() {
     assert_eq!(c.stats().late_mentions, 1);
     c.on_watermark(t0(), &mut out);
     assert_eq!(StatefulOperator::watermark(&c), Some(t0() + 48 * H + MIN));
+}
+
+#[test]
+fn correlate_each_folded_contact_raises_priority_up_to_the_cap() {
+    let mut c = corr();
+    let mut seen = Vec::new();
+    let mut last = Vec::new();
+    for i in 0..6 {
+        last = one(
+            &mut c,
+            m(
+                &i.to_string(),
+                Some("C1"),
+                "broadband_fault",
+                30,
+                t0() + i * 40 * MIN,
+            ),
+        );
+        assert_eq!(last.len(), 1);
+        seen.push(last[0].priority);
+    }
+    // +10 per contact after the first, at most +30 (default config).
+    assert_eq!(seen, [30, 40, 50, 60, 60, 60]);
+    assert_eq!(last[0].severity, "P2");
+    assert!(
+        last[0]
+            .reasons
+            .iter()
+            .any(|r| r == "6 contacts about this across twitter in 3 h (+30)"),
+        "{:?}",
+        last[0].reasons
+    );
+    // Escalated on the way: P3 → P2 at the third contact.
+    assert_eq!(last[0].revision, 6);
+}
+
+#[test]
+fn correlate_folded_points_follow_the_config_and_skip_praise() {
+    let mut c = Correlator::with_defaults(CorrelateConfig {
+        folded_mention_points: 4,
+        max_folded_mention_points: 100,
+        ..cfg()
+    })
+    .unwrap();
+    let mut last = Vec::new();
+    for i in 0..4 {
+        last = one(
+            &mut c,
+            m(&i.to_string(), Some("C1"), "billing", 20, t0() + i * MIN),
+        );
+    }
+    assert_eq!(last[0].priority, 32);
+    assert!(last[0]
+        .reasons
+        .iter()
+        .any(|r| r == "4 contacts about this across twitter in 3 min (+12)"));
+    // Thanks repeated is no more urgent.
+    let mut c = corr();
+    for i in 0..4 {
+        last = one(
+            &mut c,
+            m(&i.to_string(), Some("C2"), "praise", 5, t0() + i * MIN),
+        );
+    }
+    assert_eq!(last[0].priority, 5);
+    assert!(last[0]
+        .reasons
+        .iter()
+        .any(|r| r == "4 mentions across twitter"));
+    // Off: 0 points.
+    let mut c = Correlator::with_defaults(CorrelateConfig {
+        folded_mention_points: 0,
+        ..cfg()
+    })
+    .unwrap();
+    for i in 0..3 {
+        last = one(
+            &mut c,
+            m(
+                &i.to_string(),
+                Some("C3"),
+                "network_outage",
+                30,
+                t0() + i * MIN,
+            ),
+        );
+    }
+    assert_eq!(last[0].priority, 30);
+}
+
+#[test]
+fn correlate_folded_points_config_is_validated() {
+    for bad in [
+        CorrelateConfig {
+            folded_mention_points: -1,
+            ..cfg()
+        },
+        CorrelateConfig {
+            max_folded_mention_points: -5,
+            ..cfg()
+        },
+        CorrelateConfig {
+            folded_mention_exempt_categories: vec![" ".into()],
+            ..cfg()
+        },
+        CorrelateConfig {
+            max_mention_ids_per_item: 0,
+            ..cfg()
+        },
+    ] {
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(e.contains("correlate."), "{e}");
+    }
+}
+
+#[test]
+fn correlate_latest_revision_names_every_folded_mention_id() {
+    let mut c = Correlator::with_defaults(CorrelateConfig {
+        max_mentions_per_item: 3,
+        ..cfg()
+    })
+    .unwrap();
+    let mut last = Vec::new();
+    for i in 0..10 {
+        last = one(
+            &mut c,
+            m(&i.to_string(), Some("C1"), "billing", 30, t0() + i * MIN),
+        );
+    }
+    let e = &last[0];
+    let want: Vec<String> = (0..10).map(|i| format!("twitter:{i}")).collect();
+    assert_eq!(e.mention_ids, want);
+    assert_eq!((e.mention_count, e.mention_ids_omitted), (10, 0));
+    assert_eq!((e.mentions.len(), e.mentions_omitted), (3, 7));
+    // A re-sent mention whose text the item no longer keeps is still known.
+    assert!(one(&mut c, m("4", Some("C1"), "billing", 30, t0() + 20 * MIN)).is_empty());
+    assert_eq!(c.stats().duplicate_mentions, 1);
+}
+
+#[test]
+fn correlate_mention_ids_past_the_cap_keep_the_first_half_and_the_newest() {
+    let mut c = Correlator::with_defaults(CorrelateConfig {
+        max_mentions_per_item: 3,
+        max_mention_ids_per_item: 4,
+        ..cfg()
+    })
+    .unwrap();
+    let mut last = Vec::new();
+    for i in 0..10 {
+        last = one(
+            &mut c,
+            m(&i.to_string(), Some("C1"), "billing", 30, t0() + i * MIN),
+        );
+    }
+    let e = &last[0];
+    // Kept in full: 0, 8, 9; of the dropped 1–7 the first two and the
+    // newest two.
+    let want: Vec<String> = [0, 1, 2, 6, 7, 8, 9]
+        .iter()
+        .map(|i| format!("twitter:{i}"))
+        .collect();
+    assert_eq!(e.mention_ids, want);
+    assert_eq!((e.mention_count, e.mention_ids_omitted), (10, 3));
+    let json: serde_json::Value = serde_json::from_str(&e.to_json()).unwrap();
+    assert_eq!(json["mention_ids_omitted"], 3);
+    assert_eq!(json["mention_count"], 10);
 }

@@ -241,8 +241,21 @@ pub struct WorkItemEvent {
     pub related_case_id: Option<String>,
     /// The outage incident this item is part of.
     pub incident_id: Option<String>,
+    /// Mentions folded into the item (duplicates and replays not counted).
+    #[serde(default)]
+    pub mention_count: u32,
+    /// `channel:id` of every folded mention in the order folded, at most
+    /// `max_mention_ids_per_item` (then the first half and the newest).
+    #[serde(default)]
+    pub mention_ids: Vec<String>,
+    /// Folded mentions whose id `mention_ids` leaves out (the cap; 0 below it).
+    #[serde(default)]
+    pub mention_ids_omitted: u32,
     /// The mentions (earliest and newest, at most `max_mentions_per_item`).
     pub mentions: Vec<MentionRef>,
+    /// Folded mentions `mentions` leaves out (the text cap).
+    #[serde(default)]
+    pub mentions_omitted: u32,
     /// Event time of the earliest mention.
     pub first_seen_at: String,
     /// Event time of the latest activity (mention or CRM contact).

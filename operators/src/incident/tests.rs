@@ -486,13 +486,13 @@ fn windows_scale_only_for_traffic_denser_than_real() {
     let cfg = IncidentConfig::default();
     // Real traffic (1 mention/s: 600 per window) keeps the defaults.
     assert_eq!(cfg.scaled_to_rate(1.0, DENSE_MENTIONS_PER_WINDOW), cfg);
-    // A 1,000/s firehose: windows of 5,000 mentions, 5 s.
+    // A 1,000/s firehose: windows of 600 mentions, 0.6 s.
     let s = cfg.scaled_to_rate(1000.0, DENSE_MENTIONS_PER_WINDOW);
-    assert_eq!(s.window_ms, 5_000);
-    assert_eq!(s.bucket_ms, 500);
-    assert_eq!(s.baseline_ms, 180_000);
-    assert_eq!(s.warmup_ms, 15_000);
-    assert_eq!(s.close_quiet_ms, 15_000);
+    assert_eq!(s.window_ms, 600);
+    assert_eq!(s.bucket_ms, 60);
+    assert_eq!(s.baseline_ms, 21_600);
+    assert_eq!(s.warmup_ms, 1_800);
+    assert_eq!(s.close_quiet_ms, 1_800);
     assert_eq!(
         (s.min_mentions, s.spike_ratio),
         (cfg.min_mentions, cfg.spike_ratio)

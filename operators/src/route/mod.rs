@@ -41,7 +41,12 @@
 //!      category in `wholesale_fault_categories` (`network_outage`,
 //!      `broadband_fault`, `engineer_appointment`) → `wholesale_queue`
 //!      (`wholesale-liaison`);
-//!   3. the category's entry in `default_queues`; a null or unknown
+//!   3. a category in `wholesale_fault_categories` whose text names a
+//!      `wholesale_phrases` business term (`leased line`, `MVNO`,
+//!      `interconnect`, …: a wholesale partner's fault, the author often not
+//!      a known customer) → `wholesale_queue`, rule name
+//!      [`WHOLESALE_TERMS_RULE`];
+//!   4. the category's entry in `default_queues`; a null or unknown
 //!      category → `fallback_queue` (`social-engagement`).
 //!
 //!   An incident beats the wholesale rule: an outage spike is one job for
@@ -68,6 +73,10 @@ use crate::schema::{col, enriched_mention_schema};
 
 /// The [`col::ROUTE_RULE`] value of a row routed by the default taxonomy.
 pub const DEFAULT_RULE: &str = "default";
+
+/// The [`col::ROUTE_RULE`] value of a fault routed to the wholesale queue by
+/// a business term in its text (`route.wholesale_phrases`).
+pub const WHOLESALE_TERMS_RULE: &str = "wholesale_terms";
 
 /// Column-name prefixes that can also be written dotted (`customer.segment`).
 pub const QUALIFIED_PREFIXES: [&str; 4] = ["customer", "author", "identity", "sentiment"];
@@ -109,6 +118,48 @@ pub struct RouteConfig {
     pub wholesale_segments: Vec<String>,
     /// Categories that count as faults for wholesale routing.
     pub wholesale_fault_categories: Vec<String>,
+    /// Business terms (ASCII case-insensitive, whole words) that make a
+    /// fault a wholesale partner's: such a fault goes to `wholesale_queue`
+    /// whoever wrote it. Empty turns this off.
+    pub wholesale_phrases: Vec<String>,
+}
+
+/// Default `wholesale_phrases`: what a wholesale partner (an MVNO, a
+/// carrier, a business on a leased circuit) says and a household does not.
+pub fn default_wholesale_phrases() -> Vec<String> {
+    strings(&[
+        "wholesale",
+        "mvno",
+        "mvnos",
+        "interconnect",
+        "interconnects",
+        "carrier partner",
+        "partner carrier",
+        "leased line",
+        "leased lines",
+        "our circuit",
+        "our circuits",
+        "the circuit is down",
+        "circuit id",
+        "circuit ref",
+        "ethernet circuit",
+        "mpls",
+        "bulk sims",
+        "bulk sim",
+        "enterprise account",
+        "our sites",
+        "all our sites",
+        "our branches",
+        "our offices",
+        "our office is without",
+        "our office has no",
+        "whole office",
+        "entire office",
+        "nni",
+        "sip trunk",
+        "sip trunks",
+        "backhaul",
+    ])
 }
 
 /// The SPEC's default taxonomy: category → queue.
@@ -150,6 +201,7 @@ impl Default for RouteConfig {
                 "broadband_fault",
                 "engineer_appointment",
             ]),
+            wholesale_phrases: default_wholesale_phrases(),
         }
     }
 }
@@ -242,6 +294,8 @@ pub struct Router {
     incident_queue: Arc<str>,
     wholesale_queue: Arc<str>,
     wholesale_segments: Arc<[String]>,
+    /// `wholesale_phrases` and each one's word boundaries.
+    wholesale_terms: Option<Arc<(aho_corasick::AhoCorasick, Vec<(bool, bool)>)>>,
 }
 
 impl Router {
@@ -303,6 +357,7 @@ impl Router {
         check_queue("route.fallback_queue".into(), &config.fallback_queue)?;
         check_queue("route.incident_queue".into(), &config.incident_queue)?;
         check_queue("route.wholesale_queue".into(), &config.wholesale_queue)?;
+        let wholesale_terms = wholesale_terms(&config.wholesale_phrases)?;
         Ok(Self {
             rules: rules.into(),
             schema: rs.arrow,
@@ -314,6 +369,7 @@ impl Router {
             incident_queue: config.incident_queue.as_str().into(),
             wholesale_queue: config.wholesale_queue.as_str().into(),
             wholesale_segments: config.wholesale_segments.clone().into(),
+            wholesale_terms,
         })
     }
 
@@ -342,6 +398,26 @@ impl Router {
             return &self.wholesale_queue;
         }
         &self.default_queue[cat.index()]
+    }
+
+    /// The first `wholesale_phrases` term in `text` when `category` is a
+    /// wholesale fault category (what sends it to the wholesale queue).
+    pub fn wholesale_term<'t>(&self, category: Option<&str>, text: &'t str) -> Option<&'t str> {
+        let cat = category.and_then(Category::parse)?;
+        let (ac, bounds) = self.wholesale_terms.as_deref()?;
+        if !self.wholesale_fault[cat.index()] {
+            return None;
+        }
+        ac.find_overlapping_iter(text)
+            .find(|m| {
+                crate::text::is_whole_match(
+                    text,
+                    m.start(),
+                    m.end(),
+                    bounds[m.pattern().as_usize()],
+                )
+            })
+            .map(|m| &text[m.start()..m.end()])
     }
 
     /// The batch the rules read: the enriched columns in schema order (absent
@@ -373,6 +449,26 @@ impl Router {
             &options,
         )?)
     }
+}
+
+/// The automaton of `route.wholesale_phrases` (`None` when empty).
+#[allow(clippy::type_complexity)]
+fn wholesale_terms(
+    phrases: &[String],
+) -> Result<Option<Arc<(aho_corasick::AhoCorasick, Vec<(bool, bool)>)>>> {
+    if let Some(i) = phrases.iter().position(|p| p.trim().is_empty()) {
+        return Err(config_err(
+            format!("route.wholesale_phrases[{i}]"),
+            "must not be empty",
+        ));
+    }
+    if phrases.is_empty() {
+        return Ok(None);
+    }
+    let ac = crate::text::phrase_automaton(phrases)
+        .map_err(|e| config_err("route.wholesale_phrases", e.to_string()))?;
+    let bounds = phrases.iter().map(|p| crate::text::boundaries(p)).collect();
+    Ok(Some(Arc::new((ac, bounds))))
 }
 
 /// Parses and plans one predicate; the error is the reason text.
@@ -469,6 +565,7 @@ impl Operator for Router {
         let category = StrColumn::opt(batch, col::CATEGORY)?;
         let incident = StrColumn::opt(batch, col::INCIDENT_ID)?;
         let segment = StrColumn::opt(batch, col::CUSTOMER_SEGMENT)?;
+        let text = StrColumn::opt(batch, col::TEXT)?;
         let mut queue_b = StringBuilder::with_capacity(n, n * 16);
         let mut rule_b = StringBuilder::with_capacity(n, n * 8);
         for (i, &c) in chosen.iter().enumerate() {
@@ -476,12 +573,20 @@ impl Operator for Router {
                 queue_b.append_value(&*rule.queue);
                 rule_b.append_value(&*rule.name);
             } else {
-                queue_b.append_value(self.default_queue(
-                    str_at(&category, i),
-                    str_at(&incident, i),
-                    str_at(&segment, i),
-                ));
-                rule_b.append_value(DEFAULT_RULE);
+                let (cat, inc) = (str_at(&category, i), str_at(&incident, i));
+                let q = self.default_queue(cat, inc, str_at(&segment, i));
+                let by_terms = inc.is_none()
+                    && q != &*self.wholesale_queue
+                    && self
+                        .wholesale_term(cat, str_at(&text, i).unwrap_or(""))
+                        .is_some();
+                if by_terms {
+                    queue_b.append_value(&*self.wholesale_queue);
+                    rule_b.append_value(WHOLESALE_TERMS_RULE);
+                } else {
+                    queue_b.append_value(q);
+                    rule_b.append_value(DEFAULT_RULE);
+                }
             }
         }
         append_columns(

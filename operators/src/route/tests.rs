@@ -539,3 +539,43 @@ fn stateless_chain_through_the_operator_trait() {
     let err = bad.validate().unwrap_err().to_string();
     assert!(err.contains("route.fallback_queue"), "{err}");
 }
+
+#[test]
+fn wholesale_phrases_need_a_fault_and_a_whole_word() {
+    let r = RouteConfig::default().build().unwrap();
+    let fault = Some("network_outage");
+    assert_eq!(
+        r.wholesale_term(fault, "Our LEASED LINE is down"),
+        Some("LEASED LINE")
+    );
+    assert_eq!(
+        r.wholesale_term(fault, "the MVNO's customers"),
+        Some("MVNO")
+    );
+    assert_eq!(r.wholesale_term(fault, "my home internet is down"), None);
+    assert_eq!(
+        r.wholesale_term(fault, "wholesaler"),
+        None,
+        "whole words only"
+    );
+    assert_eq!(
+        r.wholesale_term(Some("praise"), "great wholesale deal"),
+        None
+    );
+    let off = RouteConfig {
+        wholesale_phrases: vec![],
+        ..RouteConfig::default()
+    };
+    assert_eq!(
+        off.build()
+            .unwrap()
+            .wholesale_term(fault, "leased line down"),
+        None
+    );
+    let bad = RouteConfig {
+        wholesale_phrases: vec!["mvno".into(), " ".into()],
+        ..RouteConfig::default()
+    };
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("route.wholesale_phrases[1]"), "{e}");
+}

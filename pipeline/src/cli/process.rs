@@ -381,15 +381,24 @@ fn sort_by_event_time(batch: &RecordBatch) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(sorted.schema(), columns)?)
 }
 
-/// Mentions per second of event time over the whole input, when it spans
-/// any time.
+/// Mentions per second of event time of the input, when it spans any time.
+///
+/// Measured between the 10th and the 90th percentile of the event times:
+/// stragglers (a generated file's late records, a backfill's odd old line)
+/// must not stretch the span. Over the whole span, the 6 % of a 6-second
+/// generated file that lie up to two minutes early made it look like 50
+/// mentions a second: 12-second windows, longer than all its traffic, so no
+/// window ever had a baseline and its outage spike opened nothing.
 fn event_rate(batch: &RecordBatch) -> Option<f64> {
-    let times: Vec<i64> = event_times(batch)
+    let mut times: Vec<i64> = event_times(batch)
         .into_iter()
         .filter(|t| *t != i64::MIN)
         .collect();
-    let (lo, hi) = (times.iter().min()?, times.iter().max()?);
-    (hi > lo).then(|| times.len() as f64 * 1000.0 / (hi - lo) as f64)
+    times.sort_unstable();
+    let cut = times.len() / 10;
+    let inner = times.get(cut..times.len() - cut)?;
+    let (lo, hi) = (*inner.first()?, *inner.last()?);
+    (hi > lo).then(|| inner.len() as f64 * 1000.0 / (hi - lo) as f64)
 }
 
 /// Reads the contact events of `path`, ordered by time then line; the

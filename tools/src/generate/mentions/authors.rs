@@ -52,18 +52,32 @@ impl Gen {
                 self.burst = None;
                 self.next_burst_at = self.n + self.rng.range(8_000, 30_000);
             }
-        } else if self.n >= self.next_burst_at {
+        } else if let Some(k) = (0..self.cfg.spikes.len())
+            .find(|&k| self.cfg.spikes[k].start_record <= self.n && !self.spikes_done.contains(&k))
+        {
+            let s = self.cfg.spikes[k];
+            self.spikes_done.push(k);
+            let region = crm::region_index(s.region)
+                .unwrap_or_else(|| crm::region_by_weight(self.rng.u64()));
+            self.start_burst(region, s.records.max(1), s.share);
+        } else if self.cfg.random_outages && self.n >= self.next_burst_at {
             let region = crm::region_by_weight(self.rng.u64());
-            let town = self.rng.pick(crm::region_towns(region));
-            self.bursts_started += 1;
-            self.burst = Some(Burst {
-                seq: self.bursts_started,
-                region,
-                town,
-                remaining: self.rng.range(400, 4_000) as u32,
-                share: 0.15 + 0.35 * self.rng.f64(),
-            });
+            let remaining = self.rng.range(400, 4_000) as u32;
+            let share = 0.15 + 0.35 * self.rng.f64();
+            self.start_burst(region, remaining, share);
         }
+    }
+
+    fn start_burst(&mut self, region: usize, remaining: u32, share: f64) {
+        let town = self.rng.pick(crm::region_towns(region));
+        self.bursts_started += 1;
+        self.burst = Some(Burst {
+            seq: self.bursts_started,
+            region,
+            town,
+            remaining,
+            share,
+        });
     }
 
     pub(super) fn tweet_id(&mut self, t: i64) -> u64 {

@@ -56,6 +56,30 @@ pub struct MentionGenConfig {
     /// author (with `key_by_customer`, the record's key then names every
     /// row's customer).
     pub single_author_records: bool,
+    /// Regional outage bursts at random record numbers (default on: the
+    /// firehose has them). Off: a quiet stream but for `spikes`.
+    pub random_outages: bool,
+    /// Scripted outage spikes (scenarios and tests), by start record; one
+    /// that starts while another burst runs waits for it to end.
+    pub spikes: Vec<OutageSpike>,
+}
+
+/// A scripted regional outage: from record `start_record` (1-based, as
+/// [`MentionGenerator::generated`] counts) for `records` records, a `share`
+/// of the traffic is about one outage, written by authors of one region.
+/// Its ground truth is [`GeneratedRecord::outage`], numbered with the
+/// random bursts in the order they start.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OutageSpike {
+    /// Record number at which it starts.
+    pub start_record: u64,
+    /// Records it lasts (at least 1).
+    pub records: u32,
+    /// Share of those records about the outage, 0–1.
+    pub share: f64,
+    /// Region, one of [`crate::generate::crm::REGIONS`] (an unknown name
+    /// picks one by population).
+    pub region: &'static str,
 }
 
 impl Default for MentionGenConfig {
@@ -71,6 +95,8 @@ impl Default for MentionGenConfig {
             unknown_author_ratio: 0.2,
             key_by_customer: false,
             single_author_records: false,
+            random_outages: true,
+            spikes: Vec::new(),
         }
     }
 }
@@ -169,6 +195,8 @@ struct Gen {
     burst: Option<Burst>,
     next_burst_at: u64,
     bursts_started: u32,
+    /// Indices into `cfg.spikes` of the spikes already started.
+    spikes_done: Vec<usize>,
     /// The burst the record's first mention is about, if any.
     record_outage: Option<u32>,
     /// The burst the last author picked writes about, if any.
@@ -267,6 +295,7 @@ impl MentionGenerator {
                 burst: None,
                 next_burst_at,
                 bursts_started: 0,
+                spikes_done: Vec::new(),
                 record_outage: None,
                 picked_burst: None,
                 campaign: String::new(),
