@@ -1302,13 +1302,10 @@ fn correlate_folded_points_config_is_validated() {
     }
 }
 
-#[test]
-fn correlate_latest_revision_names_every_folded_mention_id() {
-    let mut c = Correlator::with_defaults(CorrelateConfig {
-        max_mentions_per_item: 3,
-        ..cfg()
-    })
-    .unwrap();
+/// Ten billing mentions of C1, a minute apart, into a correlator with
+/// `cfg`: the correlator and the last revision.
+fn ten_billing_mentions(cfg: CorrelateConfig) -> (Correlator, WorkItemEvent) {
+    let mut c = Correlator::with_defaults(cfg).unwrap();
     let mut last = Vec::new();
     for i in 0..10 {
         last = one(
@@ -1316,7 +1313,16 @@ fn correlate_latest_revision_names_every_folded_mention_id() {
             m(&i.to_string(), Some("C1"), "billing", 30, t0() + i * MIN),
         );
     }
-    let e = &last[0];
+    (c, last.remove(0))
+}
+
+#[test]
+fn correlate_latest_revision_names_every_folded_mention_id() {
+    let (mut c, e) = ten_billing_mentions(CorrelateConfig {
+        max_mentions_per_item: 3,
+        ..cfg()
+    });
+    let e = &e;
     let want: Vec<String> = (0..10).map(|i| format!("twitter:{i}")).collect();
     assert_eq!(e.mention_ids, want);
     assert_eq!((e.mention_count, e.mention_ids_omitted), (10, 0));
@@ -1328,20 +1334,12 @@ fn correlate_latest_revision_names_every_folded_mention_id() {
 
 #[test]
 fn correlate_mention_ids_past_the_cap_keep_the_first_half_and_the_newest() {
-    let mut c = Correlator::with_defaults(CorrelateConfig {
+    let (_, e) = ten_billing_mentions(CorrelateConfig {
         max_mentions_per_item: 3,
         max_mention_ids_per_item: 4,
         ..cfg()
-    })
-    .unwrap();
-    let mut last = Vec::new();
-    for i in 0..10 {
-        last = one(
-            &mut c,
-            m(&i.to_string(), Some("C1"), "billing", 30, t0() + i * MIN),
-        );
-    }
-    let e = &last[0];
+    });
+    let e = &e;
     // Kept in full: 0, 8, 9; of the dropped 1–7 the first two and the
     // newest two.
     let want: Vec<String> = [0, 1, 2, 6, 7, 8, 9]

@@ -295,7 +295,7 @@ pub struct Router {
     wholesale_queue: Arc<str>,
     wholesale_segments: Arc<[String]>,
     /// `wholesale_phrases` and each one's word boundaries.
-    wholesale_terms: Option<Arc<(aho_corasick::AhoCorasick, Vec<(bool, bool)>)>>,
+    wholesale_terms: Option<WholesaleTerms>,
 }
 
 impl Router {
@@ -451,11 +451,12 @@ impl Router {
     }
 }
 
+/// The automaton of `route.wholesale_phrases` and each phrase's word
+/// boundaries.
+type WholesaleTerms = Arc<(aho_corasick::AhoCorasick, Vec<(bool, bool)>)>;
+
 /// The automaton of `route.wholesale_phrases` (`None` when empty).
-#[allow(clippy::type_complexity)]
-fn wholesale_terms(
-    phrases: &[String],
-) -> Result<Option<Arc<(aho_corasick::AhoCorasick, Vec<(bool, bool)>)>>> {
+fn wholesale_terms(phrases: &[String]) -> Result<Option<WholesaleTerms>> {
     if let Some(i) = phrases.iter().position(|p| p.trim().is_empty()) {
         return Err(config_err(
             format!("route.wholesale_phrases[{i}]"),
