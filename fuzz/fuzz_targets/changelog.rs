@@ -4,4 +4,6 @@
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| switchboard_operators::fuzzing::changelog(data));
+fuzz_target!(
+    init: switchboard_operators::fuzzing::ignore_guarded_panics(),
+    |data: &[u8]| switchboard_operators::fuzzing::changelog(data));

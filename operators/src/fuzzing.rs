@@ -173,6 +173,20 @@ fn snapshot(data: &[u8], ext: &str) {
     }
 }
 
+/// The fuzz targets' init: libfuzzer-sys aborts on every panic, also on
+/// one that [`crate::panic_guard::catch`] turns into an error, as the
+/// product does around decoders that panic on corrupt input (parquet,
+/// arrow-ipc). Such a panic is handled, not a crash: this hook lets it
+/// unwind to the guard and aborts on any other.
+pub fn ignore_guarded_panics() {
+    let abort = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !crate::panic_guard::catching() {
+            abort(info);
+        }
+    }));
+}
+
 /// A CRM snapshot version in CSV (see [`snapshot`] for the split).
 pub fn crm_csv(data: &[u8]) {
     snapshot(data, "csv");

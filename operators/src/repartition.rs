@@ -166,10 +166,21 @@ pub fn encode_ipc_within(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Ve
 }
 
 /// The batches of an Arrow IPC stream written by [`encode_ipc`]. A payload
-/// that is not one is an error (the caller dead-letters the record).
+/// that is not one is an error (the caller dead-letters the record), also
+/// when arrow-ipc panics on it: it does on some corrupt schemas
+/// (`not implemented: Type NONE not supported`, found by the
+/// `repartition_ipc` fuzz target), which would otherwise kill the keyed
+/// worker on every restart that re-reads the record.
 pub fn decode_ipc(payload: &[u8]) -> Result<Vec<RecordBatch>> {
-    let reader = StreamReader::try_new(std::io::Cursor::new(payload), None)?;
-    Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    crate::panic_guard::catch(|| {
+        let reader = StreamReader::try_new(std::io::Cursor::new(payload), None)?;
+        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+    })
+    .unwrap_or_else(|msg| {
+        Err(OperatorError::Input(format!(
+            "arrow-ipc panicked on the record: {msg}"
+        )))
+    })
 }
 
 #[cfg(test)]
