@@ -13,8 +13,9 @@
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, UInt32Array};
+use arrow::buffer::Buffer;
 use arrow::datatypes::DataType;
-use arrow::ipc::reader::StreamReader;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 
@@ -171,10 +172,24 @@ pub fn encode_ipc_within(batch: &RecordBatch, max_bytes: usize) -> Result<Vec<Ve
 /// (`not implemented: Type NONE not supported`, found by the
 /// `repartition_ipc` fuzz target), which would otherwise kill the keyed
 /// worker on every restart that re-reads the record.
+///
+/// Read with the push decoder, not `StreamReader`: the reader allocates
+/// each message body at the length the message claims before reading it,
+/// so a corrupt length aborted the process (out of memory, 1.6 EB asked;
+/// also found by the fuzz target); the decoder takes body bytes only as
+/// far as the payload holds them.
 pub fn decode_ipc(payload: &[u8]) -> Result<Vec<RecordBatch>> {
     crate::panic_guard::catch(|| {
-        let reader = StreamReader::try_new(std::io::Cursor::new(payload), None)?;
-        Ok(reader.collect::<std::result::Result<Vec<_>, _>>()?)
+        let mut decoder = StreamDecoder::new();
+        let mut buf = Buffer::from(payload);
+        let mut out = Vec::new();
+        while !buf.is_empty() {
+            if let Some(b) = decoder.decode(&mut buf)? {
+                out.push(b);
+            }
+        }
+        decoder.finish()?;
+        Ok(out)
     })
     .unwrap_or_else(|msg| {
         Err(OperatorError::Input(format!(

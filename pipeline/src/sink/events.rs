@@ -30,7 +30,7 @@ use switchboard_operators::parse::DlqReason;
 use tracing::{error, warn};
 
 use super::limits::Limits;
-use super::resend::{self, Pending};
+use super::resend::{self, Pending, Retried};
 use crate::config::Config;
 use crate::error::Result;
 use crate::metrics as m;
@@ -106,18 +106,21 @@ pub struct Delivery {
     ack: Ack,
     kind: Kind,
     /// How often the record was sent again after a retriable failure.
-    pub(crate) attempts: u32,
+    attempts: u32,
 }
 
-impl Delivery {
-    /// Fails the source batch the record came from.
-    pub(crate) fn fail(&self) {
-        self.ack.fail();
+impl Retried for Delivery {
+    fn count_attempt(&mut self) -> u32 {
+        self.attempts += 1;
+        self.attempts
     }
 
-    /// The `sink` label of the record's metrics.
-    pub(crate) fn sink_label(&self) -> &'static str {
+    fn sink_label(&self) -> &'static str {
         self.kind.sink_label()
+    }
+
+    fn fail(&self) {
+        self.ack.fail();
     }
 }
 
@@ -132,7 +135,7 @@ pub struct EventContext {
     oversize: AtomicU64,
     /// Where records that failed retriably go to be sent again (none for a
     /// transactional producer: its transaction aborts instead).
-    resend: Option<Sender<Pending>>,
+    resend: Option<Sender<Pending<Delivery>>>,
 }
 
 impl EventContext {
@@ -163,7 +166,7 @@ impl EventContext {
 }
 
 impl EventContext {
-    fn new(resend: Option<Sender<Pending>>) -> Self {
+    fn new(resend: Option<Sender<Pending<Delivery>>>) -> Self {
         let events = EVENT_KINDS.map(|k| {
             (
                 metrics::counter!(m::SINK_RECORDS, "sink" => k),

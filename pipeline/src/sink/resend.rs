@@ -21,11 +21,10 @@ use std::time::{Duration, Instant};
 
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, ThreadedProducer};
+use rdkafka::producer::{BaseRecord, ProducerContext, ThreadedProducer};
 use rdkafka::Message;
 use tracing::warn;
 
-use super::events::{Delivery, EventContext};
 use crate::metrics as m;
 
 /// The first re-send waits this long; each later one twice as long…
@@ -33,14 +32,25 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(500);
 /// …up to this.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
+/// What travels with a record through librdkafka (the sink's delivery
+/// state), as the re-send queue needs it.
+pub(crate) trait Retried: Send + Sync + 'static {
+    /// Counts one more re-send; returns how many there have been.
+    fn count_attempt(&mut self) -> u32;
+    /// The `sink` label of the record's metrics.
+    fn sink_label(&self) -> &'static str;
+    /// Fails the source batch the record came from.
+    fn fail(&self);
+}
+
 /// One record waiting to be sent again.
-pub(crate) struct Pending {
+pub(crate) struct Pending<D> {
     topic: String,
     partition: Option<i32>,
     key: Option<Vec<u8>>,
     payload: Option<Vec<u8>>,
     headers: Option<OwnedHeaders>,
-    delivery: Box<Delivery>,
+    delivery: Box<D>,
     due: Instant,
 }
 
@@ -77,12 +87,12 @@ pub(crate) fn backoff(attempt: u32) -> Duration {
 /// Queues `msg` (its delivery failed with a retriable error) to be sent
 /// again; counts the re-send. Gives `delivery` back when the queue is
 /// gone (the producer is shutting down): the caller fails it.
-pub(crate) fn queue(
-    tx: &Sender<Pending>,
+pub(crate) fn queue<D: Retried>(
+    tx: &Sender<Pending<D>>,
     msg: &BorrowedMessage<'_>,
-    mut delivery: Box<Delivery>,
-) -> Result<(), Box<Delivery>> {
-    delivery.attempts += 1;
+    mut delivery: Box<D>,
+) -> Result<(), Box<D>> {
+    let attempt = delivery.count_attempt();
     metrics::counter!(m::SINK_RETRIES, "sink" => delivery.sink_label()).increment(1);
     let pending = Pending {
         topic: msg.topic().to_string(),
@@ -90,7 +100,7 @@ pub(crate) fn queue(
         key: msg.key().map(<[u8]>::to_vec),
         payload: msg.payload().map(<[u8]>::to_vec),
         headers: msg.headers().map(|h| h.detach()),
-        due: Instant::now() + backoff(delivery.attempts),
+        due: Instant::now() + backoff(attempt),
         delivery,
     };
     tx.send(pending).map_err(|e| e.0.delivery)?;
@@ -101,7 +111,11 @@ pub(crate) fn queue(
 /// Starts the thread that sends queued records again through `producer`;
 /// it ends when the producer is gone. Records it can no longer send fail
 /// their acknowledgement (their partitions stall, as without it).
-pub(crate) fn spawn(producer: Weak<ThreadedProducer<EventContext>>, rx: Receiver<Pending>) {
+pub(crate) fn spawn<C, D>(producer: Weak<ThreadedProducer<C>>, rx: Receiver<Pending<D>>)
+where
+    C: ProducerContext<DeliveryOpaque = Box<D>> + 'static,
+    D: Retried,
+{
     let spawned = std::thread::Builder::new()
         .name("sb-sink-resend".into())
         .spawn(move || {
@@ -121,10 +135,14 @@ pub(crate) fn spawn(producer: Weak<ThreadedProducer<EventContext>>, rx: Receiver
 }
 
 /// Sends `p` again, waiting while the producer's queue is full.
-fn send(producer: &ThreadedProducer<EventContext>, p: Pending) {
+fn send<C, D>(producer: &ThreadedProducer<C>, p: Pending<D>)
+where
+    C: ProducerContext<DeliveryOpaque = Box<D>> + 'static,
+    D: Retried,
+{
     let mut opaque = p.delivery;
     loop {
-        let mut record: BaseRecord<'_, [u8], [u8], Box<Delivery>> =
+        let mut record: BaseRecord<'_, [u8], [u8], Box<D>> =
             BaseRecord::with_opaque_to(&p.topic, opaque);
         if let Some(v) = &p.payload {
             record = record.payload(v);
